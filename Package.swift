@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+// StudioGate: a caching gateway for Twilio Studio. No package dependencies by design:
+// Foundation for the upstream, Glibc sockets + epoll for the front, system zlib via CZlib.
+import PackageDescription
+
+let package = Package(
+    name: "StudioGate",
+    products: [
+        .executable(name: "studiogate", targets: ["studiogate"]),
+        .executable(name: "mock-studio", targets: ["mock-studio"]),
+        .library(name: "MockStudio", targets: ["MockStudio"]),
+    ],
+    targets: [
+        // System zlib plus a shim for the deflateInit2/inflateInit2 macros Swift cannot call.
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "Compression", dependencies: ["CZlib"]),
+        // fd ownership, non-blocking syscalls, epoll loops, eventfd wake-ups.
+        .target(name: "CLinux"),
+        .target(name: "EventLoop", dependencies: ["CLinux"]),
+        // HTTP/1.1 codec over bytes; pure, no I/O.
+        .target(name: "HTTP"),
+        // Connections: the codec driven by the event loops.
+        .target(name: "HTTPServer", dependencies: ["EventLoop", "HTTP"]),
+        // Studio routes, SIDs, Twilio error bodies; pure.
+        .target(name: "Studio"),
+        // URLSession client for the real (or mock) Studio.
+        .target(name: "Upstream", dependencies: ["HTTP"]),
+        // The request pipeline and its configuration.
+        .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression"]),
+        .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio"]),
+        // A spec-faithful in-memory fake of Studio's Execution APIs with a control API for tests.
+        .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio"]),
+        .executableTarget(name: "mock-studio", dependencies: ["MockStudio"]),
+        .testTarget(
+            name: "StudioGateTests",
+            dependencies: [
+                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway",
+                "MockStudio", "studiogate", "mock-studio",
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,127 @@
+import CLinux
+import Glibc
+import Synchronization
+
+/// Something that owns a file descriptor registered with an `EventLoop`.
+public protocol EventHandler: AnyObject {
+    /// Called on the loop's thread with the epoll event bits that fired.
+    func handleEvents(_ events: UInt32)
+}
+
+public enum EpollEvents {
+    public static let readable = CLINUX_EPOLLIN
+    public static let writable = CLINUX_EPOLLOUT
+    public static let hangup = CLINUX_EPOLLHUP | CLINUX_EPOLLERR | CLINUX_EPOLLRDHUP
+    public static let exclusive = CLINUX_EPOLLEXCLUSIVE
+}
+
+/// One thread, one epoll instance, level-triggered. Other threads reach it only through `execute`,
+/// which queues a task under a mutex and wakes the loop through an eventfd.
+public final class EventLoop: @unchecked Sendable {
+    // Confinement: `handlers` and `tickers` are used only on the loop thread (register/deregister
+    // and the callbacks run there). `pending`, `threadID` and `running` are synchronised.
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private var handlers: [Int32: EventHandler] = [:]
+    private var tickers: [() -> Void] = []
+    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private let threadID = Atomic<UInt>(0)
+    private let running = Atomic<Bool>(true)
+    /// How often tickers run (timeouts are checked at this granularity).
+    public let tickInterval: UInt64 = 250_000_000
+
+    public init() throws(Errno) {
+        epollFD = try syscall { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        wakeFD = try syscall { clinux_eventfd_nonblocking() }
+        var event = epoll_event()
+        event.events = EpollEvents.readable
+        event.data.fd = wakeFD
+        try syscall { epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event) }
+    }
+
+    deinit {
+        Socket.close(wakeFD)
+        Socket.close(epollFD)
+    }
+
+    public var inEventLoop: Bool { threadID.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    /// Runs `task` on the loop thread, soon. Safe from any thread.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        pending.withLock { $0.append(task) }
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    public func register(_ fd: Int32, events: UInt32, handler: EventHandler) throws(Errno) {
+        precondition(inEventLoop, "fd registration must happen on the loop thread")
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        try syscall { epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) }
+        handlers[fd] = handler
+    }
+
+    public func modify(_ fd: Int32, events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
+    }
+
+    /// Removes `fd` from the loop; the caller still owns (and closes) it.
+    public func deregister(_ fd: Int32) {
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        handlers[fd] = nil
+    }
+
+    /// Adds a callback run on the loop thread every `tickInterval` (timeouts, cached Date header).
+    public func addTicker(_ ticker: @escaping () -> Void) {
+        precondition(inEventLoop)
+        tickers.append(ticker)
+    }
+
+    public func stop() {
+        running.store(false, ordering: .relaxed)
+        execute {}
+    }
+
+    /// Runs the loop on the calling thread until `stop()`.
+    public func run() {
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        var events = [epoll_event](repeating: epoll_event(), count: 512)
+        var nextTick = MonotonicClock.now() + tickInterval
+        while running.load(ordering: .relaxed) {
+            let count = events.withUnsafeMutableBufferPointer { buffer in
+                retryingInterrupts { epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), 250) }
+            }
+            for index in 0..<max(0, Int(count)) {
+                let fd = events[index].data.fd
+                if fd == wakeFD {
+                    var value: UInt64 = 0
+                    _ = Glibc.read(wakeFD, &value, 8)
+                    continue
+                }
+                handlers[fd]?.handleEvents(events[index].events)
+            }
+            runPendingTasks()
+            let now = MonotonicClock.now()
+            if now >= nextTick {
+                nextTick = now + tickInterval
+                for ticker in tickers { ticker() }
+            }
+        }
+        runPendingTasks()
+    }
+
+    private func runPendingTasks() {
+        while true {
+            let tasks = pending.withLock { queue -> [@Sendable () -> Void] in
+                defer { queue.removeAll(keepingCapacity: true) }
+                return queue
+            }
+            if tasks.isEmpty { return }
+            for task in tasks { task() }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/// Header fields in the order they arrived; names compare ASCII case-insensitively.
+public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+    public typealias Field = (name: String, value: String)
+    public private(set) var fields: [Field]
+
+    public init(_ fields: [Field] = []) { self.fields = fields }
+    public init(dictionaryLiteral elements: (String, String)...) { fields = elements.map { (name: $0.0, value: $0.1) } }
+
+    public var count: Int { fields.count }
+    public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
+
+    public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
+
+    /// Replaces every field called `name` with one field (added at the end if absent).
+    public mutating func set(_ name: String, _ value: String) {
+        if let index = fields.firstIndex(where: { asciiCaseInsensitiveEquals($0.name, name) }) {
+            fields[index].value = value
+            fields = fields.enumerated().filter { $0.offset == index || !asciiCaseInsensitiveEquals($0.element.name, name) }.map(\.element)
+        } else {
+            add(name, value)
+        }
+    }
+
+    public mutating func remove(_ name: String) { fields.removeAll { asciiCaseInsensitiveEquals($0.name, name) } }
+
+    /// The first value of `name`, if any.
+    public subscript(_ name: String) -> String? {
+        fields.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
+    }
+
+    public func values(_ name: String) -> [String] {
+        fields.filter { asciiCaseInsensitiveEquals($0.name, name) }.map(\.value)
+    }
+
+    /// Comma-separated tokens of every `name` field, lowercased (Connection, Transfer-Encoding).
+    public func tokens(_ name: String) -> [String] {
+        values(name).flatMap { $0.split(separator: ",") }.map { trimmedOWS($0).lowercased() }.filter { !$0.isEmpty }
+    }
+}
+
+public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    var left = a.utf8.makeIterator()
+    var right = b.utf8.makeIterator()
+    while true {
+        switch (left.next(), right.next()) {
+        case (nil, nil): return true
+        case let (x?, y?):
+            if x == y { continue }
+            if x | 0x20 == y | 0x20, (x | 0x20) >= 0x61, (x | 0x20) <= 0x7A { continue }
+            return false
+        default: return false
+        }
+    }
+}
+
+func trimmedOWS(_ text: Substring) -> String {
+    String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+}

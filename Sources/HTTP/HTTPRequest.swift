@@ -1,0 +1,32 @@
+public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+    public init(major: Int, minor: Int) { self.major = major; self.minor = minor }
+    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+    public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// A complete request as the parser delivers it: head plus de-chunked body.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var target: String
+    public var version: HTTPVersion
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Whether the connection may carry another request after this one (RFC 9112 §9.3).
+    public var keepAlive: Bool {
+        let connection = headers.tokens("Connection")
+        if connection.contains("close") { return false }
+        return version == .http1_1 || connection.contains("keep-alive")
+    }
+}

@@ -1,0 +1,37 @@
+/// Writes a response head + body as HTTP/1.1 bytes.
+public enum ResponseSerializer {
+    /// - Parameters:
+    ///   - headOnly: the request was HEAD: send Content-Length but no body.
+    ///   - close: announce `Connection: close`.
+    ///   - date: the cached IMF-fixdate string for the Date header.
+    public static func serialize(_ response: HTTPResponse, headOnly: Bool, close: Bool, date: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + response.body.count)
+        out.append(contentsOf: "HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
+        let noBody = HTTPStatus.forbidsBody(response.status)
+        for (name, value) in response.headers {
+            // The server owns framing; a handler cannot smuggle its own.
+            if asciiCaseInsensitiveEquals(name, "Content-Length") || asciiCaseInsensitiveEquals(name, "Connection")
+                || asciiCaseInsensitiveEquals(name, "Transfer-Encoding") || asciiCaseInsensitiveEquals(name, "Date") {
+                continue
+            }
+            appendField(&out, name, value)
+        }
+        appendField(&out, "Date", date)
+        if !noBody { appendField(&out, "Content-Length", String(response.body.count)) }
+        if close { appendField(&out, "Connection", "close") }
+        out.append(contentsOf: "\r\n".utf8)
+        if !headOnly && !noBody { out.append(contentsOf: response.body) }
+        return out
+    }
+
+    /// Appends one field, dropping any CR/LF a handler let into it (no response splitting).
+    private static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: ": ".utf8)
+        for byte in value.utf8 where byte != 0x0D && byte != 0x0A { out.append(byte) }
+        out.append(contentsOf: "\r\n".utf8)
+    }
+
+    public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+}

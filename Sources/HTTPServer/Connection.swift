@@ -1,0 +1,277 @@
+import EventLoop
+import Glibc
+import HTTP
+
+/// One client connection: reads and parses requests, hands them to the handler one at a time
+/// (pipelined requests wait in the buffer, so answers go out in order), writes the answers.
+///
+/// `@unchecked Sendable`: a `Responder` carries a reference across threads, but every method
+/// here runs on `loop`'s thread (`Responder.reply` hops there first).
+final class Connection: EventHandler, @unchecked Sendable {
+    private enum State {
+        case reading
+        case awaitingResponse(id: UInt64, headOnly: Bool, keepAlive: Bool)
+        /// Writing a last response; then half-close and drain before closing (lingering close),
+        /// so the client reads the response instead of a reset.
+        case closing
+        case lingering
+        case closed
+    }
+
+    let fd: Int32
+    let loop: EventLoop
+    private unowned let context: LoopContext
+    private var state = State.reading
+    private var parser: RequestParser
+    private var input: [UInt8] = []
+    private var inputIndex = 0
+    private var output: [UInt8] = []
+    private var outputIndex = 0
+    private var inputClosed = false
+    private var processing = false
+    private var nextRequestID: UInt64 = 0
+    private var interest: UInt32 = 0
+    /// When the current phase times out, and what to do then.
+    private var deadline: UInt64 = 0
+    private var requestStart: UInt64? = nil
+
+    /// Unparsed input kept while a request is being answered before reading pauses (backpressure).
+    private static let maxBufferedWhileBusy = 128 * 1024
+
+    init(fd: Int32, context: LoopContext) {
+        self.fd = fd
+        self.loop = context.loop
+        self.context = context
+        self.parser = RequestParser(limits: context.configuration.limits)
+        self.deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
+    }
+
+    func start() throws(Errno) {
+        interest = EpollEvents.readable | EpollEvents.hangup
+        try loop.register(fd, events: interest, handler: self)
+        context.connections[fd] = self
+    }
+
+    // MARK: events
+
+    func handleEvents(_ events: UInt32) {
+        if events & EpollEvents.writable != 0 { flush() }
+        if events & (EpollEvents.readable | EpollEvents.hangup) != 0 { readAvailable() }
+    }
+
+    private func readAvailable() {
+        guard !isClosed else { return }
+        let result = context.readBuffer.withUnsafeMutableBytes { buffer in
+            Result { () throws(Errno) in try Socket.read(fd, into: buffer) }
+        }
+        switch result {
+        case .failure:
+            close()
+            return
+        case .success(.wouldBlock):
+            return
+        case .success(.processed(0)):
+            inputClosed = true
+        case .success(.processed(let count)):
+            if case .lingering = state { return }  // discard: we only wait for the client to finish
+            input.append(contentsOf: context.readBuffer[0..<count])
+        }
+        if case .lingering = state {
+            close()
+            return
+        }
+        if case .awaitingResponse = state {
+            // The client half-closed or pipelined more: keep it, answer the current request first.
+            updateInterest()
+            return
+        }
+        processInput()
+    }
+
+    /// Parses and dispatches buffered requests while the connection is free to take one.
+    private func processInput() {
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
+        while case .reading = state {
+            let (consumed, event) = input.withUnsafeBytes { bytes in
+                parser.parse(UnsafeRawBufferPointer(rebasing: bytes[inputIndex...]))
+            }
+            inputIndex += consumed
+            switch event {
+            case .needMoreData:
+                if inputClosed {
+                    // Client went away between requests or mid-request: nothing to answer.
+                    close()
+                    return
+                }
+                if !parser.isIdle(bufferedBytes: input.count - inputIndex) {
+                    startRequestTimer()
+                } else {
+                    requestStart = nil
+                    if output.count == outputIndex { setDeadline(context.configuration.idleTimeout) }
+                }
+                compactInput()
+                updateInterest()
+                return
+            case .headReceived(let expectsContinue):
+                startRequestTimer()
+                if expectsContinue { output.append(contentsOf: ResponseSerializer.continueResponse) }
+            case .request(let request):
+                requestStart = nil
+                nextRequestID &+= 1
+                state = .awaitingResponse(id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: request.keepAlive)
+                compactInput()
+                updateInterest()
+                context.handler.handle(request, responder: Responder(connection: self, requestID: nextRequestID))
+            case .failed(let error):
+                fail(error)
+                return
+            }
+        }
+        flush()
+    }
+
+    /// Answers an unreadable request and closes: its framing cannot be trusted.
+    private func fail(_ error: HTTPParseError) {
+        let response = context.handler.errorResponse(for: error)
+        output.append(contentsOf: ResponseSerializer.serialize(response, headOnly: false, close: true, date: context.date))
+        state = .closing
+        flush()
+    }
+
+    /// Called by `Responder` on the loop thread.
+    func deliver(_ reply: HTTPReply, requestID: UInt64) {
+        guard case .awaitingResponse(let id, let headOnly, let keepAlive) = state, id == requestID else { return }
+        switch reply {
+        case .resetConnection:
+            Socket.setLingerZero(fd)
+            close()
+        case .response(let response):
+            let closeAfter = !keepAlive || inputClosed
+            output.append(contentsOf: ResponseSerializer.serialize(response, headOnly: headOnly, close: closeAfter, date: context.date))
+            state = closeAfter ? .closing : .reading
+            flush()
+            if case .reading = state { processInput() }
+        }
+    }
+
+    // MARK: writing
+
+    private func flush() {
+        guard !isClosed else { return }
+        while outputIndex < output.count {
+            let result = output.withUnsafeBytes { bytes in
+                Result { () throws(Errno) in try Socket.send(fd, UnsafeRawBufferPointer(rebasing: bytes[outputIndex...])) }
+            }
+            switch result {
+            case .success(.processed(let count)):
+                outputIndex += count
+                setDeadline(context.configuration.idleTimeout)
+            case .success(.wouldBlock):
+                updateInterest()
+                return
+            case .failure:
+                close()
+                return
+            }
+        }
+        output.removeAll(keepingCapacity: output.capacity <= 256 * 1024)
+        outputIndex = 0
+        if case .closing = state {
+            beginLingeringClose()
+            return
+        }
+        updateInterest()
+    }
+
+    private func beginLingeringClose() {
+        if inputClosed {
+            close()
+            return
+        }
+        _ = shutdown(fd, Int32(SHUT_WR))
+        state = .lingering
+        input = []
+        inputIndex = 0
+        setDeadline(2)
+        updateInterest()
+    }
+
+    // MARK: bookkeeping
+
+    private var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    private func updateInterest() {
+        guard !isClosed else { return }
+        var wanted = EpollEvents.hangup
+        switch state {
+        case .reading, .lingering:
+            if !inputClosed { wanted |= EpollEvents.readable }
+        case .awaitingResponse:
+            if !inputClosed && input.count - inputIndex < Self.maxBufferedWhileBusy { wanted |= EpollEvents.readable }
+        case .closing, .closed:
+            break
+        }
+        if outputIndex < output.count { wanted |= EpollEvents.writable }
+        if inputClosed { wanted &= ~EpollEvents.hangup }  // RDHUP would fire forever
+        if wanted != interest {
+            interest = wanted
+            loop.modify(fd, events: wanted)
+        }
+    }
+
+    private func compactInput() {
+        if inputIndex == input.count {
+            input.removeAll(keepingCapacity: input.capacity <= 64 * 1024)
+            inputIndex = 0
+        } else if inputIndex > 16 * 1024 {
+            input.removeFirst(inputIndex)
+            inputIndex = 0
+        }
+    }
+
+    private func startRequestTimer() {
+        if requestStart == nil {
+            requestStart = MonotonicClock.now()
+            setDeadline(context.configuration.headerTimeout)
+        }
+    }
+
+    private func setDeadline(_ seconds: Double) {
+        deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(seconds)
+    }
+
+    func checkDeadline(now: UInt64) {
+        guard now >= deadline else { return }
+        switch state {
+        case .reading where outputIndex == output.count:
+            if requestStart != nil {
+                context.log(cause: "request-timeout", "closing connections that did not send a request in time")
+                fail(.requestTimeout)
+            } else {
+                close()  // idle keep-alive connection
+            }
+        case .reading, .closing, .lingering:
+            context.log(cause: "write-timeout", "closing connections that stopped reading or finishing")
+            close()
+        case .awaitingResponse:
+            if outputIndex < output.count { close() }  // stalled on a 100 Continue write
+        case .closed:
+            break
+        }
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        state = .closed
+        loop.deregister(fd)
+        Socket.close(fd)
+        context.connections[fd] = nil
+        input = []
+        output = []
+    }
+}

@@ -1,0 +1,35 @@
+import EventLoop
+import HTTP
+
+/// The application behind the server. `handle` runs on an event loop thread and must not block:
+/// it answers through `responder`, at once or later from any thread.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest, responder: Responder)
+    /// The response sent before closing a connection whose request could not be read.
+    func errorResponse(for error: HTTPParseError) -> HTTPResponse
+}
+
+extension HTTPHandler {
+    public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
+        HTTPResponse(status: error.status, headers: ["Content-Type": "text/plain"], text: error.description + "\n")
+    }
+}
+
+/// Answers one request. Sendable so a handler can finish on another thread; the reply hops
+/// back to the connection's loop. Only the first reply counts.
+public struct Responder: Sendable {
+    let connection: Connection
+    let requestID: UInt64
+
+    public func reply(_ reply: HTTPReply) {
+        let connection = self.connection
+        let requestID = self.requestID
+        if connection.loop.inEventLoop {
+            connection.deliver(reply, requestID: requestID)
+        } else {
+            connection.loop.execute { connection.deliver(reply, requestID: requestID) }
+        }
+    }
+
+    public func respond(_ response: HTTPResponse) { reply(.response(response)) }
+}

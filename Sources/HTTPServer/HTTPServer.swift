@@ -1,0 +1,45 @@
+import EventLoop
+import Glibc
+import HTTP
+import Synchronization
+
+/// An HTTP/1.1 server: one listening socket shared by `threads` epoll loops.
+public final class HTTPServer: Sendable {
+    public let localAddress: SocketAddress
+    private let listenFD: Int32
+    private let group: EventLoopGroup
+    private let stopped = Atomic<Bool>(false)
+
+    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) throws(Errno) {
+        let (fd, bound) = try Socket.listen(on: configuration.address)
+        listenFD = fd
+        localAddress = bound
+        do throws(Errno) {
+            group = try EventLoopGroup(threads: configuration.threads)
+        } catch {
+            Socket.close(fd)
+            throw error
+        }
+        for loop in group.loops {
+            loop.execute {
+                let context = LoopContext(loop: loop, handler: handler, configuration: configuration)
+                let acceptor = Acceptor(listenFD: fd, context: context)
+                do throws(Errno) {
+                    try loop.register(fd, events: EpollEvents.readable | EpollEvents.exclusive, handler: acceptor)
+                } catch {
+                    configuration.log("cannot watch the listening socket: \(error)")
+                }
+                loop.addTicker { context.tick() }
+            }
+        }
+    }
+
+    /// Stops the loops and closes the listening socket. Open connections are dropped.
+    public func stop() {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        group.shutdown()
+        Socket.close(listenFD)
+    }
+
+    deinit { stop() }
+}
