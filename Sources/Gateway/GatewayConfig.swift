@@ -1,0 +1,27 @@
+import Foundation
+
+/// Everything an operator can set. Defaults follow DESIGN §3 and §6.
+public struct GatewayConfig: Sendable, Equatable {
+    public var listen = "127.0.0.1:8080"
+    public var upstream = "https://studio.twilio.com"
+    /// The origin clients see in rewritten URLs; `http://<listen>` when unset.
+    public var publicURL: String? = nil
+    /// Seconds active-execution data and list pages are served from cache (0 = off).
+    public var activeTTL: Double = 2
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var upstreamTimeout: Double = 15
+    public var maxBodyBytes = 1024 * 1024
+    public var headerTimeout: Double = 10
+    public var idleTimeout: Double = 60
+    public var logLevel = "info"
+    /// Start the embedded mock Studio and point the upstream at it.
+    public var demo = false
+
+    public init() {}
+
+    public var effectivePublicURL: String { publicURL ?? "http://\(listen)" }
+}
+
+public enum StudioGateVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,84 @@
+import Foundation
+import HTTP
+import Studio
+
+/// The control API tests drive (`/__mock/...`, no auth: the mock listens on loopback only).
+///
+/// - `POST /__mock/reset` — back to the fixtures; answers them.   `GET /__mock/fixtures`
+/// - `GET /__mock/requests[?method=GET&path=/v2/...]` — Studio request counters
+/// - `POST /__mock/faults` JSON `{"path_prefix","method","status","code","delay_ms","reset","times"}`; `DELETE /__mock/faults`
+/// - `POST /__mock/executions/{FN}/end` — the execution ends (as if the flow finished)
+/// - `POST /__mock/executions/{FN}/context` — body is the new raw context JSON
+/// - `POST /__mock/accounts/{AC}/rotate` — new auth token (the old one is revoked); answers it
+/// - `POST /__mock/keys/{SK}/revoke` — the API key stops working
+extension MockStudio {
+    func control(_ request: HTTPRequest, path: String, query: String) -> HTTPResponse {
+        let segments = path.split(separator: "/").map(String.init)  // ["__mock", ...]
+        let params = FormURLEncoded.parse(query)
+        func ok(_ body: String = #"{"ok": true}"#) -> HTTPResponse { Self.json(200, body) }
+        let missing = Self.error(TwilioError(status: 404, code: 20404, message: "No such mock resource \(path)"))
+
+        let rest = Array(segments.dropFirst())
+        let padded = rest + ["", "", ""]
+        switch (request.method, rest.count, padded[0], padded[1], padded[2]) {
+        case ("POST", 1, "reset", _, _):
+            state.withLock { $0 = MockFixtures.seed() }
+            return ok(MockFixtures.json)
+        case ("GET", 1, "fixtures", _, _):
+            return ok(MockFixtures.json)
+        case ("GET", 1, "requests", _, _):
+            let counts = state.withLock { $0.requestCounts }
+            let method = params.last { $0.name == "method" }?.value
+            let wanted = params.last { $0.name == "path" }?.value
+            let matching = counts.filter { key, _ in
+                let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+                return (method == nil || parts[0] == method) && (wanted == nil || parts[1] == wanted)
+            }
+            let byPath = matching.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)): \($0.value)" }.joined(separator: ", ")
+            return ok(#"{"count": \#(matching.values.reduce(0, +)), "requests": {\#(byPath)}}"#)
+        case ("POST", 1, "faults", _, _):
+            guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+                return Self.error(.badRequest("fault must be a JSON object"))
+            }
+            let fault = MockFault(
+                pathPrefix: object["path_prefix"] as? String ?? "/",
+                method: object["method"] as? String,
+                status: object["status"] as? Int,
+                code: object["code"] as? Int,
+                delayMilliseconds: object["delay_ms"] as? Int ?? 0,
+                reset: object["reset"] as? Bool ?? false,
+                remaining: object["times"] as? Int
+            )
+            state.withLock { $0.faults.append(fault) }
+            return ok()
+        case ("DELETE", 1, "faults", _, _):
+            state.withLock { $0.faults.removeAll() }
+            return ok()
+        case ("POST", 3, "executions", let sid, let action) where action == "end" || action == "context":
+            let found = state.withLock { state -> Bool in
+                guard let index = state.executions.firstIndex(where: { $0.sid == sid }) else { return false }
+                if action == "end" {
+                    state.executions[index].status = "ended"
+                } else {
+                    state.executions[index].context = String(decoding: request.body, as: UTF8.self)
+                }
+                state.executions[index].dateUpdated = Date()
+                return true
+            }
+            return found ? ok() : missing
+        case ("POST", 3, "accounts", let sid, "rotate"):
+            let token = "token-" + UUID().uuidString.lowercased()
+            let found = state.withLock { state -> Bool in
+                guard state.accounts[sid] != nil else { return false }
+                state.accounts[sid]?.authToken = token
+                return true
+            }
+            return found ? ok(#"{"auth_token": \#(JSONText.quoted(token))}"#) : missing
+        case ("POST", 3, "keys", let sid, "revoke"):
+            let found = state.withLock { $0.apiKeys.removeValue(forKey: sid) != nil }
+            return found ? ok() : missing
+        default:
+            return missing
+        }
+    }
+}

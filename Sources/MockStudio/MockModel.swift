@@ -1,0 +1,92 @@
+import Foundation
+
+/// The mock's data: plain values, mutated only under `MockStudio`'s lock.
+struct MockAccount: Sendable {
+    var sid: String
+    var authToken: String
+}
+
+struct MockAPIKey: Sendable {
+    var sid: String
+    var secret: String
+    var account: String
+}
+
+struct MockFlow: Sendable {
+    var sid: String
+    var account: String
+    var friendlyName: String
+}
+
+struct MockStep: Sendable {
+    var sid: String
+    var name: String
+    /// Raw JSON text, served byte for byte.
+    var context: String
+    var transitionedFrom: String
+    var transitionedTo: String
+    var dateCreated: Date
+}
+
+struct MockExecution: Sendable {
+    var sid: String
+    var account: String
+    var flow: String
+    var contactSid: String
+    var contactChannelAddress: String
+    /// Raw JSON text of the execution context, served byte for byte.
+    var context: String
+    var status: String
+    var dateCreated: Date
+    var dateUpdated: Date?
+    var steps: [MockStep]
+}
+
+/// A fault rule from the control API, applied to Studio requests whose path starts with `pathPrefix`.
+struct MockFault: Sendable {
+    var pathPrefix: String
+    var method: String?
+    /// Answer with this status and a Twilio error body instead of the real response.
+    var status: Int?
+    var code: Int?
+    var delayMilliseconds: Int
+    /// Reset the connection instead of answering.
+    var reset: Bool
+    /// How many more requests this rule applies to; nil = until cleared.
+    var remaining: Int?
+}
+
+struct MockState: Sendable {
+    var accounts: [String: MockAccount] = [:]
+    var apiKeys: [String: MockAPIKey] = [:]
+    var flows: [String: MockFlow] = [:]
+    /// Newest first, as Twilio lists them.
+    var executions: [MockExecution] = []
+    var requestCounts: [String: Int] = [:]
+    var faults: [MockFault] = []
+    var nextSerial = 0x1000
+}
+
+enum MockSID {
+    /// A valid SID from a number: prefix + 32 lowercase hex digits.
+    static func make(_ prefix: String, _ number: Int) -> String {
+        let hex = String(number, radix: 16)
+        return prefix + String(repeating: "0", count: 32 - hex.count) + hex
+    }
+}
+
+enum MockDate {
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withFullDate]
+        return formatter.date(from: text)
+    }
+}

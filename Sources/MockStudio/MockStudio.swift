@@ -1,0 +1,65 @@
+import Foundation
+import HTTP
+import HTTPServer
+import Studio
+import Synchronization
+
+/// An in-memory, stateful fake of Twilio Studio's v1/v2 Execution APIs (plus Flows), following
+/// the OpenAPI specs, with a control API under `/__mock/` for tests. Engagements are not served
+/// (404), as Twilio will once they are retired.
+public final class MockStudio: HTTPHandler {
+    let state = Mutex(MockFixtures.seed())
+
+    public init() {}
+
+    public func handle(_ request: HTTPRequest, responder: Responder) {
+        let (path, query) = Self.split(request.target)
+        if path.hasPrefix("/__mock/") {
+            responder.respond(control(request, path: path, query: query))
+            return
+        }
+        let fault = state.withLock { state -> MockFault? in
+            state.requestCounts["\(request.method) \(path)", default: 0] += 1
+            guard let index = state.faults.firstIndex(where: { path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method) }) else {
+                return nil
+            }
+            let fault = state.faults[index]
+            if let remaining = fault.remaining {
+                if remaining <= 1 { state.faults.remove(at: index) } else { state.faults[index].remaining = remaining - 1 }
+            }
+            return fault
+        }
+        guard let fault else {
+            responder.respond(studio(request, path: path, query: query))
+            return
+        }
+        let reply: @Sendable () -> HTTPReply = { [self] in
+            if fault.reset { return .resetConnection }
+            if let status = fault.status {
+                let error = TwilioError(status: status, code: fault.code ?? 20000 + status, message: HTTPStatus.reasonPhrase(status))
+                return .response(Self.json(status, error.json))
+            }
+            return .response(studio(request, path: path, query: query))
+        }
+        if fault.delayMilliseconds > 0 {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(fault.delayMilliseconds)) { responder.reply(reply()) }
+        } else {
+            responder.reply(reply())
+        }
+    }
+
+    // MARK: helpers shared by the Studio and control handlers
+
+    static func split(_ target: String) -> (path: String, query: String) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, "") }
+        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+    }
+
+    static func json(_ status: Int, _ body: String) -> HTTPResponse {
+        var headers: HTTPHeaders = ["Content-Type": "application/json"]
+        headers.add("Twilio-Request-Id", "RQ" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())
+        return HTTPResponse(status: status, headers: headers, text: body)
+    }
+
+    static func error(_ error: TwilioError) -> HTTPResponse { json(error.status, error.json) }
+}

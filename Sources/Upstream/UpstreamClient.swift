@@ -1,0 +1,120 @@
+import Foundation
+import HTTP
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+public struct UpstreamRequest: Sendable {
+    public var method: String
+    /// Path and query, e.g. `/v2/Flows/FW…/Executions?PageSize=5`.
+    public var pathAndQuery: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(method: String, pathAndQuery: String, headers: HTTPHeaders, body: [UInt8] = []) {
+        self.method = method
+        self.pathAndQuery = pathAndQuery
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct UpstreamResponse: Sendable {
+    public var status: Int
+    /// Only the end-to-end fields the gateway passes on (Content-Type, Twilio-Request-Id).
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public enum UpstreamFailure: Error, Equatable, Sendable {
+    /// Could not connect, TLS refused, connection reset: the client gets 502.
+    case unreachable(String)
+    /// No complete answer within the timeout: the client gets 504.
+    case timeout
+}
+
+/// Calls the upstream Studio over URLSession (libcurl on Linux), reusing connections.
+/// Redirects are never followed: the upstream's answer is passed back as it is.
+public final class UpstreamClient: Sendable {
+    public let baseURL: URL
+    private let session: URLSession
+
+    /// Response fields passed back to clients; everything else (framing, cookies, hop-by-hop) stays here.
+    static let returnedHeaders = ["Content-Type", "Twilio-Request-Id"]
+
+    public init(baseURL: URL, timeout: TimeInterval, maxConnections: Int = 64) {
+        self.baseURL = baseURL
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
+        configuration.httpMaximumConnectionsPerHost = maxConnections
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+    }
+
+    public func send(_ request: UpstreamRequest, completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
+        guard let url = URL(string: baseURL.absoluteString.trimmingSuffix("/") + request.pathAndQuery) else {
+            completion(.failure(.unreachable("invalid upstream URL")))
+            return
+        }
+        var urlRequest = URLRequest(url: url)
+        urlRequest.httpMethod = request.method
+        for (name, value) in request.headers { urlRequest.addValue(value, forHTTPHeaderField: name) }
+        if request.method != "GET" && request.method != "HEAD" { urlRequest.httpBody = Data(request.body) }
+        let task = session.dataTask(with: urlRequest) { data, response, error in
+            if let error {
+                completion(.failure(Self.classify(error)))
+                return
+            }
+            guard let http = response as? HTTPURLResponse else {
+                completion(.failure(.unreachable("upstream sent no HTTP response")))
+                return
+            }
+            var headers = HTTPHeaders()
+            for name in Self.returnedHeaders {
+                if let value = http.value(forHTTPHeaderField: name) { headers.add(name, value) }
+            }
+            completion(.success(UpstreamResponse(status: http.statusCode, headers: headers, body: data.map { [UInt8]($0) } ?? [])))
+        }
+        task.resume()
+    }
+
+    static func classify(_ error: any Error) -> UpstreamFailure {
+        let code = (error as? URLError)?.code ?? URLError.Code(rawValue: (error as NSError).code) ?? .unknown
+        switch code {
+        case .timedOut: return .timeout
+        case .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateHasUnknownRoot,
+             .serverCertificateNotYetValid, .secureConnectionFailed, .clientCertificateRejected:
+            return .unreachable("TLS handshake with the upstream failed")
+        case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet:
+            return .unreachable("cannot connect to the upstream")
+        case .networkConnectionLost, .badServerResponse:
+            return .unreachable("the upstream closed the connection before answering")
+        default:
+            return .unreachable("upstream request failed (URLError \(code.rawValue))")
+        }
+    }
+
+    public func shutdown() { session.invalidateAndCancel() }
+}
+
+/// Refuses every redirect so the 3xx itself is returned (a gateway must not wander to other hosts).
+private final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        completionHandler(nil)
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
+}
