@@ -93,11 +93,12 @@ struct ChunkedDecoder: Sendable {
         var digits = 0
         var index = line.startIndex
         while index < line.endIndex, let value = ByteClass.hexValue(line[index]) {
+            guard digits < 15 else { return nil }
             size = size * 16 + value
             digits += 1
             index += 1
         }
-        guard digits > 0, digits <= 15 else { return nil }
+        guard digits > 0 else { return nil }
         while index < line.endIndex, line[index] == ByteClass.space || line[index] == ByteClass.tab { index += 1 }
         if index == line.endIndex { return size }
         guard line[index] == UInt8(ascii: ";"), line[index...].allSatisfy(ByteClass.isFieldValue) else { return nil }

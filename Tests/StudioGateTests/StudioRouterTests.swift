@@ -1,0 +1,115 @@
+@testable import Studio
+import XCTest
+
+final class StudioRouterTests: XCTestCase {
+    let fw = "FW" + String(repeating: "a", count: 32)
+    let fn = "FN" + String(repeating: "b", count: 32)
+    let ft = "FT" + String(repeating: "c", count: 32)
+
+    func route(_ path: String) -> StudioRoute? {
+        if case .route(let route) = StudioRouter.match(path: path) { return route }
+        return nil
+    }
+
+    func testExecutionFamilyOnBothVersions() throws {
+        for version in ["v1", "v2"] {
+            let base = "/\(version)/Flows/\(fw)/Executions"
+            let expectations: [(String, StudioRoute.Resource, [String])] = [
+                (base, .executionList, ["GET", "POST"]),
+                ("\(base)/\(fn)", .execution, ["GET", "POST", "DELETE"]),
+                ("\(base)/\(fn)/Context", .executionContext, ["GET"]),
+                ("\(base)/\(fn)/Steps", .stepList, ["GET"]),
+                ("\(base)/\(fn)/Steps/\(ft)", .step, ["GET"]),
+                ("\(base)/\(fn)/Steps/\(ft)/Context", .stepContext, ["GET"]),
+            ]
+            for (path, resource, methods) in expectations {
+                let matched = try XCTUnwrap(route(path), path)
+                XCTAssertEqual(matched.resource, resource, path)
+                XCTAssertEqual(matched.allowedMethods, methods, path)
+                XCTAssertEqual(matched.version.rawValue, version)
+                XCTAssertEqual(matched.upstreamPath, path)
+                XCTAssertFalse(matched.viaEngagements)
+            }
+        }
+    }
+
+    func testEngagementsMapToV1Executions() throws {
+        let base = "/v1/Flows/\(fw)/Engagements"
+        let cases: [(String, String, StudioRoute.Resource, [String])] = [
+            (base, "/v1/Flows/\(fw)/Executions", .executionList, ["GET", "POST"]),
+            ("\(base)/\(fn)", "/v1/Flows/\(fw)/Executions/\(fn)", .execution, ["GET", "DELETE"]),
+            ("\(base)/\(fn)/Context", "/v1/Flows/\(fw)/Executions/\(fn)/Context", .executionContext, ["GET"]),
+            ("\(base)/\(fn)/Steps", "/v1/Flows/\(fw)/Executions/\(fn)/Steps", .stepList, ["GET"]),
+            ("\(base)/\(fn)/Steps/\(ft)", "/v1/Flows/\(fw)/Executions/\(fn)/Steps/\(ft)", .step, ["GET"]),
+            ("\(base)/\(fn)/Steps/\(ft)/Context", "/v1/Flows/\(fw)/Executions/\(fn)/Steps/\(ft)/Context", .stepContext, ["GET"]),
+        ]
+        for (path, upstream, resource, methods) in cases {
+            let matched = try XCTUnwrap(route(path), path)
+            XCTAssertTrue(matched.viaEngagements)
+            XCTAssertEqual(matched.upstreamPath, upstream)
+            XCTAssertEqual(matched.resource, resource)
+            XCTAssertEqual(matched.allowedMethods, methods)
+        }
+        XCTAssertNil(route("/v2/Flows/\(fw)/Engagements"), "Engagements exist on v1 only")
+    }
+
+    func testFlowAdminPathsAreKnown() {
+        XCTAssertEqual(route("/v1/Flows")?.resource, .flowAdmin)
+        XCTAssertEqual(route("/v2/Flows")?.allowedMethods, ["GET", "POST"])
+        XCTAssertEqual(route("/v2/Flows/Validate")?.allowedMethods, ["POST"])
+        XCTAssertEqual(route("/v2/Flows/\(fw)")?.allowedMethods, ["GET", "POST", "DELETE"])
+        XCTAssertEqual(route("/v1/Flows/\(fw)")?.allowedMethods, ["GET", "DELETE"])
+        XCTAssertEqual(route("/v2/Flows/\(fw)/Revisions")?.resource, .flowAdmin)
+        XCTAssertEqual(route("/v2/Flows/\(fw)/Revisions/3")?.upstreamPath, "/v2/Flows/\(fw)/Revisions/3")
+        XCTAssertEqual(route("/v2/Flows/\(fw)/TestUsers")?.allowedMethods, ["GET", "POST"])
+    }
+
+    func testUnknownPathsAndBadSIDsAreNotFound() {
+        let bad = [
+            "/", "/v3/Flows", "/v2/flows", "/v2/Flows/", "/v2/Flows//Executions", "/v2/Services",
+            "/v2/Flows/\(fw)/Executions/", "/v2/Flows/\(fw)/Executions/\(fn)/Context/extra",
+            "/v2/Flows/FWshort/Executions", "/v2/Flows/\(fw.uppercased())/Executions",
+            "/v2/Flows/FX\(String(repeating: "a", count: 32))/Executions",
+            "/v2/Flows/\(fw)/Executions/FW\(String(repeating: "b", count: 32))",
+            "/v2/Flows/\(fw)/Executions/\(fn)/Steps/FN\(String(repeating: "c", count: 32))",
+            "/v2/Flows/\(fw)/Executions/\(fn)/Steps/\(ft)/Bogus",
+            "/v2/Flows/\(fw)/Executions/\(String(fn.dropLast()))g",
+            "/v1/Flows/\(fw)/Revisions", "v2/Flows",
+        ]
+        for path in bad { XCTAssertEqual(StudioRouter.match(path: path), .notFound, path) }
+    }
+
+    func testSIDValidation() {
+        XCTAssertNotNil(SID(fw, prefix: "FW"))
+        XCTAssertNil(SID(fw, prefix: "FN"))
+        XCTAssertNil(SID(fw + "0", prefix: "FW"))
+        XCTAssertNil(SID("FW" + String(repeating: "A", count: 32), prefix: "FW"))
+        XCTAssertNil(SID("FW" + String(repeating: "é", count: 16), prefix: "FW"))
+    }
+}
+
+final class RequestTargetTests: XCTestCase {
+    func parse(_ target: String, own: [String] = ["127.0.0.1:8080"]) -> Result<RequestTarget, RequestTarget.Rejection> {
+        RequestTarget.parse(target, ownAuthorities: own)
+    }
+
+    func testOriginFormSplitsPathAndQuery() {
+        XCTAssertEqual(try parse("/v2/Flows?PageSize=5&Page=1").get(), RequestTarget(path: "/v2/Flows", query: "PageSize=5&Page=1"))
+        XCTAssertEqual(try parse("/v2/Flows").get(), RequestTarget(path: "/v2/Flows", query: ""))
+    }
+
+    func testAbsoluteFormOnlyForOurOwnAuthority() {
+        XCTAssertEqual(try parse("http://127.0.0.1:8080/v2/Flows?a=1").get(), RequestTarget(path: "/v2/Flows", query: "a=1"))
+        XCTAssertThrowsError(try parse("http://evil.example/v2/Flows").get())
+        XCTAssertThrowsError(try parse("https://studio.twilio.com/v2/Flows").get())
+        XCTAssertThrowsError(try parse("studio.twilio.com:443").get())
+        XCTAssertThrowsError(try parse("*").get())
+        XCTAssertThrowsError(try parse("ftp://127.0.0.1:8080/").get())
+    }
+
+    func testTraversalAndEncodedSeparatorsAreRefused() {
+        for target in ["/v2/../admin", "/v2/Flows/..", "/v2/./Flows", "/v2%2FFlows", "/v2%2fFlows", "/v2/Flows%00", "/v2/%2e%2e/x", "/v2\\Flows"] {
+            XCTAssertThrowsError(try parse(target).get(), target)
+        }
+    }
+}
