@@ -1,0 +1,185 @@
+import EventLoop
+import Foundation
+import Glibc
+import HTTP
+import HTTPServer
+import Synchronization
+import XCTest
+
+/// Answers with what it received; `/slow/N` answers after N ms from another thread,
+/// `/reset` resets the connection.
+struct EchoHandler: HTTPHandler {
+    func handle(_ request: HTTPRequest, responder: Responder) {
+        let body = "\(request.method) \(request.target) \(request.body.count) \(String(decoding: request.body, as: UTF8.self))"
+        let response = HTTPResponse(status: 200, headers: ["Content-Type": "text/plain"], text: body)
+        if request.target == "/reset" {
+            responder.reply(.resetConnection)
+        } else if request.target.hasPrefix("/slow/"), let ms = Int(request.target.dropFirst(6)) {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms)) { responder.respond(response) }
+        } else {
+            responder.respond(response)
+        }
+    }
+}
+
+final class HTTPServerTests: XCTestCase {
+    var server: HTTPServer!
+    var port: UInt16 { server.localAddress.port }
+
+    func start(_ adjust: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+        var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"), threads: 2)
+        adjust(&configuration)
+        server = try HTTPServer(configuration: configuration, handler: EchoHandler())
+    }
+
+    override func tearDown() {
+        server?.stop()
+        server = nil
+    }
+
+    func testKeepAliveServesManyRequestsOnOneConnection() throws {
+        try start()
+        let client = try RawClient(port: port)
+        for index in 0..<5 {
+            client.send("GET /n/\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try client.readResponse()
+            XCTAssertEqual(response.status, 200)
+            XCTAssertEqual(response.text, "GET /n/\(index) 0 ")
+            XCTAssertNotNil(response.header("Date"))
+        }
+    }
+
+    func testPipelinedRequestsAreAnsweredInOrderEvenWhenTheFirstIsSlow() throws {
+        try start()
+        let client = try RawClient(port: port)
+        client.send("GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\nPOST /slow/50 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().text, "GET /slow/300 0 ")
+        XCTAssertEqual(try client.readResponse().text, "GET /fast 0 ")
+        XCTAssertEqual(try client.readResponse().text, "POST /slow/50 2 hi")
+        XCTAssertEqual(try client.readResponse().text, "GET /last 0 ")
+    }
+
+    func testChunkedBodyAndExpectContinue() throws {
+        try start()
+        let client = try RawClient(port: port)
+        client.send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().text, "POST /c 5 abcde")
+        client.send("POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 100)
+        client.send("body")
+        XCTAssertEqual(try client.readResponse().text, "POST /e 4 body")
+    }
+
+    func testHeadGetsNoBodyAndConnectionCloseIsHonoured() throws {
+        try start()
+        let client = try RawClient(port: port)
+        client.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let head = try client.readResponse(headRequest: true)
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.body, [])
+        let last = try client.readResponse()
+        XCTAssertEqual(last.header("Connection"), "close")
+        XCTAssertTrue(client.isClosedByPeer())
+    }
+
+    func testHTTP10ClosesAfterTheResponse() throws {
+        try start()
+        let client = try RawClient(port: port)
+        client.send("GET /old HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        XCTAssertTrue(client.isClosedByPeer())
+    }
+
+    func testBadRequestsGetTheirStatusThenCloseAndTheServerKeepsServing() throws {
+        try start { $0.limits.maxBodyBytes = 100 }
+        let cases: [(String, Int)] = [
+            ("GARBAGE\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+            ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+            ("GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-Filler: " + String(repeating: "f", count: 1000) + "\r\n", count: 70) + "\r\n", 431),
+            ("GET / HTTP/1.1\r\nHost: x\r\n" + (0..<101).map { "X-\($0): 1\r\n" }.joined() + "\r\n", 431),
+            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413),
+            ("\u{16}\u{03}\u{01}\u{00}\u{a5}\u{01}\u{00}\u{00}\u{a1}\u{03}\u{03}\r\n\r\n", 400),
+        ]
+        for (request, status) in cases {
+            let client = try RawClient(port: port)
+            // A request smuggled behind the bad one must never be answered.
+            client.send(request + "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try client.readResponse()
+            XCTAssertEqual(response.status, status, String(request.prefix(60)))
+            XCTAssertEqual(response.header("Connection"), "close")
+            XCTAssertThrowsError(try client.readResponse(), "nothing after an unreadable request")
+        }
+        let healthy = try RawClient(port: port)
+        healthy.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try healthy.readResponse().status, 200)
+    }
+
+    func testClientsThatVanishMidRequestDoNotDisturbOthers() throws {
+        try start()
+        for partial in ["GET /half HTTP/1.1\r\nHo", "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-some", "GET /slow/200 HTTP/1.1\r\nHost: x\r\n\r\n"] {
+            let client = try RawClient(port: port)
+            client.send(partial)
+        }  // closed by deinit mid-request
+        Thread.sleep(forTimeInterval: 0.3)
+        let client = try RawClient(port: port)
+        client.send("GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().text, "GET /after 0 ")
+    }
+
+    func testSlowHeadersGet408AndIdleConnectionsAreClosed() throws {
+        try start {
+            $0.headerTimeout = 0.5
+            $0.idleTimeout = 0.8
+        }
+        let slow = try RawClient(port: port)
+        slow.send("GET /slow HTTP/1.1\r\nHost")
+        let started = Date()
+        XCTAssertEqual(try slow.readResponse().status, 408)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+        let idle = try RawClient(port: port)
+        XCTAssertTrue(idle.isClosedByPeer(), "idle connection must be closed after the idle timeout")
+    }
+
+    func testHandlerCanResetTheConnection() throws {
+        try start()
+        let client = try RawClient(port: port)
+        client.send("GET /reset HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertThrowsError(try client.readResponse())
+    }
+
+    func testThousandIdleConnectionsDoNotBlockNewClients() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        try XCTSkipIf(limit.rlim_cur < 2200, "needs 2200 fds, have \(limit.rlim_cur)")
+        try start()
+        let idle = try (0..<1000).map { _ in try RawClient(port: port) }
+        let client = try RawClient(port: port)
+        client.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        // The idle ones are still usable.
+        idle[999].send("GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try idle[999].readResponse().text, "GET /late 0 ")
+    }
+
+    func testConcurrentClientsAcrossLoops() throws {
+        try start()
+        let port = self.port
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { worker in
+            do {
+                let client = try RawClient(port: port)
+                for index in 0..<50 {
+                    client.send("GET /w\(worker)/\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+                    if try client.readResponse().text != "GET /w\(worker)/\(index) 0 " { failures.withLock { $0 += 1 } }
+                }
+            } catch {
+                failures.withLock { $0 += 1 }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, 0)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+
+/// Starts the real `studiogate` and `mock-studio` binaries on loopback port 0 and reads the
+/// port they print. Killed when the test's teardown runs.
+final class RunningBinary {
+    let process: Process
+    let port: UInt16
+    let output: Pipe
+
+    static var productsDirectory: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    }
+
+    init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = Self.productsDirectory.appendingPathComponent(name)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        // The first stdout line says "... listening on http://127.0.0.1:PORT ...".
+        var line = ""
+        let handle = output.fileHandleForReading
+        while !line.hasSuffix("\n") {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            line += String(decoding: byte, as: UTF8.self)
+        }
+        guard let range = line.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = UInt16(line[range].split(separator: ":").last!)
+        else {
+            process.terminate()
+            throw NSError(domain: "RunningBinary", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) printed '\(line)'"])
+        }
+        self.port = port
+        // Keep draining stdout so a chatty process never blocks on a full pipe.
+        handle.readabilityHandler = { $0.availableData.isEmpty ? ($0.readabilityHandler = nil) : () }
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+/// The mock's control API and counters, over a raw client.
+struct MockControl {
+    let port: UInt16
+
+    @discardableResult
+    func call(_ method: String, _ path: String, body: String = "") throws -> RawClient.Response {
+        let client = try RawClient(port: port)
+        client.send("\(method) \(path) HTTP/1.1\r\nHost: mock\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        return try client.readResponse()
+    }
+
+    func reset() throws { try call("POST", "/__mock/reset") }
+
+    /// How many Studio requests the mock received for `path` (all methods unless given).
+    func count(_ path: String, method: String? = nil) throws -> Int {
+        var query = "path=" + (path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path)
+        if let method { query += "&method=\(method)" }
+        return try call("GET", "/__mock/requests?\(query)").json?["count"] as? Int ?? -1
+    }
+
+    func totalCount() throws -> Int { try call("GET", "/__mock/requests").json?["count"] as? Int ?? -1 }
+
+    func fault(_ json: String) throws { try call("POST", "/__mock/faults", body: json) }
+}
