@@ -6,6 +6,7 @@ import Studio
 ///
 /// - `POST /__mock/reset` — back to the fixtures; answers them.   `GET /__mock/fixtures`
 /// - `GET /__mock/requests[?method=GET&path=/v2/...]` — Studio request counters
+/// - `GET /__mock/last-request` — method, target, headers and body of the last Studio request
 /// - `POST /__mock/faults` JSON `{"path_prefix","method","status","code","delay_ms","reset","times"}`; `DELETE /__mock/faults`
 /// - `POST /__mock/executions/{FN}/end` — the execution ends (as if the flow finished)
 /// - `POST /__mock/executions/{FN}/context` — body is the new raw context JSON
@@ -36,6 +37,10 @@ extension MockStudio {
             }
             let byPath = matching.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)): \($0.value)" }.joined(separator: ", ")
             return ok(#"{"count": \#(matching.values.reduce(0, +)), "requests": {\#(byPath)}}"#)
+        case ("GET", 1, "last-request", _, _):
+            guard let last = state.withLock({ $0.lastRequest }) else { return missing }
+            let headers = last.headers.map { "[\(JSONText.quoted($0.name)), \(JSONText.quoted($0.value))]" }.joined(separator: ", ")
+            return ok(#"{"method": \#(JSONText.quoted(last.method)), "target": \#(JSONText.quoted(last.target)), "headers": [\#(headers)], "body": \#(JSONText.quoted(String(decoding: last.body, as: UTF8.self)))}"#)
         case ("POST", 1, "faults", _, _):
             guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
                 return Self.error(.badRequest("fault must be a JSON object"))

@@ -64,6 +64,8 @@ struct MockState: Sendable {
     var executions: [MockExecution] = []
     var requestCounts: [String: Int] = [:]
     var faults: [MockFault] = []
+    /// Method, target and header fields of the last Studio request, so tests can see what was forwarded.
+    var lastRequest: (method: String, target: String, headers: [(name: String, value: String)], body: [UInt8])? = nil
     var nextSerial = 0x1000
 }
 

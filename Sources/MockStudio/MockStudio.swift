@@ -20,6 +20,7 @@ public final class MockStudio: HTTPHandler {
         }
         let fault = state.withLock { state -> MockFault? in
             state.requestCounts["\(request.method) \(path)", default: 0] += 1
+            state.lastRequest = (request.method, request.target, request.headers.fields, request.body)
             guard let index = state.faults.firstIndex(where: { path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method) }) else {
                 return nil
             }
