@@ -8,13 +8,22 @@ final class RunningBinary {
     let port: UInt16
     let output: Pipe
 
+    static var packageDirectory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
     static var productsDirectory: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     }
 
-    init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    convenience init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(executable: Self.productsDirectory.appendingPathComponent(name), arguments, environment: environment)
+    }
+
+    init(executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let name = executable.lastPathComponent
         process = Process()
-        process.executableURL = Self.productsDirectory.appendingPathComponent(name)
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
@@ -31,7 +40,7 @@ final class RunningBinary {
             if byte.isEmpty { break }
             line += String(decoding: byte, as: UTF8.self)
         }
-        guard let range = line.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+        guard let range = line.range(of: #"https?://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
               let port = UInt16(line[range].split(separator: ":").last!)
         else {
             process.terminate()
