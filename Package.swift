@@ -23,10 +23,14 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["EventLoop", "HTTP"]),
         // Studio routes, SIDs, Twilio error bodies; pure.
         .target(name: "Studio"),
+        // Which account each credential is proven to belong to; SHA-256 digests only.
+        .target(name: "Auth"),
+        // Entries, policy, LRU budget, coalescing; pure, clock injected.
+        .target(name: "Cache", dependencies: ["Studio"]),
         // URLSession client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["HTTP"]),
         // The request pipeline and its configuration.
-        .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression"]),
+        .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache"]),
         .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio"]),
         // A spec-faithful in-memory fake of Studio's Execution APIs with a control API for tests.
         .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio"]),
@@ -34,7 +38,7 @@ let package = Package(
         .testTarget(
             name: "StudioGateTests",
             dependencies: [
-                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway",
+                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache",
                 "MockStudio", "studiogate", "mock-studio",
             ]
         ),

@@ -34,6 +34,19 @@ public enum ConfigLoader {
         Setting(name: "active-ttl", placeholder: "SECONDS", help: "how long active-execution data and list pages are cached; 0 = off (default 2)") { config, value throws(ConfigError) in
             config.activeTTL = try seconds(value, flag: "--active-ttl", allowZero: true)
         },
+        Setting(name: "stale-if-error", placeholder: "SECONDS", help: "serve expired entries this long past expiry when the upstream fails (default 60)") { config, value throws(ConfigError) in
+            config.staleIfError = try seconds(value, flag: "--stale-if-error", allowZero: true)
+        },
+        Setting(name: "cache-size", placeholder: "BYTES", help: "cache byte budget; K/M/G suffixes allowed (default 256M)") { config, value throws(ConfigError) in
+            config.cacheSize = try bytes(value, flag: "--cache-size")
+        },
+        Setting(name: "auth-ttl", placeholder: "SECONDS", help: "how long the upstream's 2xx verifies a credential for cache hits (default 300)") { config, value throws(ConfigError) in
+            config.authTTL = try seconds(value, flag: "--auth-ttl", allowZero: true)
+        },
+        Setting(name: "upstream-concurrency", placeholder: "N", help: "most upstream calls in flight; others queue (default 32)") { config, value throws(ConfigError) in
+            guard let n = Int(value), (1...10_000).contains(n) else { throw ConfigError("--upstream-concurrency: expected 1...10000, got '\(value)'") }
+            config.upstreamConcurrency = n
+        },
         Setting(name: "threads", placeholder: "N", help: "event loop threads (default: one per core)") { config, value throws(ConfigError) in
             guard let n = Int(value), (1...256).contains(n) else { throw ConfigError("--threads: expected 1...256, got '\(value)'") }
             config.threads = n
@@ -41,9 +54,8 @@ public enum ConfigLoader {
         Setting(name: "upstream-timeout", placeholder: "SECONDS", help: "connect + total time allowed for an upstream call (default 15)") { config, value throws(ConfigError) in
             config.upstreamTimeout = try seconds(value, flag: "--upstream-timeout", allowZero: false)
         },
-        Setting(name: "max-body-bytes", placeholder: "BYTES", help: "largest request body accepted; larger gets 413 (default 1048576)") { config, value throws(ConfigError) in
-            guard let n = Int(value), n >= 0 else { throw ConfigError("--max-body-bytes: expected a byte count, got '\(value)'") }
-            config.maxBodyBytes = n
+        Setting(name: "max-body-bytes", placeholder: "BYTES", help: "largest request body accepted; larger gets 413 (default 1M)") { config, value throws(ConfigError) in
+            config.maxBodyBytes = try bytes(value, flag: "--max-body-bytes")
         },
         Setting(name: "header-timeout", placeholder: "SECONDS", help: "time allowed to send a request head (default 10)") { config, value throws(ConfigError) in
             config.headerTimeout = try seconds(value, flag: "--header-timeout", allowZero: false)
@@ -144,6 +156,24 @@ public enum ConfigLoader {
             throw ConfigError("\(flag): expected a number of seconds\(allowZero ? "" : " above 0"), got '\(value)'")
         }
         return number
+    }
+
+    /// A byte count with an optional K/M/G (binary) suffix: `1048576`, `512K`, `256M`, `1G`, `64MiB`.
+    static func bytes(_ value: String, flag: String) throws(ConfigError) -> Int {
+        var text = value.uppercased()
+        if text.hasSuffix("IB") { text.removeLast(2) } else if text.hasSuffix("B") { text.removeLast() }
+        let multiplier: Int
+        switch text.last {
+        case "K": multiplier = 1 << 10
+        case "M": multiplier = 1 << 20
+        case "G": multiplier = 1 << 30
+        default: multiplier = 1
+        }
+        if multiplier > 1 { text.removeLast() }
+        guard let number = Int(text), number >= 0, number <= Int.max / multiplier else {
+            throw ConfigError("\(flag): expected a byte count like 1048576 or 256M, got '\(value)'")
+        }
+        return number * multiplier
     }
 
     public static var usage: String {

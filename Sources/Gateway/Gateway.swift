@@ -1,20 +1,42 @@
+import Auth
+import Cache
+import EventLoop
 import Foundation
 import HTTP
 import HTTPServer
 import Studio
 import Upstream
 
-/// The request pipeline: target checks → route → credentials → upstream, answering every
-/// refusal itself in Twilio's error shape without calling the upstream.
+/// The request pipeline: target checks → route → credentials → cache or upstream. Refusals are
+/// answered here in Twilio's error shape without calling the upstream.
 public final class Gateway: HTTPHandler {
     public let config: GatewayConfig
-    let upstream: UpstreamClient
+    let upstream: UpstreamService
+    let cache: ResponseCache
+    let credentials: CredentialBook
+    let statuses = ExecutionStatusBook()
+    let policy: CachePolicy
+    let coalescer = Coalescer<ReadOutcome>()
+    public let counters = CacheCounters()
+    /// Monotonic seconds; injectable so tests can move time.
+    let clock: @Sendable () -> Double
     /// host[:port] values an absolute-form request target may name.
     let ownAuthorities: [String]
 
-    public init(config: GatewayConfig) {
+    public init(config: GatewayConfig, clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.now()) / 1e9 }) {
         self.config = config
-        upstream = UpstreamClient(baseURL: URL(string: config.upstream)!, timeout: config.upstreamTimeout)
+        self.clock = clock
+        let counters = self.counters
+        upstream = UpstreamService(
+            client: UpstreamClient(baseURL: URL(string: config.upstream)!, timeout: config.upstreamTimeout, maxConnections: config.upstreamConcurrency),
+            maxConcurrency: config.upstreamConcurrency,
+            queueTimeout: min(5, config.upstreamTimeout),
+            timeout: config.upstreamTimeout,
+            onAttempt: { counters.countUpstream(status: $0) }
+        )
+        cache = ResponseCache(budgetBytes: config.cacheSize)
+        credentials = CredentialBook(ttl: config.authTTL)
+        policy = CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError)
         let publicAuthority = URL(string: config.effectivePublicURL).flatMap { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } }
         ownAuthorities = [config.listen] + (publicAuthority.map { [$0] } ?? [])
     }
@@ -22,17 +44,30 @@ public final class Gateway: HTTPHandler {
     public func handle(_ request: HTTPRequest, responder: Responder) {
         switch plan(request) {
         case .respond(let response):
+            CacheCounters.increment(counters.bypass)
             responder.respond(response)
-        case .forward(let upstreamRequest):
-            upstream.send(upstreamRequest) { result in
-                responder.respond(Self.response(for: result))
+        case .forward(let forward):
+            if forward.request.method == "GET", CacheKey.group(of: forward.route) != nil {
+                read(forward, responder: responder)
+            } else {
+                passThrough(forward, responder: responder)
             }
         }
     }
 
+    /// A request that passed every check and goes to the cache or the upstream.
+    struct Forward: Sendable {
+        var request: UpstreamRequest
+        var route: StudioRoute
+        var query: String
+        var credential: SHA256Digest
+        var username: String
+        var acceptsGzip: Bool
+    }
+
     enum Plan {
         case respond(HTTPResponse)
-        case forward(UpstreamRequest)
+        case forward(Forward)
     }
 
     /// Everything decided before any I/O; pure, so it is tested without sockets.
@@ -51,17 +86,20 @@ public final class Gateway: HTTPHandler {
             response.headers.add("Allow", route.allowedMethods.joined(separator: ", "))
             return .respond(response)
         }
-        guard BasicCredentials(authorization: request.headers["Authorization"]) != nil else {
+        guard let authorization = request.headers["Authorization"], let basic = BasicCredentials(authorization: authorization) else {
             var response = Self.error(.unauthorized)
             response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#)
             return .respond(response)
         }
-        return .forward(UpstreamRequest(
+        let upstreamRequest = UpstreamRequest(
             method: request.method,
             pathAndQuery: route.upstreamPath + (target.query.isEmpty ? "" : "?" + target.query),
             headers: Self.forwardedHeaders(request.headers),
             body: request.body
-        ))
+        )
+        return .forward(Forward(request: upstreamRequest, route: route, query: target.query,
+                                credential: CredentialBook.digest(authorization: authorization), username: basic.username,
+                                acceptsGzip: Self.acceptsGzip(request.headers)))
     }
 
     /// The end-to-end request fields Studio needs; hop-by-hop and everything else stay here.
@@ -75,24 +113,30 @@ public final class Gateway: HTTPHandler {
         return forwarded
     }
 
-    static func response(for result: Result<UpstreamResponse, UpstreamFailure>) -> HTTPResponse {
-        switch result {
-        case .success(let upstream):
-            return HTTPResponse(status: upstream.status, headers: upstream.headers, body: upstream.body)
-        case .failure(.timeout):
-            return error(.gatewayTimeout("The upstream Studio API did not answer in time"))
-        case .failure(.unreachable(let why)):
-            return error(.badGateway("The upstream Studio API is unreachable: \(why)"))
+    /// `Accept-Encoding` names gzip with a non-zero q.
+    static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
+        headers.tokens("Accept-Encoding").contains { token in
+            let parts = token.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.first == "gzip" || parts.first == "x-gzip" else { return false }
+            let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return q > 0
         }
     }
 
     static func error(_ error: TwilioError) -> HTTPResponse {
-        HTTPResponse(status: error.status, headers: ["Content-Type": "application/json"], text: error.json)
+        HTTPResponse(status: error.status, headers: ["Content-Type": "application/json", "X-Cache": "BYPASS"], text: error.json)
+    }
+
+    static func failureResponse(_ failure: UpstreamFailure) -> HTTPResponse {
+        switch failure {
+        case .timeout: error(.gatewayTimeout("The upstream Studio API did not answer in time"))
+        case .unreachable(let why): error(.badGateway("The upstream Studio API is unreachable: \(why)"))
+        case .overloaded: error(.serviceUnavailable("Too many requests are waiting for the upstream Studio API"))
+        }
     }
 
     /// Unreadable requests get the same Twilio-shaped body as every other refusal.
     public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
-        let code = error.status == 413 ? 20413 : 20000 + error.status
-        return Self.error(TwilioError(status: error.status, code: code, message: error.description))
+        Self.error(TwilioError(status: error.status, code: 20000 + error.status, message: error.description))
     }
 }

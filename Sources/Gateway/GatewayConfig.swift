@@ -8,6 +8,14 @@ public struct GatewayConfig: Sendable, Equatable {
     public var publicURL: String? = nil
     /// Seconds active-execution data and list pages are served from cache (0 = off).
     public var activeTTL: Double = 2
+    /// Seconds an expired entry may still be served (X-Cache: STALE) when the upstream fails.
+    public var staleIfError: Double = 60
+    /// Byte budget over everything the cache stores.
+    public var cacheSize = 256 * 1024 * 1024
+    /// Seconds a credential stays verified for its account after an upstream 2xx.
+    public var authTTL: Double = 300
+    /// Most upstream calls in flight at once; more wait (503 after a queue deadline).
+    public var upstreamConcurrency = 32
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var upstreamTimeout: Double = 15
     public var maxBodyBytes = 1024 * 1024

@@ -37,6 +37,8 @@ public enum UpstreamFailure: Error, Equatable, Sendable {
     case unreachable(String)
     /// No complete answer within the timeout: the client gets 504.
     case timeout
+    /// Too many calls already in flight and the queue deadline passed: the client gets 503.
+    case overloaded
 }
 
 /// Calls the upstream Studio over URLSession (libcurl on Linux), reusing connections.
@@ -61,13 +63,14 @@ public final class UpstreamClient: Sendable {
         session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
     }
 
-    public func send(_ request: UpstreamRequest, completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
+    public func send(_ request: UpstreamRequest, timeout: Double? = nil, completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
         guard let url = URL(string: baseURL.absoluteString.trimmingSuffix("/") + request.pathAndQuery) else {
             completion(.failure(.unreachable("invalid upstream URL")))
             return
         }
         var urlRequest = URLRequest(url: url)
         urlRequest.httpMethod = request.method
+        if let timeout { urlRequest.timeoutInterval = timeout }
         for (name, value) in request.headers { urlRequest.addValue(value, forHTTPHeaderField: name) }
         if request.method != "GET" && request.method != "HEAD" { urlRequest.httpBody = Data(request.body) }
         let task = session.dataTask(with: urlRequest) { data, response, error in

@@ -15,7 +15,9 @@ final class EndToEndForwardingTests: XCTestCase {
 
     override func setUpWithError() throws {
         mock = try RunningBinary("mock-studio", ["--listen", "127.0.0.1:0"])
-        gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--threads", "2"])
+        // No short-lived caching and no stale answers here: these tests are about forwarding.
+        gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--threads", "2",
+                                                   "--active-ttl", "0", "--stale-if-error", "0"])
         control = MockControl(port: mock.port)
     }
 
@@ -111,7 +113,8 @@ final class EndToEndForwardingTests: XCTestCase {
         XCTAssertEqual(foreign.status, 404, "account B must not see account A's execution")
         let viaKey = try viaGateway("GET", "/v2/Flows/\(flowA)/Executions/\(ended)", auth: RawClient.basicAuth(MockFixtures.apiKeyA, MockFixtures.apiKeySecretA))
         XCTAssertEqual(viaKey.json?["account_sid"] as? String, MockFixtures.accountA)
-        try control.fault(#"{"path_prefix": "/v2/", "status": 429, "code": 20429, "times": 1}"#)
+        // More 429s than the gateway's retries: the last one reaches the client.
+        try control.fault(#"{"path_prefix": "/v2/", "status": 429, "code": 20429, "times": 5}"#)
         let limited = try viaGateway("GET", "/v2/Flows/\(flowA)/Executions", auth: authA)
         XCTAssertEqual(limited.status, 429)
         XCTAssertEqual(limited.json?["code"] as? Int, 20429)
@@ -162,7 +165,7 @@ final class EndToEndForwardingTests: XCTestCase {
         XCTAssertEqual(timedOut.status, 504)
         XCTAssertEqual(timedOut.json?["status"] as? Int, 504)
 
-        try control.fault(#"{"path_prefix": "/v2/", "reset": true, "times": 1}"#)
+        try control.fault(#"{"path_prefix": "/v2/", "reset": true, "times": 5}"#)
         let reset = try viaGateway("GET", "/v2/Flows/\(flowA)/Executions", auth: authA)
         XCTAssertEqual(reset.status, 502)
 

@@ -25,7 +25,8 @@ final class GatewayPlanTests: XCTestCase {
             "Authorization": auth, "Accept": "application/json", "User-Agent": "twilio-python/9.0",
             "Connection": "keep-alive, X-Secret", "X-Secret": "1", "Cookie": "a=b", "Proxy-Authorization": "x",
         ])
-        guard case .forward(let request) = result else { return XCTFail("expected a forward") }
+        guard case .forward(let forward) = result else { return XCTFail("expected a forward") }
+        let request = forward.request
         XCTAssertEqual(request.method, "GET")
         XCTAssertEqual(request.pathAndQuery, "/v2/Flows/\(flow)/Executions?PageSize=2")
         XCTAssertEqual(request.headers.fields.map(\.name), ["Authorization", "Accept", "User-Agent"])
@@ -60,7 +61,8 @@ final class GatewayPlanTests: XCTestCase {
     }
 
     func testUpstreamFailuresMapTo502And504() {
-        XCTAssertEqual(Gateway.response(for: .failure(.timeout)).status, 504)
-        XCTAssertEqual(Gateway.response(for: .failure(.unreachable("x"))).status, 502)
+        XCTAssertEqual(Gateway.failureResponse(.timeout).status, 504)
+        XCTAssertEqual(Gateway.failureResponse(.unreachable("x")).status, 502)
+        XCTAssertEqual(Gateway.failureResponse(.overloaded).status, 503)
     }
 }

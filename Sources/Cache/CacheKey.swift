@@ -1,0 +1,41 @@
+import Studio
+
+/// Where a response is stored: per account (DESIGN §4), by canonical upstream path and sorted query.
+/// `group` ties together what one write must invalidate: every view of one execution, or one
+/// flow's list pages.
+public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
+    public let account: String
+    public let resource: String
+    public let group: String
+
+    public init(account: String, resource: String, group: String) {
+        self.account = account
+        self.resource = resource
+        self.group = group
+    }
+
+    public init?(account: String, route: StudioRoute, query: String) {
+        guard let group = Self.group(of: route) else { return nil }
+        self.init(account: account, resource: route.upstreamPath + Self.canonicalQuery(query), group: group)
+    }
+
+    /// Executions-family routes only: flow admin paths are never cached.
+    public static func group(of route: StudioRoute) -> String? {
+        guard let flow = route.flow else { return nil }
+        switch route.resource {
+        case .executionList: return listGroup(flow: flow.value)
+        case .flowAdmin: return nil
+        default: return route.execution?.value
+        }
+    }
+
+    public static func listGroup(flow: String) -> String { flow + "/lists" }
+
+    /// Sorted by name then value, re-encoded the same way, so `?b=2&a=1` and `?a=1&b=2` share an entry.
+    public static func canonicalQuery(_ query: String) -> String {
+        let pairs = FormURLEncoded.parse(query).sorted { ($0.name, $0.value) < ($1.name, $1.value) }
+        return pairs.isEmpty ? "" : "?" + FormURLEncoded.serialize(pairs)
+    }
+
+    public var description: String { "\(account) \(resource)" }
+}

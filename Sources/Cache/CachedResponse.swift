@@ -1,0 +1,40 @@
+/// One stored upstream answer. Immutable: a refresh replaces the whole entry.
+public final class CachedResponse: Sendable {
+    public let status: Int
+    public let contentType: String?
+    public let requestID: String?
+    /// The body, gzip-compressed once when stored; hits send it as is or inflate it.
+    public let gzipBody: [UInt8]
+    public let identityLength: Int
+    /// The account the body belongs to (from its `account_sid`, or the verified caller).
+    public let account: String
+    /// Monotonic seconds when stored; `Age` counts from here.
+    public let storedAt: Double
+    /// Monotonic seconds after which the entry is stale; nil = immutable (ended execution data).
+    public let expiresAt: Double?
+
+    public init(status: Int, contentType: String?, requestID: String?, gzipBody: [UInt8], identityLength: Int,
+                account: String, storedAt: Double, expiresAt: Double?) {
+        self.status = status
+        self.contentType = contentType
+        self.requestID = requestID
+        self.gzipBody = gzipBody
+        self.identityLength = identityLength
+        self.account = account
+        self.storedAt = storedAt
+        self.expiresAt = expiresAt
+    }
+
+    public var isPermanent: Bool { expiresAt == nil }
+
+    public func isFresh(now: Double) -> Bool { expiresAt.map { now < $0 } ?? true }
+
+    /// Bytes charged against the cache budget: the body plus bookkeeping.
+    public func cost(for key: CacheKey) -> Int {
+        gzipBody.count + key.resource.utf8.count + key.account.utf8.count + key.group.utf8.count
+            + (contentType?.utf8.count ?? 0) + (requestID?.utf8.count ?? 0) + Self.overhead
+    }
+
+    /// Object headers, dictionary slots and LRU links per entry (measured order of magnitude).
+    static let overhead = 192
+}

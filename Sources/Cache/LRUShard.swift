@@ -1,0 +1,104 @@
+/// One shard of the response cache: a dictionary plus an intrusive doubly linked LRU list kept in
+/// an array (no per-node allocations), and a group index for invalidation. Not thread-safe:
+/// `ResponseCache` holds each shard behind its own mutex.
+struct LRUShard {
+    private struct Node {
+        var key: CacheKey
+        var value: CachedResponse
+        var cost: Int
+        var newer: Int
+        var older: Int
+    }
+
+    private var slots: [CacheKey: Int] = [:]
+    private var nodes: [Node?] = []
+    private var freeSlots: [Int] = []
+    private var newest = -1
+    private var oldest = -1
+    /// group → keys (any account), so one write drops every view of one execution.
+    private var groups: [String: Set<CacheKey>] = [:]
+    let budget: Int
+    private(set) var bytes = 0
+    private(set) var evictions = 0
+    var count: Int { slots.count }
+
+    init(budget: Int) { self.budget = budget }
+
+    /// The entry (fresh or not) and marks it most recently used.
+    mutating func get(_ key: CacheKey) -> CachedResponse? {
+        guard let slot = slots[key] else { return nil }
+        moveToFront(slot)
+        return nodes[slot]!.value
+    }
+
+    /// Stores `value`, evicting least recently used entries to stay within budget.
+    /// Returns false (and stores nothing) when the entry alone is larger than the shard's budget.
+    @discardableResult
+    mutating func put(_ key: CacheKey, _ value: CachedResponse) -> Bool {
+        let cost = value.cost(for: key)
+        remove(key)
+        guard cost <= budget else { return false }
+        while bytes + cost > budget, oldest >= 0 {
+            remove(nodes[oldest]!.key)
+            evictions += 1
+        }
+        let node = Node(key: key, value: value, cost: cost, newer: -1, older: newest)
+        let slot: Int
+        if let reused = freeSlots.popLast() {
+            slot = reused
+            nodes[slot] = node
+        } else {
+            slot = nodes.count
+            nodes.append(node)
+        }
+        if newest >= 0 { nodes[newest]!.newer = slot }
+        newest = slot
+        if oldest < 0 { oldest = slot }
+        slots[key] = slot
+        bytes += cost
+        groups[key.group, default: []].insert(key)
+        return true
+    }
+
+    mutating func remove(_ key: CacheKey) {
+        guard let slot = slots.removeValue(forKey: key) else { return }
+        unlink(slot)
+        bytes -= nodes[slot]!.cost
+        nodes[slot] = nil
+        freeSlots.append(slot)
+        groups[key.group]?.remove(key)
+        if groups[key.group]?.isEmpty == true { groups[key.group] = nil }
+    }
+
+    /// Removes the group's entries (of every account) that match `predicate`; returns how many.
+    @discardableResult
+    mutating func removeGroup(_ group: String, where predicate: (CacheKey, CachedResponse) -> Bool) -> Int {
+        guard let keys = groups[group] else { return 0 }
+        var removed = 0
+        for key in keys {
+            if let slot = slots[key], predicate(key, nodes[slot]!.value) {
+                remove(key)
+                removed += 1
+            }
+        }
+        return removed
+    }
+
+    private mutating func moveToFront(_ slot: Int) {
+        guard slot != newest else { return }
+        unlink(slot)
+        nodes[slot]!.older = newest
+        nodes[slot]!.newer = -1
+        if newest >= 0 { nodes[newest]!.newer = slot }
+        newest = slot
+        if oldest < 0 { oldest = slot }
+    }
+
+    private mutating func unlink(_ slot: Int) {
+        let node = nodes[slot]!
+        if node.newer >= 0 { nodes[node.newer]!.older = node.older } else { newest = node.older }
+        if node.older >= 0 { nodes[node.older]!.newer = node.newer } else { oldest = node.newer }
+        nodes[slot]!.newer = -1
+        nodes[slot]!.older = -1
+    }
+}

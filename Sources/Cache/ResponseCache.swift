@@ -1,0 +1,59 @@
+import Synchronization
+
+/// The shared response store: a byte budget split over independently locked LRU shards.
+/// All entries of one group (one execution, or one flow's list pages, of any account) live in the
+/// same shard, so a write invalidates them under one lock. SIDs are globally unique, so a successful
+/// write makes every account's copy of that group outdated.
+public final class ResponseCache: Sendable {
+    private final class Shard: Sendable {
+        let state: Mutex<LRUShard>
+        init(budget: Int) { state = Mutex(LRUShard(budget: budget)) }
+    }
+
+    private let shards: [Shard]
+    public let budget: Int
+
+    public init(budgetBytes: Int, shardCount: Int = 16) {
+        budget = budgetBytes
+        let count = max(1, shardCount)
+        shards = (0..<count).map { _ in Shard(budget: max(1, budgetBytes / count)) }
+    }
+
+    private func shard(_ group: String) -> Shard {
+        shards[Int(UInt(bitPattern: group.hashValue) % UInt(shards.count))]
+    }
+
+    public func get(_ key: CacheKey) -> CachedResponse? {
+        shard(key.group).state.withLock { $0.get(key) }
+    }
+
+    @discardableResult
+    public func put(_ key: CacheKey, _ value: CachedResponse) -> Bool {
+        shard(key.group).state.withLock { $0.put(key, value) }
+    }
+
+    public func remove(_ key: CacheKey) {
+        shard(key.group).state.withLock { $0.remove(key) }
+    }
+
+    @discardableResult
+    public func removeGroup(_ group: String, where predicate: (CacheKey, CachedResponse) -> Bool = { _, _ in true }) -> Int {
+        shard(group).state.withLock { $0.removeGroup(group, where: predicate) }
+    }
+
+    public struct Stats: Sendable, Equatable {
+        public var entries = 0
+        public var bytes = 0
+        public var evictions = 0
+    }
+
+    public var stats: Stats {
+        shards.reduce(into: Stats()) { total, shard in
+            shard.state.withLock { state in
+                total.entries += state.count
+                total.bytes += state.bytes
+                total.evictions += state.evictions
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Cache
+import HTTP
+import HTTPServer
+import Studio
+import Upstream
+
+/// Everything that is not a cacheable GET: writes (never cached, never coalesced, never retried)
+/// and flow admin paths. Successful writes invalidate what they made outdated (DESIGN §3).
+extension Gateway {
+    func passThrough(_ forward: Forward, responder: Responder) {
+        CacheCounters.increment(counters.bypass)
+        upstream.send(forward.request, idempotent: false) { [self] result in
+            switch result {
+            case .failure(let failure):
+                responder.respond(Self.failureResponse(failure))
+            case .success(let answer):
+                let learned = learn(from: answer, forward: forward)
+                if (200..<300).contains(answer.status) { invalidate(after: forward, answer: answer, account: learned?.0) }
+                responder.respond(Self.passThroughResponse(answer, cacheResult: "BYPASS"))
+            }
+        }
+    }
+
+    func invalidate(after forward: Forward, answer: UpstreamResponse, account: String?) {
+        let route = forward.route
+        guard let flow = route.flow?.value, route.resource != .flowAdmin else { return }
+        cache.removeGroup(CacheKey.listGroup(flow: flow))
+        guard let execution = route.execution?.value, route.resource == .execution else { return }
+        switch forward.request.method {
+        case "DELETE":
+            cache.removeGroup(execution)
+            statuses.forget(execution)
+        case "POST":
+            // The update answers with the execution as it now is: drop what was short-lived, then
+            // store the answer as the fetch (permanent once ended).
+            cache.removeGroup(execution) { _, entry in !entry.isPermanent }
+            guard let account, let key = CacheKey(account: account, route: route, query: "") else { return }
+            let now = clock()
+            let status = ExecutionFacts(body: answer.body)?.status
+            let lifetime = policy.lifetime(route: route, status: answer.status, endedBeforeRequest: false, bodyStatus: status, now: now)
+            if lifetime != .notCached { cache.put(key, Self.entry(from: answer, account: account, now: now, lifetime: lifetime)) }
+        default:
+            break
+        }
+    }
+}
