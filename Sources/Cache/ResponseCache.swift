@@ -45,6 +45,12 @@ public final class ResponseCache: Sendable {
         public var entries = 0
         public var bytes = 0
         public var evictions = 0
+
+        public init(entries: Int = 0, bytes: Int = 0, evictions: Int = 0) {
+            self.entries = entries
+            self.bytes = bytes
+            self.evictions = evictions
+        }
     }
 
     public var stats: Stats {

@@ -1,0 +1,202 @@
+import Auth
+@testable import Cache
+@testable import Studio
+@testable import Upstream
+import Synchronization
+import XCTest
+
+final class CachePolicyTests: XCTestCase {
+    let policy = CachePolicy(activeTTL: 2, staleIfError: 60)
+
+    func route(_ resource: StudioRoute.Resource) -> StudioRoute {
+        let flow = SID("FW" + String(repeating: "a", count: 32), prefix: "FW")
+        let execution = resource == .executionList || resource == .flowAdmin ? nil : SID("FN" + String(repeating: "b", count: 32), prefix: "FN")
+        return StudioRoute(version: .v2, resource: resource, flow: flow, execution: execution, step: nil, allowedMethods: ["GET"], requestPath: "/")
+    }
+
+    func testEndedExecutionIsPermanentActiveIsShortLived() {
+        XCTAssertEqual(policy.lifetime(route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 10), .permanent)
+        XCTAssertEqual(policy.lifetime(route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "active", now: 10), .until(12))
+        XCTAssertEqual(policy.lifetime(route: route(.execution), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 10), .until(12))
+    }
+
+    func testChildrenArePermanentOnlyWhenTheEndWasKnownBeforeTheRequest() {
+        for resource in [StudioRoute.Resource.executionContext, .stepList, .step, .stepContext] {
+            XCTAssertEqual(policy.lifetime(route: route(resource), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 0), .permanent)
+            XCTAssertEqual(policy.lifetime(route: route(resource), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 0), .until(2))
+        }
+    }
+
+    func testListsAreNeverPermanentAndErrorsAndAdminAreNeverCached() {
+        XCTAssertEqual(policy.lifetime(route: route(.executionList), status: 200, endedBeforeRequest: true, bodyStatus: "ended", now: 5), .until(7))
+        XCTAssertEqual(policy.lifetime(route: route(.flowAdmin), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 5), .notCached)
+        for status in [201, 204, 401, 404, 429, 500] {
+            XCTAssertEqual(policy.lifetime(route: route(.execution), status: status, endedBeforeRequest: true, bodyStatus: "ended", now: 0), .notCached)
+        }
+    }
+
+    func testZeroTTLTurnsShortLivedCachingOff() {
+        let off = CachePolicy(activeTTL: 0, staleIfError: 0)
+        XCTAssertEqual(off.lifetime(route: route(.executionList), status: 200, endedBeforeRequest: false, bodyStatus: nil, now: 0), .notCached)
+        XCTAssertEqual(off.lifetime(route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 0), .permanent)
+    }
+
+    func testStaleWindow() {
+        let entry = CachedResponse(status: 200, contentType: nil, requestID: nil, gzipBody: [], identityLength: 0, account: "AC", storedAt: 0, expiresAt: 2)
+        XCTAssertFalse(entry.isFresh(now: 2))
+        XCTAssertTrue(policy.maySendStale(entry, now: 61))
+        XCTAssertFalse(policy.maySendStale(entry, now: 62.5))
+    }
+}
+
+final class ResponseCacheTests: XCTestCase {
+    func entry(_ size: Int, expiresAt: Double? = nil, account: String = "ACa") -> CachedResponse {
+        CachedResponse(status: 200, contentType: "application/json", requestID: "RQ1", gzipBody: [UInt8](repeating: 1, count: size),
+                       identityLength: size, account: account, storedAt: 0, expiresAt: expiresAt)
+    }
+
+    func key(_ name: String, group: String = "FN1", account: String = "ACa") -> CacheKey {
+        CacheKey(account: account, resource: "/v2/" + name, group: group)
+    }
+
+    func testLeastRecentlyUsedIsEvictedFirstWithinTheBudget() {
+        let one = entry(1000).cost(for: key("k0"))
+        let cache = ResponseCache(budgetBytes: one * 3, shardCount: 1)
+        cache.put(key("k0"), entry(1000))
+        cache.put(key("k1"), entry(1000))
+        cache.put(key("k2"), entry(1000))
+        XCTAssertNotNil(cache.get(key("k0")))  // k0 is now the most recently used
+        cache.put(key("k3"), entry(1000))
+        XCTAssertNil(cache.get(key("k1")), "k1 was least recently used")
+        XCTAssertNotNil(cache.get(key("k0")))
+        XCTAssertNotNil(cache.get(key("k2")))
+        XCTAssertNotNil(cache.get(key("k3")))
+        XCTAssertEqual(cache.stats, ResponseCache.Stats(entries: 3, bytes: one * 3, evictions: 1))
+    }
+
+    func testBudgetHoldsUnderChurnAndOversizedEntriesAreRefused() {
+        let cache = ResponseCache(budgetBytes: 50_000, shardCount: 4)
+        for index in 0..<5000 { cache.put(key("k\(index)", group: "FN\(index % 97)"), entry(Int.random(in: 10...3000))) }
+        XCTAssertLessThanOrEqual(cache.stats.bytes, 50_000)
+        XCTAssertGreaterThan(cache.stats.evictions, 0)
+        XCTAssertFalse(cache.put(key("huge"), entry(60_000)))
+        XCTAssertNil(cache.get(key("huge")))
+    }
+
+    func testReplacingAnEntryKeepsAccountingExact() {
+        let cache = ResponseCache(budgetBytes: 1 << 20, shardCount: 2)
+        cache.put(key("a"), entry(100))
+        cache.put(key("a"), entry(300))
+        XCTAssertEqual(cache.stats.entries, 1)
+        XCTAssertEqual(cache.stats.bytes, entry(300).cost(for: key("a")))
+        cache.remove(key("a"))
+        XCTAssertEqual(cache.stats, ResponseCache.Stats(entries: 0, bytes: 0, evictions: 0))
+    }
+
+    func testRemoveGroupHonoursThePredicateAndSpansAccounts() {
+        let cache = ResponseCache(budgetBytes: 1 << 20)
+        cache.put(key("exec", group: "FN1"), entry(10))
+        cache.put(key("ctx", group: "FN1"), entry(10, expiresAt: 5))
+        cache.put(key("ctx", group: "FN1", account: "ACb"), entry(10, expiresAt: 5, account: "ACb"))
+        cache.put(key("other", group: "FN2"), entry(10, expiresAt: 5))
+        XCTAssertEqual(cache.removeGroup("FN1") { _, value in !value.isPermanent }, 2)
+        XCTAssertNotNil(cache.get(key("exec", group: "FN1")))
+        XCTAssertNil(cache.get(key("ctx", group: "FN1")))
+        XCTAssertNil(cache.get(key("ctx", group: "FN1", account: "ACb")))
+        XCTAssertNotNil(cache.get(key("other", group: "FN2")))
+        XCTAssertEqual(cache.removeGroup("FN1"), 1)
+        XCTAssertEqual(cache.stats.entries, 1)
+    }
+
+    func testKeysAreSeparatedByAccountAndQueryOrderDoesNotMatter() throws {
+        let route = try XCTUnwrap({ if case .route(let r) = StudioRouter.match(path: "/v2/Flows/FW\(String(repeating: "a", count: 32))/Executions") { return r }; return nil }())
+        let a = CacheKey(account: "ACa", route: route, query: "PageSize=5&Page=1")
+        let b = CacheKey(account: "ACa", route: route, query: "Page=1&PageSize=5")
+        let other = CacheKey(account: "ACb", route: route, query: "Page=1&PageSize=5")
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(b, other)
+        XCTAssertEqual(a?.group, "FW\(String(repeating: "a", count: 32))/lists")
+        XCTAssertEqual(CacheKey.canonicalQuery("b=%41&a=x+y"), "?a=x%20y&b=A")
+    }
+}
+
+final class AuthTests: XCTestCase {
+    func testSHA256KnownVectors() {
+        XCTAssertEqual(SHA256.hash([UInt8]()).description, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hash("abc".utf8).description, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8).description,
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)).description,
+                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    func testCredentialProofsExpireAndCanBeForgotten() {
+        let book = CredentialBook(ttl: 300)
+        let credential = CredentialBook.digest(authorization: "Basic QUM6dG9rZW4=")
+        XCTAssertNil(book.verifiedAccount(credential, now: 0))
+        book.verify(credential, account: "ACa", now: 0)
+        XCTAssertEqual(book.verifiedAccount(credential, now: 299), "ACa")
+        XCTAssertNil(book.verifiedAccount(credential, now: 300))
+        book.verify(credential, account: "ACa", now: 400)
+        book.forget(credential)
+        XCTAssertNil(book.verifiedAccount(credential, now: 401))
+        XCTAssertNil(book.verifiedAccount(CredentialBook.digest(authorization: "Basic other"), now: 401))
+    }
+
+    func testCapacityIsBounded() {
+        let book = CredentialBook(ttl: 10, capacity: 100)
+        for index in 0..<1000 { book.verify(SHA256.hash("c\(index)".utf8), account: "ACa", now: Double(index) / 100) }
+        XCTAssertLessThanOrEqual(book.count, 100)
+        XCTAssertEqual(book.verifiedAccount(SHA256.hash("c999".utf8), now: 10), "ACa")
+    }
+}
+
+final class CoalescingAndLimitTests: XCTestCase {
+    func testOnlyTheFirstJoinerLeadsAndEveryoneGetsTheResult() {
+        let coalescer = Coalescer<Int>()
+        let received = Mutex<[Int]>([])
+        XCTAssertTrue(coalescer.join("k") { value in received.withLock { $0.append(value) } })
+        for _ in 0..<9 { XCTAssertFalse(coalescer.join("k") { value in received.withLock { $0.append(value) } }) }
+        XCTAssertTrue(coalescer.join("other") { _ in })
+        coalescer.complete("k", with: 42)
+        XCTAssertEqual(received.withLock { $0 }, Array(repeating: 42, count: 10))
+        XCTAssertTrue(coalescer.join("k") { _ in }, "nothing is remembered after delivery")
+    }
+
+    func testLimiterQueuesBeyondTheCapAndTimesOutWaiters() {
+        let limiter = ConcurrencyLimiter(limit: 2, queueTimeout: 0.2)
+        let started = Mutex(0)
+        let timedOut = expectation(description: "third waiter times out")
+        limiter.acquire({ started.withLock { $0 += 1 } }, onTimeout: { XCTFail() })
+        limiter.acquire({ started.withLock { $0 += 1 } }, onTimeout: { XCTFail() })
+        limiter.acquire({ XCTFail("no slot was released") }, onTimeout: { timedOut.fulfill() })
+        wait(for: [timedOut], timeout: 2)
+        XCTAssertEqual(started.withLock { $0 }, 2)
+        let fourth = expectation(description: "fourth starts when a slot frees")
+        limiter.acquire({ fourth.fulfill() }, onTimeout: { XCTFail() })
+        XCTAssertEqual(limiter.queued, 1)
+        limiter.release()
+        wait(for: [fourth], timeout: 1)
+        XCTAssertEqual(limiter.inFlight, 2)
+    }
+
+    func testRetryableOutcomes() {
+        XCTAssertTrue(UpstreamService.isRetryable(.success(UpstreamResponse(status: 429, headers: [:], body: []))))
+        XCTAssertTrue(UpstreamService.isRetryable(.failure(.unreachable("reset"))))
+        XCTAssertFalse(UpstreamService.isRetryable(.success(UpstreamResponse(status: 500, headers: [:], body: []))))
+        XCTAssertFalse(UpstreamService.isRetryable(.failure(.timeout)))
+    }
+}
+
+final class ExecutionFactsTests: XCTestCase {
+    func testFactsFromBodies() {
+        let execution = ExecutionFacts(body: Array(#"{"sid": "FN1", "account_sid": "ACa", "status": "ended", "context": {"big": 18446744073709551617, "status": "active"}}"#.utf8))
+        XCTAssertEqual(execution, ExecutionFacts(account: "ACa", status: "ended"))
+        let list = ExecutionFacts(body: Array(#"{"meta": {}, "executions": [{"sid": "FN1", "account_sid": "ACa", "status": "ended"}, {"sid": "FN2", "account_sid": "ACa", "status": "active"}]}"#.utf8))
+        XCTAssertEqual(list?.account, "ACa")
+        XCTAssertEqual(list?.items.map(\.sid), ["FN1", "FN2"])
+        XCTAssertNil(ExecutionFacts(body: Array(#"{"meta": {}, "executions": []}"#.utf8))?.account)
+        XCTAssertNil(ExecutionFacts(body: Array(#"{"executions": [{"sid": "FN1", "account_sid": "ACa"}, {"sid": "FN2", "account_sid": "ACb"}]}"#.utf8))?.account)
+        XCTAssertNil(ExecutionFacts(body: Array("<html>".utf8)))
+    }
+}
