@@ -103,7 +103,8 @@ extension MockStudio {
         start = min(start, items.count)
         let end = min(items.count, start + pageSize)
         let next = end < items.count ? "PA" + ids[end - 1] : nil
-        let previous = start > 0 ? "PB" + ids[start] : nil
+        // Past the last page there is no item to anchor on: only page 0's link leads back.
+        let previous = start > 0 && start < ids.count ? "PB" + ids[start] : nil
         return Self.json(200, MockRender.page(key: key, path: path, filters: filters, items: Array(items[start..<end]),
                                               page: page, pageSize: pageSize, nextToken: next, previousToken: previous))
     }

@@ -4,43 +4,32 @@ import XCTest
 
 /// The real `studiogate` binary in front of the real `mock-studio` binary, on loopback ports.
 final class EndToEndForwardingTests: XCTestCase {
-    var mock: RunningBinary!
-    var gateway: RunningBinary!
-    var control: MockControl!
+    var harness: GatewayHarness!
+    var mock: RunningBinary { harness.mock }
+    var control: MockControl { harness.control }
 
-    let authA = RawClient.basicAuth(MockFixtures.accountA, MockFixtures.tokenA)
-    let authB = RawClient.basicAuth(MockFixtures.accountB, MockFixtures.tokenB)
+    let authA = GatewayHarness.authA
+    let authB = GatewayHarness.authB
     let flowA = MockFixtures.flowA
     let ended = MockFixtures.endedExecutionA
 
     override func setUpWithError() throws {
-        mock = try RunningBinary("mock-studio", ["--listen", "127.0.0.1:0"])
         // No short-lived caching and no stale answers here: these tests are about forwarding.
-        gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--threads", "2",
-                                                   "--active-ttl", "0", "--stale-if-error", "0"])
-        control = MockControl(port: mock.port)
+        harness = try GatewayHarness(["--active-ttl", "0", "--stale-if-error", "0"])
     }
 
-    override func tearDown() {
-        gateway?.stop()
-        mock?.stop()
-    }
+    override func tearDown() { harness?.stop() }
 
-    func request(_ port: UInt16, _ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "") throws -> RawClient.Response {
-        let client = try RawClient(port: port)
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        if let auth { head += "Authorization: \(auth)\r\n" }
-        if !body.isEmpty { head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n" }
-        client.send(head + extraHeaders + "\r\n" + body)
-        return try client.readResponse()
+    func request(_ port: UInt16, _ method: String, _ target: String, auth: String?, body: String = "") throws -> RawClient.Response {
+        try GatewayHarness.send(port, method, target, auth: auth, body: body)
     }
 
     func viaGateway(_ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "") throws -> RawClient.Response {
-        try request(gateway.port, method, target, auth: auth, body: body, extraHeaders: extraHeaders)
+        try harness.viaGateway(method, target, auth: auth, body: body, extraHeaders: extraHeaders)
     }
 
     func direct(_ method: String, _ target: String, auth: String?) throws -> RawClient.Response {
-        try request(mock.port, method, target, auth: auth)
+        try harness.direct(method, target, auth: auth)
     }
 
     /// Every read endpoint on both versions: same status and body as the mock, one upstream call each.
@@ -141,11 +130,11 @@ final class EndToEndForwardingTests: XCTestCase {
         }
         for raw in ["NOT HTTP\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
                     "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"] {
-            let client = try RawClient(port: gateway.port)
+            let client = try RawClient(port: harness.gateway.port)
             client.send(raw)
             XCTAssertEqual(try client.readResponse().status, 400)
         }
-        let client = try RawClient(port: gateway.port)
+        let client = try RawClient(port: harness.gateway.port)
         client.send("POST /v2/Flows/\(flowA)/Executions HTTP/1.1\r\nHost: x\r\nAuthorization: \(authA)\r\nContent-Length: 2000000\r\n\r\n")
         XCTAssertEqual(try client.readResponse().status, 413)
         XCTAssertEqual(try control.totalCount(), before, "no refused request may reach the upstream")
