@@ -12,9 +12,11 @@ public final class CachedResponse: Sendable {
     public let storedAt: Double
     /// Monotonic seconds after which the entry is stale; nil = immutable (ended execution data).
     public let expiresAt: Double?
+    /// The v1 Engagement view of the same body, gzip-compressed, made on its first use.
+    public let engagementGzip: [UInt8]?
 
     public init(status: Int, contentType: String?, requestID: String?, gzipBody: [UInt8], identityLength: Int,
-                account: String, storedAt: Double, expiresAt: Double?) {
+                account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil) {
         self.status = status
         self.contentType = contentType
         self.requestID = requestID
@@ -23,6 +25,13 @@ public final class CachedResponse: Sendable {
         self.account = account
         self.storedAt = storedAt
         self.expiresAt = expiresAt
+        self.engagementGzip = engagementGzip
+    }
+
+    /// The same entry carrying its Engagement view too.
+    public func withEngagementView(_ gzip: [UInt8]) -> CachedResponse {
+        CachedResponse(status: status, contentType: contentType, requestID: requestID, gzipBody: gzipBody, identityLength: identityLength,
+                       account: account, storedAt: storedAt, expiresAt: expiresAt, engagementGzip: gzip)
     }
 
     public var isPermanent: Bool { expiresAt == nil }
@@ -31,7 +40,7 @@ public final class CachedResponse: Sendable {
 
     /// Bytes charged against the cache budget: the body plus bookkeeping.
     public func cost(for key: CacheKey) -> Int {
-        gzipBody.count + key.resource.utf8.count + key.account.utf8.count + key.group.utf8.count
+        gzipBody.count + (engagementGzip?.count ?? 0) + key.resource.utf8.count + key.account.utf8.count + key.group.utf8.count
             + (contentType?.utf8.count ?? 0) + (requestID?.utf8.count ?? 0) + Self.overhead
     }
 

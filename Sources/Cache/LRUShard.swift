@@ -60,6 +60,12 @@ struct LRUShard {
         return true
     }
 
+    /// Replaces `key`'s entry only if it still is `old` (it may have been evicted or refreshed meanwhile).
+    mutating func replace(_ key: CacheKey, _ old: CachedResponse, with new: CachedResponse) {
+        guard let slot = slots[key], nodes[slot]!.value === old else { return }
+        put(key, new)
+    }
+
     mutating func remove(_ key: CacheKey) {
         guard let slot = slots.removeValue(forKey: key) else { return }
         unlink(slot)

@@ -32,6 +32,10 @@ public final class ResponseCache: Sendable {
         shard(key.group).state.withLock { $0.put(key, value) }
     }
 
+    public func replace(_ key: CacheKey, _ old: CachedResponse, with new: CachedResponse) {
+        shard(key.group).state.withLock { $0.replace(key, old, with: new) }
+    }
+
     public func remove(_ key: CacheKey) {
         shard(key.group).state.withLock { $0.remove(key) }
     }

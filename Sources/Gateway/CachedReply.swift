@@ -1,42 +1,61 @@
 import Cache
 import Compression
 import HTTP
+import Studio
 import Upstream
 
-/// Building responses from cache entries: no JSON work, only the stored bytes (gzip as stored,
-/// or inflated for clients that do not accept gzip).
+/// Building responses: cache entries are sent from their stored bytes (no JSON work on a hit);
+/// everything else gets its URLs rewritten on the way through.
 extension Gateway {
-    static func entry(from answer: UpstreamResponse, account: String, now: Double, lifetime: CachePolicy.Lifetime) -> CachedResponse {
+    /// An entry holding the Execution view of `answer` (URLs already pointing at the gateway).
+    func entry(from answer: UpstreamResponse, account: String, now: Double, lifetime: CachePolicy.Lifetime) -> CachedResponse {
         let expiresAt: Double?
         switch lifetime {
         case .permanent: expiresAt = nil
         case .until(let time): expiresAt = time
         case .notCached: expiresAt = now
         }
+        let body = StudioJSONRewriter.rewrite(answer.body, executionView) ?? answer.body
         return CachedResponse(status: answer.status, contentType: answer.headers["Content-Type"], requestID: answer.headers["Twilio-Request-Id"],
-                              gzipBody: Zlib.compress(answer.body, format: .gzip, level: 6), identityLength: answer.body.count,
+                              gzipBody: Zlib.compress(body, format: .gzip, level: 6), identityLength: body.count,
                               account: account, storedAt: now, expiresAt: expiresAt)
     }
 
-    static func reply(_ entry: CachedResponse, cacheResult: String, now: Double, gzip: Bool) -> HTTPResponse {
+    /// `entry` with the view the route needs; an Engagement view made now is kept in the cache
+    /// (if `key` still holds this entry), so it is built once per entry.
+    func viewed(_ entry: CachedResponse, for forward: Forward) -> CachedResponse {
+        guard forward.route.viaEngagements, entry.engagementGzip == nil else { return entry }
+        let execution = (try? Zlib.decompress(entry.gzipBody, format: .gzip)) ?? []
+        let engagement = StudioJSONRewriter.rewrite(execution, engagementView) ?? execution
+        let updated = entry.withEngagementView(Zlib.compress(engagement, format: .gzip, level: 6))
+        if let key = CacheKey(account: entry.account, route: forward.route, query: forward.query) {
+            cache.replace(key, entry, with: updated)
+        }
+        return updated
+    }
+
+    func reply(_ entry: CachedResponse, cacheResult: String, now: Double, forward: Forward) -> HTTPResponse {
+        let entry = viewed(entry, for: forward)
         var headers = HTTPHeaders()
         if let contentType = entry.contentType { headers.add("Content-Type", contentType) }
         if let requestID = entry.requestID { headers.add("Twilio-Request-Id", requestID) }
         headers.add("X-Cache", cacheResult)
         if cacheResult != "MISS" { headers.add("Age", String(Int(max(0, now - entry.storedAt)))) }
         headers.add("Vary", "Accept-Encoding")
-        if gzip {
+        let gzipBody = forward.route.viaEngagements ? entry.engagementGzip ?? entry.gzipBody : entry.gzipBody
+        if forward.acceptsGzip {
             headers.add("Content-Encoding", "gzip")
-            return HTTPResponse(status: entry.status, headers: headers, body: entry.gzipBody)
+            return HTTPResponse(status: entry.status, headers: headers, body: gzipBody)
         }
-        // The stored bytes were compressed by us moments or hours ago; failure here is a bug.
-        let body = (try? Zlib.decompress(entry.gzipBody, format: .gzip)) ?? []
-        return HTTPResponse(status: entry.status, headers: headers, body: body)
+        // The stored bytes were compressed by us; failure here would be a bug, not bad input.
+        return HTTPResponse(status: entry.status, headers: headers, body: (try? Zlib.decompress(gzipBody, format: .gzip)) ?? [])
     }
 
-    static func passThroughResponse(_ answer: UpstreamResponse, cacheResult: String) -> HTTPResponse {
+    func passThroughResponse(_ answer: UpstreamResponse, cacheResult: String, forward: Forward) -> HTTPResponse {
         var headers = answer.headers
         headers.add("X-Cache", cacheResult)
-        return HTTPResponse(status: answer.status, headers: headers, body: answer.body)
+        var body = StudioJSONRewriter.rewrite(answer.body, executionView) ?? answer.body
+        if forward.route.viaEngagements { body = StudioJSONRewriter.rewrite(body, engagementView) ?? body }
+        return HTTPResponse(status: answer.status, headers: headers, body: body)
     }
 }

@@ -22,6 +22,10 @@ public final class Gateway: HTTPHandler {
     let clock: @Sendable () -> Double
     /// host[:port] values an absolute-form request target may name.
     let ownAuthorities: [String]
+    /// Studio's and the upstream's absolute URLs → the public URL (every response).
+    let executionView: URLRewrite
+    /// Execution → Engagement paths and keys (v1 Engagement routes), applied to the Execution view.
+    let engagementView: URLRewrite
 
     public init(config: GatewayConfig, clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.now()) / 1e9 }) {
         self.config = config
@@ -39,6 +43,8 @@ public final class Gateway: HTTPHandler {
         policy = CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError)
         let publicAuthority = URL(string: config.effectivePublicURL).flatMap { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } }
         ownAuthorities = [config.listen] + (publicAuthority.map { [$0] } ?? [])
+        executionView = URLRewrite(fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
+        engagementView = URLRewrite(fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true)
     }
 
     public func handle(_ request: HTTPRequest, responder: Responder) {

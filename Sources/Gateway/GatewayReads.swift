@@ -24,7 +24,7 @@ extension Gateway {
         let held = key.flatMap { cache.get($0) }
         if let held, held.isFresh(now: now) {
             CacheCounters.increment(counters.hits)
-            responder.respond(Self.reply(held, cacheResult: "HIT", now: now, gzip: forward.acceptsGzip))
+            responder.respond(reply(held, cacheResult: "HIT", now: now, forward: forward))
             return
         }
         CacheCounters.increment(counters.misses)
@@ -33,7 +33,7 @@ extension Gateway {
         let coalescingKey = (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
             + " " + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
         let isLeader = coalescer.join(coalescingKey) { [self] outcome in
-            responder.respond(response(for: outcome, stale: held, gzip: forward.acceptsGzip))
+            responder.respond(response(for: outcome, stale: held, forward: forward))
         }
         guard isLeader else {
             CacheCounters.increment(counters.coalescedWaits)
@@ -58,7 +58,7 @@ extension Gateway {
         let now = clock()
         let lifetime = policy.lifetime(route: forward.route, status: answer.status, endedBeforeRequest: endedBeforeRequest,
                                        bodyStatus: forward.route.resource == .execution ? facts.status : nil, now: now)
-        let entry = Self.entry(from: answer, account: account, now: now, lifetime: lifetime)
+        let entry = entry(from: answer, account: account, now: now, lifetime: lifetime)
         if lifetime != .notCached, let key = CacheKey(account: account, route: forward.route, query: forward.query) {
             cache.put(key, entry)
         }
@@ -91,21 +91,21 @@ extension Gateway {
         return (account, facts)
     }
 
-    func response(for outcome: ReadOutcome, stale: CachedResponse?, gzip: Bool) -> HTTPResponse {
+    func response(for outcome: ReadOutcome, stale: CachedResponse?, forward: Forward) -> HTTPResponse {
         let now = clock()
         switch outcome {
         case .entry(let entry):
-            return Self.reply(entry, cacheResult: "MISS", now: now, gzip: gzip)
+            return reply(entry, cacheResult: "MISS", now: now, forward: forward)
         case .passThrough(let answer):
             if answer.status == 429 || answer.status >= 500, let stale, policy.maySendStale(stale, now: now) {
                 CacheCounters.increment(counters.stale)
-                return Self.reply(stale, cacheResult: "STALE", now: now, gzip: gzip)
+                return reply(stale, cacheResult: "STALE", now: now, forward: forward)
             }
-            return Self.passThroughResponse(answer, cacheResult: "MISS")
+            return passThroughResponse(answer, cacheResult: "MISS", forward: forward)
         case .failure(let failure):
             if failure != .overloaded, let stale, policy.maySendStale(stale, now: now) {
                 CacheCounters.increment(counters.stale)
-                return Self.reply(stale, cacheResult: "STALE", now: now, gzip: gzip)
+                return reply(stale, cacheResult: "STALE", now: now, forward: forward)
             }
             return Self.failureResponse(failure)
         }

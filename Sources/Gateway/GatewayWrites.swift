@@ -16,7 +16,7 @@ extension Gateway {
             case .success(let answer):
                 let learned = learn(from: answer, forward: forward)
                 if (200..<300).contains(answer.status) { invalidate(after: forward, answer: answer, account: learned?.0) }
-                responder.respond(Self.passThroughResponse(answer, cacheResult: "BYPASS"))
+                responder.respond(passThroughResponse(answer, cacheResult: "BYPASS", forward: forward))
             }
         }
     }
@@ -38,7 +38,7 @@ extension Gateway {
             let now = clock()
             let status = ExecutionFacts(body: answer.body)?.status
             let lifetime = policy.lifetime(route: route, status: answer.status, endedBeforeRequest: false, bodyStatus: status, now: now)
-            if lifetime != .notCached { cache.put(key, Self.entry(from: answer, account: account, now: now, lifetime: lifetime)) }
+            if lifetime != .notCached { cache.put(key, entry(from: answer, account: account, now: now, lifetime: lifetime)) }
         default:
             break
         }

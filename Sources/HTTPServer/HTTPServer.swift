@@ -10,10 +10,16 @@ public final class HTTPServer: Sendable {
     private let group: EventLoopGroup
     private let stopped = Atomic<Bool>(false)
 
-    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) throws(Errno) {
+    public convenience init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) throws(Errno) {
+        try self.init(configuration: configuration) { _ in handler }
+    }
+
+    /// `makeHandler` receives the bound address (port 0 resolved) before the first request.
+    public init(configuration: HTTPServerConfiguration, makeHandler: (SocketAddress) -> any HTTPHandler) throws(Errno) {
         let (fd, bound) = try Socket.listen(on: configuration.address)
         listenFD = fd
         localAddress = bound
+        let handler = makeHandler(bound)
         do throws(Errno) {
             group = try EventLoopGroup(threads: configuration.threads)
         } catch {

@@ -39,13 +39,16 @@ do {
     serverConfig.headerTimeout = config.headerTimeout
     serverConfig.idleTimeout = config.idleTimeout
     serverConfig.log = { message in FileHandle.standardError.write(Data("studiogate: \(message)\n".utf8)) }
-    server = try HTTPServer(configuration: serverConfig, handler: Gateway(config: config))
+    server = try HTTPServer(configuration: serverConfig) { bound in
+        // With port 0 the kernel picks the port: the public URL must name the real one.
+        var resolved = config
+        resolved.listen = bound.description
+        return Gateway(config: resolved)
+    }
 } catch {
     fail("cannot listen on \(config.listen): \(error)", code: 1)
 }
 
-// With port 0 the kernel picks the port: report the real one.
-if config.listen.hasSuffix(":0") { config.listen = server.localAddress.description }
 print("studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)")
 if config.demo { print(Demo.instructions(gateway: "http://\(server.localAddress)")) }
 fflush(nil)
