@@ -26,7 +26,7 @@ let package = Package(
         // Which account each credential is proven to belong to; SHA-256 digests only.
         .target(name: "Auth"),
         // Entries, policy, LRU budget, coalescing; pure, clock injected.
-        .target(name: "Cache", dependencies: ["Studio"]),
+        .target(name: "Cache", dependencies: ["Studio", "Compression"]),
         // URLSession client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["HTTP"]),
         // The request pipeline and its configuration.

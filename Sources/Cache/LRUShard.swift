@@ -90,6 +90,17 @@ struct LRUShard {
         return removed
     }
 
+    /// Every entry, least recently used first.
+    func entriesOldestFirst() -> [(CacheKey, CachedResponse)] {
+        var result: [(CacheKey, CachedResponse)] = []
+        var slot = oldest
+        while slot >= 0, let node = nodes[slot] {
+            result.append((node.key, node.value))
+            slot = node.newer
+        }
+        return result
+    }
+
     private mutating func moveToFront(_ slot: Int) {
         guard slot != newest else { return }
         unlink(slot)

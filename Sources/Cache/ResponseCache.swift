@@ -45,6 +45,23 @@ public final class ResponseCache: Sendable {
         shard(group).state.withLock { $0.removeGroup(group, where: predicate) }
     }
 
+    /// Entries that match `predicate`, each shard's least recently used first.
+    public func entries(where predicate: (CacheKey, CachedResponse) -> Bool) -> [(CacheKey, CachedResponse)] {
+        shards.flatMap { shard in shard.state.withLock { $0.entriesOldestFirst() }.filter { predicate($0.0, $0.1) } }
+    }
+
+    /// Removes every entry matching `predicate` (admin purges); returns how many.
+    @discardableResult
+    public func removeAll(where predicate: (CacheKey, CachedResponse) -> Bool) -> Int {
+        shards.reduce(0) { total, shard in
+            total + shard.state.withLock { state in
+                let victims = state.entriesOldestFirst().filter { predicate($0.0, $0.1) }
+                for (key, _) in victims { state.remove(key) }
+                return victims.count
+            }
+        }
+    }
+
     public struct Stats: Sendable, Equatable {
         public var entries = 0
         public var bytes = 0

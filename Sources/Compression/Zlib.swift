@@ -16,6 +16,11 @@ public enum Zlib {
         public let description: String
     }
 
+    /// CRC-32 (the zlib/gzip polynomial) of `bytes`.
+    public static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBufferPointer { UInt32(CZlib.crc32(0, $0.baseAddress, UInt32($0.count))) }
+    }
+
     public static func compress(_ input: [UInt8], format: Format = .gzip, level: Int32 = 6) -> [UInt8] {
         var stream = z_stream()
         let initResult = czlib_deflate_init2(&stream, level, format.windowBits, 8, Z_DEFAULT_STRATEGY)

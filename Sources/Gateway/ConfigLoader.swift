@@ -63,6 +63,24 @@ public enum ConfigLoader {
         Setting(name: "idle-timeout", placeholder: "SECONDS", help: "idle keep-alive connections are closed after this (default 60)") { config, value throws(ConfigError) in
             config.idleTimeout = try seconds(value, flag: "--idle-timeout", allowZero: false)
         },
+        Setting(name: "drain-timeout", placeholder: "SECONDS", help: "time in-flight requests get to finish on SIGTERM (default 10)") { config, value throws(ConfigError) in
+            config.drainTimeout = try seconds(value, flag: "--drain-timeout", allowZero: true)
+        },
+        Setting(name: "state-dir", placeholder: "DIR", help: "keep ended entries across restarts in DIR (default off)") { config, value throws(ConfigError) in
+            guard !value.isEmpty else { throw ConfigError("--state-dir: expected a directory") }
+            config.stateDir = value
+        },
+        Setting(name: "snapshot-interval", placeholder: "SECONDS", help: "how often the state dir snapshot is written (default 60)") { config, value throws(ConfigError) in
+            config.snapshotInterval = try seconds(value, flag: "--snapshot-interval", allowZero: false)
+        },
+        Setting(name: "admin-listen", placeholder: "HOST:PORT", help: "admin listener for purge/inspect/stats (default off)") { config, value throws(ConfigError) in
+            do { _ = try SocketAddress(parsing: value) } catch { throw ConfigError("--admin-listen: \(error)") }
+            config.adminListen = value
+        },
+        Setting(name: "admin-token", placeholder: "TOKEN", help: "bearer token for the admin listener; prefer env STUDIOGATE_ADMIN_TOKEN") { config, value throws(ConfigError) in
+            guard value.count >= 16 else { throw ConfigError("--admin-token: use at least 16 characters") }
+            config.adminToken = value
+        },
         Setting(name: "log-level", placeholder: "LEVEL", help: "debug, info, warn or error (default info)") { config, value throws(ConfigError) in
             guard ["debug", "info", "warn", "error"].contains(value) else { throw ConfigError("--log-level: expected debug, info, warn or error, got '\(value)'") }
             config.logLevel = value
@@ -120,6 +138,9 @@ public enum ConfigLoader {
         }
         for (setting, value) in flagValues { try setting.apply(&config, value) }
         config.demo = demo
+        if let admin = config.adminListen, config.adminToken == nil, !((try? SocketAddress(parsing: admin))?.isLoopback ?? false) {
+            throw ConfigError("--admin-listen: a non-loopback admin listener needs --admin-token (or STUDIOGATE_ADMIN_TOKEN)")
+        }
         return .run(config)
     }
 

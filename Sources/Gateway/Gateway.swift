@@ -5,19 +5,25 @@ import Foundation
 import HTTP
 import HTTPServer
 import Studio
+import Synchronization
 import Upstream
 
-/// The request pipeline: target checks → route → credentials → cache or upstream. Refusals are
-/// answered here in Twilio's error shape without calling the upstream.
+/// The request pipeline: operations endpoints → target checks → route → credentials → cache or
+/// upstream. Refusals are answered here in Twilio's error shape without calling the upstream.
 public final class Gateway: HTTPHandler {
     public let config: GatewayConfig
     let upstream: UpstreamService
     let cache: ResponseCache
     let credentials: CredentialBook
     let statuses = ExecutionStatusBook()
-    let policy: CachePolicy
+    private let policyState: Mutex<CachePolicy>
     let coalescer = Coalescer<ReadOutcome>()
-    public let counters = CacheCounters()
+    public let counters: CacheCounters
+    let metrics = RequestMetrics()
+    public let logger: Logger
+    let connections: ConnectionGauge?
+    /// Set when shutdown begins: /readyz answers 503 so load balancers stop sending.
+    public let draining = Atomic<Bool>(false)
     /// Monotonic seconds; injectable so tests can move time.
     let clock: @Sendable () -> Double
     /// host[:port] values an absolute-form request target may name.
@@ -27,38 +33,83 @@ public final class Gateway: HTTPHandler {
     /// Execution → Engagement paths and keys (v1 Engagement routes), applied to the Execution view.
     let engagementView: URLRewrite
 
-    public init(config: GatewayConfig, clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.now()) / 1e9 }) {
+    public init(config: GatewayConfig, logger: Logger? = nil, connections: ConnectionGauge? = nil,
+                clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.now()) / 1e9 }) {
         self.config = config
         self.clock = clock
-        let counters = self.counters
+        self.connections = connections
+        self.logger = logger ?? Logger(level: Logger.Level(config.logLevel) ?? .info)
+        let counters = CacheCounters()
+        self.counters = counters
+        let metrics = self.metrics
         upstream = UpstreamService(
             client: UpstreamClient(baseURL: URL(string: config.upstream)!, timeout: config.upstreamTimeout, maxConnections: config.upstreamConcurrency),
             maxConcurrency: config.upstreamConcurrency,
             queueTimeout: min(5, config.upstreamTimeout),
             timeout: config.upstreamTimeout,
-            onAttempt: { counters.countUpstream(status: $0) }
+            onAttempt: { status, seconds in
+                counters.countUpstream(status: status)
+                metrics.upstreamLatency.observe(seconds)
+                if status != 0 { metrics.lastUpstreamAnswer.store(Int(clock()), ordering: .relaxed) }
+            }
         )
         cache = ResponseCache(budgetBytes: config.cacheSize)
         credentials = CredentialBook(ttl: config.authTTL)
-        policy = CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError)
+        policyState = Mutex(CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError))
         let publicAuthority = URL(string: config.effectivePublicURL).flatMap { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } }
         ownAuthorities = [config.listen] + (publicAuthority.map { [$0] } ?? [])
         executionView = URLRewrite(fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
         engagementView = URLRewrite(fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true)
     }
 
+    var policy: CachePolicy { policyState.withLock { $0 } }
+
+    /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
+    public func reload(_ updated: GatewayConfig) {
+        policyState.withLock { $0 = CachePolicy(activeTTL: updated.activeTTL, staleIfError: updated.staleIfError) }
+        logger.level = Logger.Level(updated.logLevel) ?? logger.level
+        logger.log(.info, "configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError) log_level=\(updated.logLevel)")
+    }
+
+    public var inFlightRequests: Int { metrics.inFlight.load(ordering: .relaxed) }
+
     public func handle(_ request: HTTPRequest, responder: Responder) {
+        metrics.inFlight.wrappingAdd(1, ordering: .relaxed)
+        var exchange = Exchange(method: request.method, path: String(request.target.prefix { $0 != "?" }), started: clock(), responder: responder)
+        if request.method == "GET", operationsEndpoint(exchange) { return }
         switch plan(request) {
         case .respond(let response):
             CacheCounters.increment(counters.bypass)
-            responder.respond(response)
+            finish(exchange, response, upstreamStatus: nil)
         case .forward(let forward):
+            exchange.route = forward.route.metricsLabel
             if forward.request.method == "GET", CacheKey.group(of: forward.route) != nil {
-                read(forward, responder: responder)
+                read(forward, exchange: exchange)
             } else {
-                passThrough(forward, responder: responder)
+                passThrough(forward, exchange: exchange)
             }
         }
+    }
+
+    /// One request on its way through: what the access log and metrics need when it is answered.
+    struct Exchange: Sendable {
+        var method: String
+        /// The path only: query strings never reach logs.
+        var path: String
+        var started: Double
+        var responder: Responder
+        var route = "unmatched"
+    }
+
+    func finish(_ exchange: Exchange, _ response: HTTPResponse, upstreamStatus: Int?) {
+        let seconds = clock() - exchange.started
+        let cacheResult = response.headers["X-Cache"] ?? "-"
+        metrics.record(route: exchange.route, status: response.status, cache: cacheResult, seconds: seconds)
+        logger.access(Logger.Access(method: exchange.method, path: exchange.path, status: response.status, bytes: response.body.count,
+                                    durationMs: seconds * 1000, cache: cacheResult, upstreamStatus: upstreamStatus,
+                                    requestID: response.headers["Twilio-Request-Id"]))
+        metrics.inFlight.wrappingSubtract(1, ordering: .relaxed)
+        exchange.responder.respond(response)
     }
 
     /// A request that passed every check and goes to the cache or the upstream.
@@ -144,5 +195,14 @@ public final class Gateway: HTTPHandler {
     /// Unreadable requests get the same Twilio-shaped body as every other refusal.
     public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
         Self.error(TwilioError(status: error.status, code: 20000 + error.status, message: error.description))
+    }
+}
+
+extension StudioRoute {
+    /// `v2_execution_context`, `v1_engagement_step`…: a bounded label set for metrics.
+    var metricsLabel: String {
+        var name = resource.rawValue
+        if viaEngagements { name = name.replacingOccurrences(of: "execution", with: "engagement") }
+        return version.rawValue + "_" + name
     }
 }

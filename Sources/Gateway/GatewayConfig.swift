@@ -22,6 +22,16 @@ public struct GatewayConfig: Sendable, Equatable {
     public var headerTimeout: Double = 10
     public var idleTimeout: Double = 60
     public var logLevel = "info"
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    public var drainTimeout: Double = 10
+    /// Where ended entries are snapshotted so they survive restarts; nil = no persistence.
+    public var stateDir: String? = nil
+    /// Seconds between snapshots (also written at shutdown).
+    public var snapshotInterval: Double = 60
+    /// Admin listener (purge, inspect, stats); nil = off.
+    public var adminListen: String? = nil
+    /// Bearer token the admin listener requires; mandatory off loopback.
+    public var adminToken: String? = nil
     /// Start the embedded mock Studio and point the upstream at it.
     public var demo = false
 

@@ -12,19 +12,28 @@ enum ReadOutcome: Sendable {
     /// An answer passed on as it is (errors, bodies that cannot be attributed to an account).
     case passThrough(UpstreamResponse)
     case failure(UpstreamFailure)
+
+    /// For the access log: the upstream's status, 0 when it gave no HTTP answer.
+    var upstreamStatus: Int {
+        switch self {
+        case .entry(let entry): entry.status
+        case .passThrough(let answer): answer.status
+        case .failure: 0
+        }
+    }
 }
 
 /// GETs of the Executions family: fresh hit → answer from cache; otherwise one coalesced upstream
 /// call whose answer teaches the gateway who the caller is and what has ended.
 extension Gateway {
-    func read(_ forward: Forward, responder: Responder) {
+    func read(_ forward: Forward, exchange: Exchange) {
         let now = clock()
         let account = credentials.verifiedAccount(forward.credential, now: now)
         let key = account.flatMap { CacheKey(account: $0, route: forward.route, query: forward.query) }
         let held = key.flatMap { cache.get($0) }
         if let held, held.isFresh(now: now) {
             CacheCounters.increment(counters.hits)
-            responder.respond(reply(held, cacheResult: "HIT", now: now, forward: forward))
+            finish(exchange, reply(held, cacheResult: "HIT", now: now, forward: forward), upstreamStatus: nil)
             return
         }
         CacheCounters.increment(counters.misses)
@@ -33,7 +42,7 @@ extension Gateway {
         let coalescingKey = (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
             + " " + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
         let isLeader = coalescer.join(coalescingKey) { [self] outcome in
-            responder.respond(response(for: outcome, stale: held, forward: forward))
+            finish(exchange, response(for: outcome, stale: held, forward: forward), upstreamStatus: outcome.upstreamStatus)
         }
         guard isLeader else {
             CacheCounters.increment(counters.coalescedWaits)

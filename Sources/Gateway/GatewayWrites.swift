@@ -7,16 +7,16 @@ import Upstream
 /// Everything that is not a cacheable GET: writes (never cached, never coalesced, never retried)
 /// and flow admin paths. Successful writes invalidate what they made outdated (DESIGN §3).
 extension Gateway {
-    func passThrough(_ forward: Forward, responder: Responder) {
+    func passThrough(_ forward: Forward, exchange: Exchange) {
         CacheCounters.increment(counters.bypass)
         upstream.send(forward.request, idempotent: false) { [self] result in
             switch result {
             case .failure(let failure):
-                responder.respond(Self.failureResponse(failure))
+                finish(exchange, Self.failureResponse(failure), upstreamStatus: 0)
             case .success(let answer):
                 let learned = learn(from: answer, forward: forward)
                 if (200..<300).contains(answer.status) { invalidate(after: forward, answer: answer, account: learned?.0) }
-                responder.respond(passThroughResponse(answer, cacheResult: "BYPASS", forward: forward))
+                finish(exchange, passThroughResponse(answer, cacheResult: "BYPASS", forward: forward), upstreamStatus: answer.status)
             }
         }
     }

@@ -50,6 +50,7 @@ final class Connection: EventHandler, @unchecked Sendable {
         interest = EpollEvents.readable | EpollEvents.hangup
         try loop.register(fd, events: interest, handler: self)
         context.connections[fd] = self
+        context.configuration.connections?.opened()
     }
 
     // MARK: events
@@ -271,6 +272,7 @@ final class Connection: EventHandler, @unchecked Sendable {
         loop.deregister(fd)
         Socket.close(fd)
         context.connections[fd] = nil
+        context.configuration.connections?.closed()
         input = []
         output = []
     }

@@ -9,6 +9,8 @@ public final class HTTPServer: Sendable {
     private let listenFD: Int32
     private let group: EventLoopGroup
     private let stopped = Atomic<Bool>(false)
+    private let acceptingStopped = Atomic<Bool>(false)
+    private let loopsStillAccepting: Atomic<Int>
 
     public convenience init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) throws(Errno) {
         try self.init(configuration: configuration) { _ in handler }
@@ -20,6 +22,7 @@ public final class HTTPServer: Sendable {
         listenFD = fd
         localAddress = bound
         let handler = makeHandler(bound)
+        loopsStillAccepting = Atomic(max(1, configuration.threads))
         do throws(Errno) {
             group = try EventLoopGroup(threads: configuration.threads)
         } catch {
@@ -40,11 +43,24 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Stops the loops and closes the listening socket. Open connections are dropped.
+    /// Stops taking new connections (graceful shutdown); open connections keep being served.
+    /// The last loop to let go of the listening socket closes it.
+    public func stopAccepting() {
+        guard !acceptingStopped.exchange(true, ordering: .relaxed) else { return }
+        let fd = listenFD
+        for loop in group.loops {
+            loop.execute { [self] in
+                loop.deregister(fd)
+                if loopsStillAccepting.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { Socket.close(fd) }
+            }
+        }
+    }
+
+    /// Stops the loops and the listening socket. Open connections are dropped.
     public func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        stopAccepting()
         group.shutdown()
-        Socket.close(listenFD)
     }
 
     deinit { stop() }

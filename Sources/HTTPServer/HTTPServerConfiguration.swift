@@ -9,6 +9,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var headerTimeout: Double = 10
     /// Idle keep-alive connections, slow bodies and stalled writes are closed after this.
     public var idleTimeout: Double = 60
+    /// Counts open connections, if given.
+    public var connections: ConnectionGauge? = nil
     /// Receives operational messages (already rate-limited per cause).
     public var log: @Sendable (String) -> Void = { _ in }
 

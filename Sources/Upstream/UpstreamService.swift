@@ -10,11 +10,11 @@ public final class UpstreamService: Sendable {
     let timeout: Double
     let maxAttempts: Int
     let baseBackoff: Double
-    /// Called once per upstream attempt with its status (0 = no HTTP answer).
-    let onAttempt: @Sendable (Int) -> Void
+    /// Called once per upstream attempt with its status (0 = no HTTP answer) and duration in seconds.
+    let onAttempt: @Sendable (Int, Double) -> Void
 
     public init(client: UpstreamClient, maxConcurrency: Int, queueTimeout: Double, timeout: Double,
-                maxAttempts: Int = 3, baseBackoff: Double = 0.1, onAttempt: @escaping @Sendable (Int) -> Void = { _ in }) {
+                maxAttempts: Int = 3, baseBackoff: Double = 0.1, onAttempt: @escaping @Sendable (Int, Double) -> Void = { _, _ in }) {
         self.client = client
         limiter = ConcurrencyLimiter(limit: maxConcurrency, queueTimeout: queueTimeout)
         self.timeout = timeout
@@ -37,11 +37,13 @@ public final class UpstreamService: Sendable {
                 completion(.failure(.timeout))
                 return
             }
+            let started = Date()
             client.send(request, timeout: remaining) { [self] result in
                 limiter.release()
+                let elapsed = -started.timeIntervalSinceNow
                 switch result {
-                case .success(let response): onAttempt(response.status)
-                case .failure: onAttempt(0)
+                case .success(let response): onAttempt(response.status, elapsed)
+                case .failure: onAttempt(0, elapsed)
                 }
                 let backoff = baseBackoff * pow(2, Double(number - 1)) * Double.random(in: 0.5...1.0)
                 if idempotent, number < maxAttempts, Self.isRetryable(result), Date().addingTimeInterval(backoff + 0.05) < deadline {

@@ -1,3 +1,4 @@
+import Dispatch
 import EventLoop
 import Foundation
 import Gateway
@@ -11,9 +12,13 @@ func fail(_ message: String, code: Int32) -> Never {
     exit(code)
 }
 
+func loadConfig() throws(ConfigError) -> ConfigLoader.Outcome {
+    try ConfigLoader.load(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+}
+
 var config: GatewayConfig
 do {
-    switch try ConfigLoader.load(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment) {
+    switch try loadConfig() {
     case .run(let loaded): config = loaded
     case .help(let text): print(text); exit(0)
     case .version(let text): print(text); exit(0)
@@ -32,27 +37,49 @@ if config.demo {
     }
 }
 
+let logger = Logger(level: Logger.Level(config.logLevel) ?? .info)
+let connections = ConnectionGauge()
+var gatewayBox: Gateway? = nil
 let server: HTTPServer
 do {
     var serverConfig = HTTPServerConfiguration(address: try SocketAddress(parsing: config.listen), threads: config.threads)
     serverConfig.limits.maxBodyBytes = config.maxBodyBytes
     serverConfig.headerTimeout = config.headerTimeout
     serverConfig.idleTimeout = config.idleTimeout
-    serverConfig.log = { message in FileHandle.standardError.write(Data("studiogate: \(message)\n".utf8)) }
+    serverConfig.connections = connections
+    serverConfig.log = { message in logger.log(.warn, message) }
     server = try HTTPServer(configuration: serverConfig) { bound in
         // With port 0 the kernel picks the port: the public URL must name the real one.
         var resolved = config
         resolved.listen = bound.description
-        return Gateway(config: resolved)
+        let gateway = Gateway(config: resolved, logger: logger, connections: connections)
+        gatewayBox = gateway
+        return gateway
     }
 } catch {
     fail("cannot listen on \(config.listen): \(error)", code: 1)
 }
+let gateway = gatewayBox!
+gateway.restoreSnapshot()
 
-print("studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)")
+var admin: HTTPServer? = nil
+if let adminListen = config.adminListen {
+    do {
+        var adminConfig = HTTPServerConfiguration(address: try SocketAddress(parsing: adminListen), threads: 1)
+        adminConfig.log = { message in logger.log(.warn, "admin: " + message) }
+        admin = try HTTPServer(configuration: adminConfig, handler: AdminHandler(gateway: gateway, token: config.adminToken))
+    } catch {
+        fail("cannot listen on --admin-listen \(adminListen): \(error)", code: 1)
+    }
+}
+
+print("studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)"
+      + (admin.map { ", admin on http://\($0.localAddress)" } ?? ""))
 if config.demo { print(Demo.instructions(gateway: "http://\(server.localAddress)")) }
 fflush(nil)
 
-withExtendedLifetime((server, demoServer)) {
-    while true { sleep(3600) }
+let lifecycle = Lifecycle(config: config, gateway: gateway, server: server, admin: admin, logger: logger)
+lifecycle.start()
+withExtendedLifetime((server, demoServer, admin, lifecycle)) {
+    dispatchMain()
 }

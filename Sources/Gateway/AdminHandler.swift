@@ -1,0 +1,80 @@
+import Cache
+import Foundation
+import HTTP
+import HTTPServer
+import Studio
+
+/// The admin listener (`--admin-listen`): cache stats, entry metadata (never bodies) and purges.
+/// With `--admin-token`, every request needs `Authorization: Bearer <token>`, compared in
+/// constant time.
+///
+/// - `GET /admin/stats`
+/// - `GET /admin/entries?execution=FN…` or `?flow=FW…`
+/// - `POST /admin/purge?execution=FN…` or `?flow=FW…`
+public struct AdminHandler: HTTPHandler {
+    let gateway: Gateway
+    let token: [UInt8]?
+
+    public init(gateway: Gateway, token: String?) {
+        self.gateway = gateway
+        self.token = token.map { Array($0.utf8) }
+    }
+
+    public func handle(_ request: HTTPRequest, responder: Responder) {
+        responder.respond(answer(request))
+    }
+
+    func answer(_ request: HTTPRequest) -> HTTPResponse {
+        if let token {
+            let presented = Array((request.headers["Authorization"] ?? "").utf8)
+            guard Self.constantTimeEquals(presented, Array("Bearer ".utf8) + token) else {
+                return Self.json(401, #"{"error": "admin token required"}"#)
+            }
+        }
+        let (path, query) = (String(request.target.prefix { $0 != "?" }), String(request.target.drop { $0 != "?" }.dropFirst()))
+        let params = FormURLEncoded.parse(query)
+        let execution = params.last { $0.name == "execution" }.flatMap { SID($0.value, prefix: "FN") }?.value
+        let flow = params.last { $0.name == "flow" }.flatMap { SID($0.value, prefix: "FW") }?.value
+        let now = gateway.clock()
+        switch (request.method, path) {
+        case ("GET", "/admin/stats"):
+            let stats = gateway.cache.stats
+            let counters = gateway.counters
+            return Self.json(200, #"{"entries": \#(stats.entries), "bytes": \#(stats.bytes), "budget_bytes": \#(gateway.cache.budget), "evictions": \#(stats.evictions), "hits": \#(counters.hits.load(ordering: .relaxed)), "misses": \#(counters.misses.load(ordering: .relaxed)), "stale": \#(counters.stale.load(ordering: .relaxed)), "bypass": \#(counters.bypass.load(ordering: .relaxed)), "coalesced_waits": \#(counters.coalescedWaits.load(ordering: .relaxed)), "verified_credentials": \#(gateway.credentials.count)}"#)
+        case ("GET", "/admin/entries"):
+            guard execution != nil || flow != nil else { return Self.json(400, #"{"error": "give execution=FN… or flow=FW…"}"#) }
+            let entries = gateway.cache.entries { key, _ in Self.matches(key, execution: execution, flow: flow) }
+            let items = entries.map { key, entry in
+                #"{"account_sid": \#(JSONText.quoted(entry.account)), "resource": \#(JSONText.quoted(key.resource)), "status": \#(entry.status), "permanent": \#(entry.isPermanent), "age_seconds": \#(Int(now - entry.storedAt)), "size_bytes": \#(entry.cost(for: key)), "body_bytes": \#(entry.identityLength)}"#
+            }
+            return Self.json(200, #"{"entries": [\#(items.joined(separator: ", "))]}"#)
+        case ("POST", "/admin/purge"):
+            guard execution != nil || flow != nil else { return Self.json(400, #"{"error": "give execution=FN… or flow=FW…"}"#) }
+            let purged = gateway.cache.removeAll { key, _ in Self.matches(key, execution: execution, flow: flow) }
+            if let execution { gateway.statuses.forget(execution) }
+            gateway.logger.log(.info, "admin purge \(execution ?? flow ?? ""): \(purged) entries")
+            return Self.json(200, #"{"purged": \#(purged)}"#)
+        default:
+            return Self.json(404, #"{"error": "no such admin endpoint"}"#)
+        }
+    }
+
+    static func matches(_ key: CacheKey, execution: String?, flow: String?) -> Bool {
+        if let execution { return key.group == execution }
+        if let flow { return key.resource.contains("/Flows/\(flow)/") }
+        return false
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a guess was right.
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+
+    static func json(_ status: Int, _ body: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"], text: body)
+    }
+}

@@ -1,0 +1,80 @@
+import Glibc
+import Studio
+import Synchronization
+
+/// JSON lines on stdout: one access line per request (level info) and operational messages.
+/// Lines are written with one `write(2)` each, so concurrent lines never interleave.
+/// Nothing secret is ever passed in: no Authorization value, token or query string.
+public final class Logger: Sendable {
+    public enum Level: Int, Sendable, Comparable {
+        case debug, info, warn, error
+        public init?(_ name: String) {
+            switch name {
+            case "debug": self = .debug
+            case "info": self = .info
+            case "warn": self = .warn
+            case "error": self = .error
+            default: return nil
+            }
+        }
+        var name: String { ["debug", "info", "warn", "error"][rawValue] }
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    private let threshold: Atomic<Int>
+    private let fd: Int32
+
+    public init(level: Level, fd: Int32 = 1) {
+        threshold = Atomic(level.rawValue)
+        self.fd = fd
+    }
+
+    public var level: Level {
+        get { Level(rawValue: threshold.load(ordering: .relaxed)) ?? .info }
+        set { threshold.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    public func enabled(_ level: Level) -> Bool { level.rawValue >= threshold.load(ordering: .relaxed) }
+
+    public func log(_ level: Level, _ message: @autoclosure () -> String) {
+        guard enabled(level) else { return }
+        write(#"{"time":"\#(Self.timestamp())","level":"\#(level.name)","message":\#(JSONText.quoted(message()))}"#)
+    }
+
+    struct Access {
+        var method: String
+        var path: String
+        var status: Int
+        var bytes: Int
+        var durationMs: Double
+        var cache: String
+        var upstreamStatus: Int?
+        var requestID: String?
+    }
+
+    func access(_ entry: Access) {
+        guard enabled(.info) else { return }
+        let duration = (entry.durationMs * 1000).rounded() / 1000
+        write(#"{"time":"\#(Self.timestamp())","level":"info","method":\#(JSONText.quoted(entry.method)),"path":\#(JSONText.quoted(entry.path)),"status":\#(entry.status),"bytes":\#(entry.bytes),"duration_ms":\#(duration),"cache":"\#(entry.cache)","upstream_status":\#(entry.upstreamStatus.map(String.init) ?? "null"),"request_id":\#(JSONText.quotedOrNull(entry.requestID))}"#)
+    }
+
+    private func write(_ line: String) {
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// RFC 3339 UTC with milliseconds, without Foundation's formatter on the request path.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+    }
+}

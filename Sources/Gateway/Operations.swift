@@ -1,0 +1,79 @@
+import Cache
+import HTTP
+import Studio
+import Upstream
+
+/// `/healthz`, `/readyz` and `/metrics` on the main listener; never forwarded.
+extension Gateway {
+    /// Answers an operations endpoint; false when `exchange` is not one.
+    func operationsEndpoint(_ exchange: Exchange) -> Bool {
+        var exchange = exchange
+        exchange.route = "operations"
+        switch exchange.path {
+        case "/healthz":
+            finish(exchange, Self.text(200, "ok\n"), upstreamStatus: nil)
+        case "/readyz":
+            readiness(exchange)
+        case "/metrics":
+            var response = Self.text(200, renderMetrics())
+            response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            finish(exchange, response, upstreamStatus: nil)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Ready while not draining and the upstream answered (any HTTP status) in the last 30 s;
+    /// otherwise it is probed once with a short timeout.
+    private func readiness(_ exchange: Exchange) {
+        if draining.load(ordering: .relaxed) { return finish(exchange, Self.text(503, "draining\n"), upstreamStatus: nil) }
+        if Int(clock()) - metrics.lastUpstreamAnswer.load(ordering: .relaxed) < 30 { return finish(exchange, Self.text(200, "ready\n"), upstreamStatus: nil) }
+        upstream.client.send(UpstreamRequest(method: "GET", pathAndQuery: "/", headers: ["User-Agent": "studiogate/\(StudioGateVersion.current) readiness"]),
+                             timeout: 2) { [self] result in
+            switch result {
+            case .success(let answer):
+                metrics.lastUpstreamAnswer.store(Int(clock()), ordering: .relaxed)
+                finish(exchange, Self.text(200, "ready\n"), upstreamStatus: answer.status)
+            case .failure:
+                finish(exchange, Self.text(503, "upstream unreachable\n"), upstreamStatus: 0)
+            }
+        }
+    }
+
+    static func text(_ status: Int, _ body: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"], text: body)
+    }
+
+    /// Prometheus text format 0.0.4.
+    func renderMetrics() -> String {
+        let stats = cache.stats
+        var lines: [String] = []
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [String]) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            lines.append(contentsOf: samples)
+        }
+        family("studiogate_build_info", "gauge", "Build information.", ["studiogate_build_info{version=\"\(StudioGateVersion.current)\"} 1"])
+        family("studiogate_requests_total", "counter", "Requests answered, by route, status and cache result.", metrics.renderRequests())
+        family("studiogate_request_duration_seconds", "histogram", "Time from a parsed request to its answer.", metrics.requestLatency.render("studiogate_request_duration_seconds"))
+        family("studiogate_requests_in_flight", "gauge", "Requests being answered.", ["studiogate_requests_in_flight \(inFlightRequests)"])
+        let results: [(String, Int)] = [("hit", counters.hits.load(ordering: .relaxed)), ("miss", counters.misses.load(ordering: .relaxed)),
+                                        ("stale", counters.stale.load(ordering: .relaxed)), ("bypass", counters.bypass.load(ordering: .relaxed))]
+        family("studiogate_cache_requests_total", "counter", "Cache lookups by result.", results.map { "studiogate_cache_requests_total{result=\"\($0.0)\"} \($0.1)" })
+        family("studiogate_coalesced_waits_total", "counter", "Misses that waited for an identical in-flight upstream call.",
+               ["studiogate_coalesced_waits_total \(counters.coalescedWaits.load(ordering: .relaxed))"])
+        family("studiogate_upstream_requests_total", "counter", "Upstream calls by status (0 = no HTTP answer).",
+               counters.upstreamCallsByStatus.sorted { $0.key < $1.key }.map { "studiogate_upstream_requests_total{status=\"\($0.key)\"} \($0.value)" })
+        family("studiogate_upstream_duration_seconds", "histogram", "Upstream call latency.", metrics.upstreamLatency.render("studiogate_upstream_duration_seconds"))
+        family("studiogate_upstream_in_flight", "gauge", "Upstream calls in flight.", ["studiogate_upstream_in_flight \(upstream.inFlight)"])
+        family("studiogate_cache_entries", "gauge", "Entries held.", ["studiogate_cache_entries \(stats.entries)"])
+        family("studiogate_cache_bytes", "gauge", "Bytes charged against the budget.", ["studiogate_cache_bytes \(stats.bytes)"])
+        family("studiogate_cache_budget_bytes", "gauge", "The cache byte budget.", ["studiogate_cache_budget_bytes \(cache.budget)"])
+        family("studiogate_cache_evictions_total", "counter", "Entries evicted for space.", ["studiogate_cache_evictions_total \(stats.evictions)"])
+        family("studiogate_open_connections", "gauge", "Open client connections.", ["studiogate_open_connections \(connections?.value ?? 0)"])
+        family("studiogate_verified_credentials", "gauge", "Credentials currently proven for an account (digests only).",
+               ["studiogate_verified_credentials \(credentials.count)"])
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,39 @@
+import Cache
+import Foundation
+
+/// `--state-dir`: ended entries (immutable) are snapshotted and restored across restarts.
+/// Restored entries still need a verified credential for a hit, as always.
+extension Gateway {
+    var snapshotPath: String? { config.stateDir.map { ($0 as NSString).appendingPathComponent("cache.snapshot") } }
+
+    /// Loads the snapshot, if any; a damaged file is reported and what can be read is kept.
+    @discardableResult
+    public func restoreSnapshot() -> SnapshotFile.LoadReport? {
+        guard let path = snapshotPath, let data = FileManager.default.contents(atPath: path) else { return nil }
+        let (entries, report) = SnapshotFile.decode([UInt8](data), now: clock())
+        for (key, entry) in entries {
+            cache.put(key, entry)
+            if key.group.hasPrefix("FN") { statuses.markEnded(key.group) }
+        }
+        let level: Logger.Level = report.corrupt > 0 || report.truncated || report.unreadableHeader ? .warn : .info
+        logger.log(level, "snapshot \(path): restored \(report.loaded) entries, skipped \(report.corrupt) corrupt records"
+            + (report.truncated ? ", file truncated" : "") + (report.unreadableHeader ? ", unreadable header (ignored)" : ""))
+        return report
+    }
+
+    /// Writes every immutable entry; returns how many.
+    @discardableResult
+    public func writeSnapshot() -> Int {
+        guard let path = snapshotPath else { return 0 }
+        let entries = cache.entries { _, entry in entry.isPermanent }
+        do {
+            try FileManager.default.createDirectory(atPath: config.stateDir!, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            try SnapshotFile.write(SnapshotFile.encode(entries), to: path)
+            logger.log(.debug, "snapshot \(path): wrote \(entries.count) entries")
+        } catch {
+            logger.log(.error, "snapshot \(path) failed: \(error)")
+        }
+        return entries.count
+    }
+}
