@@ -67,8 +67,9 @@ public final class Gateway: HTTPHandler {
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
     public func reload(_ updated: GatewayConfig) {
         policyState.withLock { $0 = CachePolicy(activeTTL: updated.activeTTL, staleIfError: updated.staleIfError) }
-        logger.level = Logger.Level(updated.logLevel) ?? logger.level
+        // Logged before the level changes, so raising the level still records the reload.
         logger.log(.info, "configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError) log_level=\(updated.logLevel)")
+        logger.level = Logger.Level(updated.logLevel) ?? logger.level
     }
 
     public var inFlightRequests: Int { metrics.inFlight.load(ordering: .relaxed) }

@@ -5,7 +5,8 @@ import MockStudio
 /// and read the mock's counters.
 final class GatewayHarness {
     let mock: RunningBinary
-    let gateway: RunningBinary
+    private(set) var gateway: RunningBinary
+    let gatewayArguments: [String]
     let control: MockControl
 
     static let authA = RawClient.basicAuth(MockFixtures.accountA, MockFixtures.tokenA)
@@ -14,8 +15,20 @@ final class GatewayHarness {
 
     init(_ gatewayArguments: [String] = []) throws {
         mock = try RunningBinary("mock-studio", ["--listen", "127.0.0.1:0", "--threads", "2"])
-        gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--threads", "2"] + gatewayArguments)
+        self.gatewayArguments = gatewayArguments
+        gateway = try Self.startGateway(mockPort: mock.port, gatewayArguments)
         control = MockControl(port: mock.port)
+    }
+
+    static func startGateway(mockPort: UInt16, _ arguments: [String]) throws -> RunningBinary {
+        try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mockPort)", "--threads", "2"] + arguments)
+    }
+
+    /// A new gateway process (same arguments) in front of the same mock.
+    func restartGateway(killing signal: Int32 = SIGKILL) throws {
+        gateway.signal(signal)
+        gateway.process.waitUntilExit()
+        gateway = try Self.startGateway(mockPort: mock.port, gatewayArguments)
     }
 
     func stop() {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 
 /// Starts the real `studiogate` and `mock-studio` binaries on loopback port 0 and reads the
@@ -7,6 +8,11 @@ final class RunningBinary {
     let process: Process
     let port: UInt16
     let output: Pipe
+    /// The admin listener's port, when the first line names one.
+    let adminPort: UInt16?
+    /// Everything printed on stdout after the first line.
+    private let captured = CapturedOutput()
+    var capturedOutput: String { String(decoding: captured.data.withLock { $0 }, as: UTF8.self) }
 
     static var packageDirectory: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -32,13 +38,19 @@ final class RunningBinary {
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
-        // The first stdout line says "... listening on http://127.0.0.1:PORT ...".
+        // A stdout line says "... listening on http://127.0.0.1:PORT ..." (log lines may come first).
         var line = ""
+        var earlier = ""
         let handle = output.fileHandleForReading
-        while !line.hasSuffix("\n") {
-            let byte = handle.readData(ofLength: 1)
-            if byte.isEmpty { break }
-            line += String(decoding: byte, as: UTF8.self)
+        for _ in 0..<50 {
+            earlier += line
+            line = ""
+            while !line.hasSuffix("\n") {
+                let byte = handle.readData(ofLength: 1)
+                if byte.isEmpty { break }
+                line += String(decoding: byte, as: UTF8.self)
+            }
+            if line.contains("listening on") || line.isEmpty { break }
         }
         guard let range = line.range(of: #"https?://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
               let port = UInt16(line[range].split(separator: ":").last!)
@@ -47,8 +59,15 @@ final class RunningBinary {
             throw NSError(domain: "RunningBinary", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) printed '\(line)'"])
         }
         self.port = port
+        adminPort = line.range(of: #"admin on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression)
+            .flatMap { UInt16(line[$0].split(separator: ":").last!) }
         // Keep draining stdout so a chatty process never blocks on a full pipe.
-        handle.readabilityHandler = { $0.availableData.isEmpty ? ($0.readabilityHandler = nil) : () }
+        let captured = self.captured
+        captured.data.withLock { $0.append(Data(earlier.utf8)) }
+        handle.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { captured.data.withLock { $0.append(data) } }
+        }
     }
 
     func stop() {
@@ -58,7 +77,13 @@ final class RunningBinary {
         }
     }
 
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
     deinit { stop() }
+}
+
+final class CapturedOutput: Sendable {
+    let data = Mutex(Data())
 }
 
 /// The mock's control API and counters, over a raw client.

@@ -1,0 +1,176 @@
+import Foundation
+import MockStudio
+import XCTest
+
+/// What an operator relies on: health, readiness, metrics, logs, admin, shutdown, persistence.
+final class EndToEndOperationsTests: XCTestCase {
+    var harness: GatewayHarness!
+    var directory: URL?
+    let ended = MockFixtures.endedExecutionA
+    var base: String { "/v2/Flows/\(MockFixtures.flowA)/Executions/\(MockFixtures.endedExecutionA)" }
+
+    override func tearDown() {
+        harness?.stop()
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("studiogate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        directory = url
+        return url
+    }
+
+    func testHealthReadinessAndMetricsAreAnsweredLocally() throws {
+        harness = try GatewayHarness()
+        XCTAssertEqual(try harness.get("/healthz", auth: nil).text, "ok\n")
+        XCTAssertEqual(try harness.get("/readyz", auth: nil).status, 200, "the probe reaches the mock")
+        _ = try harness.get(base)
+        _ = try harness.get(base)
+        let metrics = try harness.get("/metrics", auth: nil)
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertTrue(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        for expected in ["studiogate_cache_requests_total{result=\"hit\"} 1", "studiogate_cache_requests_total{result=\"miss\"} 1",
+                         "studiogate_requests_total{route=\"v2_execution\",status=\"200\",cache=\"HIT\"} 1",
+                         "studiogate_upstream_requests_total{status=\"200\"} 1", "studiogate_cache_entries 1",
+                         "studiogate_build_info{version=", "studiogate_open_connections ", "studiogate_verified_credentials 1",
+                         "studiogate_request_duration_seconds_bucket{le=\"+Inf\"}", "studiogate_upstream_duration_seconds_count 1"] {
+            XCTAssertTrue(metrics.text.contains(expected), "missing \(expected)")
+        }
+        XCTAssertEqual(try harness.control.count("/healthz"), 0)
+        XCTAssertEqual(try harness.control.count("/metrics"), 0)
+    }
+
+    func testReadinessFailsWhenTheUpstreamIsUnreachable() throws {
+        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1"])
+        defer { gateway.stop() }
+        XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/readyz", auth: nil).status, 503)
+        XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/healthz", auth: nil).status, 200)
+    }
+
+    func testAccessLogHasOneJSONLinePerRequestAndNoSecrets() throws {
+        harness = try GatewayHarness(["--log-level", "info"])
+        _ = try harness.get(base + "?PageSize=5&Secret=\(MockFixtures.tokenA)")
+        _ = try harness.get(base, auth: RawClient.basicAuth(MockFixtures.accountA, "wrong-\(MockFixtures.tokenA)"))
+        _ = try harness.viaGateway("POST", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA, body: "To=1&From=2")
+        Thread.sleep(forTimeInterval: 0.3)
+        let output = harness.gateway.capturedOutput
+        let lines = output.split(separator: "\n").filter { $0.contains("\"method\"") }
+        XCTAssertEqual(lines.count, 3, output)
+        let first = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        XCTAssertEqual(first["path"] as? String, base)
+        XCTAssertEqual(first["status"] as? Int, 200)
+        XCTAssertEqual(first["cache"] as? String, "MISS")
+        XCTAssertEqual(first["upstream_status"] as? Int, 200)
+        XCTAssertNotNil(first["duration_ms"] as? Double)
+        XCTAssertEqual((first["request_id"] as? String)?.hasPrefix("RQ"), true)
+        for secret in [MockFixtures.tokenA, GatewayHarness.authA, String(GatewayHarness.authA.dropFirst(6)), "Authorization", "Basic "] {
+            XCTAssertFalse(output.contains(secret), "log leaks \(secret)")
+        }
+    }
+
+    func testAdminListenerInspectsAndPurgesWithItsToken() throws {
+        let token = "admin-token-0123456789abcdef"
+        harness = try GatewayHarness(["--admin-listen", "127.0.0.1:0", "--admin-token", token])
+        let admin = try XCTUnwrap(harness.gateway.adminPort)
+        _ = try harness.get(base)
+        _ = try harness.get(base + "/Context")
+        XCTAssertEqual(try GatewayHarness.send(admin, "GET", "/admin/stats", auth: nil).status, 401)
+        XCTAssertEqual(try GatewayHarness.send(admin, "GET", "/admin/stats", auth: "Bearer wrong-token-0123456789").status, 401)
+        let bearer = "Bearer \(token)"
+        let stats = try XCTUnwrap(GatewayHarness.send(admin, "GET", "/admin/stats", auth: bearer).json)
+        XCTAssertEqual(stats["entries"] as? Int, 2)
+        let entries = try GatewayHarness.send(admin, "GET", "/admin/entries?execution=\(ended)", auth: bearer)
+        let items = try XCTUnwrap(entries.json?["entries"] as? [[String: Any]])
+        XCTAssertEqual(items.count, 2)
+        XCTAssertEqual(items.first?["account_sid"] as? String, MockFixtures.accountA)
+        XCTAssertEqual(items.first?["permanent"] as? Bool, true)
+        XCTAssertNotNil(items.first?["size_bytes"] as? Int)
+        XCTAssertFalse(entries.text.contains("context"), "metadata only, never bodies")
+        XCTAssertEqual(try GatewayHarness.send(admin, "POST", "/admin/purge?execution=\(ended)", auth: bearer).json?["purged"] as? Int, 2)
+        XCTAssertEqual(try harness.get(base).header("X-Cache"), "MISS")
+        XCTAssertEqual(try GatewayHarness.send(admin, "POST", "/admin/purge?flow=\(MockFixtures.flowA)", auth: bearer).json?["purged"] as? Int, 1)
+        XCTAssertEqual(try harness.get("/admin/stats", auth: bearer).status, 404, "admin endpoints are not on the main listener")
+    }
+
+    func testAdminListenerRefusesToStartOffLoopbackWithoutAToken() throws {
+        let process = Process()
+        process.executableURL = RunningBinary.productsDirectory.appendingPathComponent("studiogate")
+        process.arguments = ["--admin-listen", "0.0.0.0:0"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 2)
+    }
+
+    func testSIGTERMLetsInFlightRequestsFinishThenExitsZero() throws {
+        harness = try GatewayHarness(["--drain-timeout", "5"])
+        try harness.control.fault(#"{"path_prefix": "\#(base)", "delay_ms": 800}"#)
+        let port = harness.gateway.port
+        let result = expectation(description: "slow request answered")
+        let path = base
+        DispatchQueue.global().async {
+            let response = try? GatewayHarness.send(port, "GET", path, auth: GatewayHarness.authA)
+            XCTAssertEqual(response?.status, 200)
+            result.fulfill()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        harness.gateway.signal(SIGTERM)
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertThrowsError(try RawClient(port: port), "no new connections while draining")
+        wait(for: [result], timeout: 5)
+        harness.gateway.process.waitUntilExit()
+        XCTAssertEqual(harness.gateway.process.terminationStatus, 0)
+    }
+
+    func testSIGHUPReloadsTheConfigFile() throws {
+        let directory = try temporaryDirectory()
+        let file = directory.appendingPathComponent("config.json")
+        try Data(#"{"active_ttl": 1}"#.utf8).write(to: file)
+        harness = try GatewayHarness(["--config", file.path])
+        try Data(#"{"active_ttl": 7, "log_level": "warn"}"#.utf8).write(to: file)
+        harness.gateway.signal(SIGHUP)
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertTrue(harness.gateway.capturedOutput.contains("configuration reloaded: active_ttl=7.0"), harness.gateway.capturedOutput)
+        _ = try harness.get(base)
+        XCTAssertEqual(try harness.get("/healthz", auth: nil).status, 200, "serving continues")
+    }
+
+    /// Ended entries survive kill -9 (from the periodic snapshot); after one verification of the
+    /// caller, every restored entry is served without asking the upstream.
+    func testEndedEntriesSurviveARestartAndDamagedSnapshotsAreSurvived() throws {
+        let directory = try temporaryDirectory()
+        harness = try GatewayHarness(["--state-dir", directory.path, "--snapshot-interval", "0.2"])
+        let paths = [base, base + "/Context", base + "/Steps"]
+        for path in paths { XCTAssertEqual(try harness.get(path).status, 200) }
+        Thread.sleep(forTimeInterval: 0.6)
+        let snapshot = directory.appendingPathComponent("cache.snapshot")
+        let attributes = try FileManager.default.attributesOfItem(atPath: snapshot.path)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let bytes = try Data(contentsOf: snapshot)
+        XCTAssertFalse(String(decoding: bytes, as: UTF8.self).contains(MockFixtures.tokenA), "credentials are never written")
+
+        try harness.restartGateway(killing: SIGKILL)
+        let before = try paths.map { try harness.control.count($0) }
+        XCTAssertEqual(try harness.get(paths[0]).status, 200)  // verifies the caller (one upstream call)
+        for path in paths.dropFirst() {
+            let response = try harness.get(path)
+            XCTAssertEqual(response.header("X-Cache"), "HIT", path)
+        }
+        let after = try paths.map { try harness.control.count($0) }
+        XCTAssertEqual(zip(after, before).map { $0 - $1 }, [1, 0, 0])
+
+        // Garbled and truncated files: reported, skipped, never a crash.
+        var garbled = [UInt8](bytes)
+        garbled[garbled.count / 2] ^= 0xFF
+        let reports = ["skipped 1 corrupt records", "file truncated", "unreadable header"]
+        for (damaged, report) in zip([Data(garbled), bytes.prefix(bytes.count - 10), Data("not a snapshot".utf8)], reports) {
+            harness.gateway.signal(SIGKILL)
+            harness.gateway.process.waitUntilExit()
+            try damaged.write(to: snapshot)
+            try harness.restartGateway(killing: SIGKILL)
+            XCTAssertEqual(try harness.get(paths[0]).status, 200)
+            XCTAssertTrue(harness.gateway.capturedOutput.contains(report), "expected '\(report)' in \(harness.gateway.capturedOutput)")
+        }
+    }
+}
