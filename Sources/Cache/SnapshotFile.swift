@@ -4,13 +4,15 @@ import Glibc
 
 /// The on-disk form of immutable (ended-execution) entries, so they survive restarts.
 ///
-/// File: magic `SGSNAP`, a UInt16 format version, then records, each `length (UInt32) ·
-/// crc32 (UInt32) · payload`. A record whose CRC does not match is skipped; a length that runs
-/// past the end stops the read (truncated file). Written to a temp file with mode 0600, fsync'd,
+/// File: magic `SGSNAP`, a UInt16 format version, then records, each `SGR1 · length (UInt32) ·
+/// crc32 (UInt32) · payload`. A damaged record (bad marker, length or CRC) is skipped by scanning
+/// to the next `SGR1` marker, so one bad byte costs one record; a record cut short at the end of
+/// the file is reported as truncation. Written to a temp file with mode 0600, fsync'd,
 /// then renamed over the old one, so a crash mid-write leaves the previous snapshot intact.
 /// Credentials are not entries and are never written.
 public enum SnapshotFile {
     static let magic = Array("SGSNAP".utf8)
+    static let recordMarker = Array("SGR1".utf8)
     public static let version: UInt16 = 1
 
     public struct LoadReport: Equatable, Sendable {
@@ -32,6 +34,7 @@ public enum SnapshotFile {
             append(&payload, UInt32(entry.identityLength))
             appendBytes(&payload, entry.gzipBody)
             appendBytes(&payload, entry.engagementGzip ?? [])
+            out += recordMarker
             append(&out, UInt32(payload.count))
             append(&out, Zlib.crc32(payload))
             out += payload
@@ -51,21 +54,43 @@ public enum SnapshotFile {
         var entries: [(CacheKey, CachedResponse)] = []
         var offset = magic.count + 2
         while offset < bytes.count {
-            guard offset + 8 <= bytes.count else { report.truncated = true; break }
-            let length = Int(readUInt32(bytes, offset))
-            let crc = readUInt32(bytes, offset + 4)
-            offset += 8
-            guard length <= bytes.count - offset else { report.truncated = true; break }
-            let payload = Array(bytes[offset..<(offset + length)])
-            offset += length
+            guard offset + 12 <= bytes.count else { report.truncated = true; break }
+            guard Array(bytes[offset..<(offset + 4)]) == recordMarker else {
+                report.corrupt += 1
+                offset = nextMarker(in: bytes, after: offset + 1)
+                continue
+            }
+            let length = Int(readUInt32(bytes, offset + 4))
+            let crc = readUInt32(bytes, offset + 8)
+            let start = offset + 12
+            guard length <= bytes.count - start else {
+                let next = nextMarker(in: bytes, after: offset + 4)
+                if next == bytes.count { report.truncated = true; break }
+                report.corrupt += 1
+                offset = next
+                continue
+            }
+            let payload = Array(bytes[start..<(start + length)])
             guard Zlib.crc32(payload) == crc, let entry = decodeRecord(payload, now: now) else {
                 report.corrupt += 1
+                offset = nextMarker(in: bytes, after: offset + 4)
                 continue
             }
             entries.append(entry)
             report.loaded += 1
+            offset = start + length
         }
         return (entries, report)
+    }
+
+    /// The offset of the next record marker at or after `start`, or the end.
+    private static func nextMarker(in bytes: [UInt8], after start: Int) -> Int {
+        var index = start
+        while index + 4 <= bytes.count {
+            if bytes[index] == recordMarker[0], Array(bytes[index..<(index + 4)]) == recordMarker { return index }
+            index += 1
+        }
+        return bytes.count
     }
 
     private static func decodeRecord(_ payload: [UInt8], now: Double) -> (CacheKey, CachedResponse)? {
