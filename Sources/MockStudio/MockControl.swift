@@ -10,6 +10,8 @@ import Studio
 /// - `POST /__mock/faults` JSON `{"path_prefix","method","status","code","delay_ms","reset","times"}`; `DELETE /__mock/faults`
 /// - `POST /__mock/executions/{FN}/end` — the execution ends (as if the flow finished)
 /// - `POST /__mock/executions/{FN}/context` — body is the new raw context JSON
+/// - `POST /__mock/seed` JSON `{"count": N, "context_bytes": B, "status": "ended"|"active"}` — N more
+///   executions in flow A with contexts of about B bytes; SIDs are `FN` + (0x100000 + i) in hex
 /// - `POST /__mock/accounts/{AC}/rotate` — new auth token (the old one is revoked); answers it
 /// - `POST /__mock/keys/{SK}/revoke` — the API key stops working
 extension MockStudio {
@@ -56,18 +58,32 @@ extension MockStudio {
             )
             state.withLock { $0.faults.append(fault) }
             return ok()
+        case ("POST", 1, "seed", _, _):
+            guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+                  let count = object["count"] as? Int, (1...1_000_000).contains(count)
+            else { return Self.error(.badRequest("seed needs {\"count\": 1...1000000}")) }
+            let size = max(16, object["context_bytes"] as? Int ?? 1024)
+            let status = object["status"] as? String == "active" ? "active" : "ended"
+            let filler = String(repeating: "x", count: max(0, size - 40))
+            let created = Date()
+            let seeded = (0..<count).map { index in
+                MockFixtures.execution(sid: MockSID.make("FN", 0x100000 + index), account: MockFixtures.accountA, flow: MockFixtures.flowA,
+                                       serial: 0x100000 + index, context: #"{"n":\#(index),"pad":"\#(filler)"}"#, status: status, created: created)
+            }
+            state.withLock { $0.executions.appendOldest(seeded) }
+            return ok(#"{"first": \#(JSONText.quoted(MockSID.make("FN", 0x100000))), "count": \#(count)}"#)
         case ("DELETE", 1, "faults", _, _):
             state.withLock { $0.faults.removeAll() }
             return ok()
         case ("POST", 3, "executions", let sid, let action) where action == "end" || action == "context":
             let found = state.withLock { state -> Bool in
-                guard let index = state.executions.firstIndex(where: { $0.sid == sid }) else { return false }
+                guard state.executions[sid] != nil else { return false }
                 if action == "end" {
-                    state.executions[index].status = "ended"
+                    state.executions[sid]?.status = "ended"
                 } else {
-                    state.executions[index].context = String(decoding: request.body, as: UTF8.self)
+                    state.executions[sid]?.context = String(decoding: request.body, as: UTF8.self)
                 }
-                state.executions[index].dateUpdated = Date()
+                state.executions[sid]?.dateUpdated = Date()
                 return true
             }
             return found ? ok() : missing

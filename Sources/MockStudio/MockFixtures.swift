@@ -45,7 +45,7 @@ public enum MockFixtures {
         }
         executions.append(execution(sid: executionB, account: accountB, flow: flowB, serial: 0xb100,
                                     context: #"{"flow":{"data":{"secret":"account B only"}}}"#, status: "ended", created: base))
-        state.executions = executions.sorted { $0.dateCreated > $1.dateCreated }
+        state.executions.appendOldest(executions.sorted { $0.dateCreated > $1.dateCreated })
         return state
     }
 

@@ -60,8 +60,7 @@ struct MockState: Sendable {
     var accounts: [String: MockAccount] = [:]
     var apiKeys: [String: MockAPIKey] = [:]
     var flows: [String: MockFlow] = [:]
-    /// Newest first, as Twilio lists them.
-    var executions: [MockExecution] = []
+    var executions = ExecutionStore()
     var requestCounts: [String: Int] = [:]
     var faults: [MockFault] = []
     /// Method, target and header fields of the last Studio request, so tests can see what was forwarded.
@@ -90,5 +89,34 @@ enum MockDate {
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withFullDate]
         return formatter.date(from: text)
+    }
+}
+
+/// Executions by SID (lookups stay O(1) with 100k seeded for benchmarks) plus their list order.
+struct ExecutionStore: Sendable {
+    private var bySID: [String: MockExecution] = [:]
+    /// Newest first, as Twilio lists them.
+    private var order: [String] = []
+
+    subscript(sid: String) -> MockExecution? {
+        get { bySID[sid] }
+        set {
+            if newValue == nil, bySID[sid] != nil { order.removeAll { $0 == sid } }
+            bySID[sid] = newValue
+        }
+    }
+
+    var newestFirst: [MockExecution] { order.compactMap { bySID[$0] } }
+
+    mutating func insertNewest(_ execution: MockExecution) {
+        bySID[execution.sid] = execution
+        order.insert(execution.sid, at: 0)
+    }
+
+    mutating func appendOldest(_ executions: [MockExecution]) {
+        for execution in executions {
+            bySID[execution.sid] = execution
+            order.append(execution.sid)
+        }
     }
 }

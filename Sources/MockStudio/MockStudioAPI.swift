@@ -24,10 +24,9 @@ extension MockStudio {
                 if request.method == "POST" { return create(&state, flow: flowInfo, version: version, form: form) }
                 return list(state, flow: flow.value, version: version, path: path, params: params)
             }
-            guard let index = state.executions.firstIndex(where: { $0.sid == route.execution?.value && $0.flow == flow.value }) else {
+            guard let sid = route.execution?.value, let execution = state.executions[sid], execution.flow == flow.value else {
                 return notFound
             }
-            let execution = state.executions[index]
             switch (route.resource, request.method) {
             case (.execution, "GET"):
                 return Self.json(200, MockRender.execution(execution, version: version))
@@ -35,11 +34,11 @@ extension MockStudio {
                 guard let status = form.first(where: { $0.name == "Status" })?.value, status == "ended" else {
                     return Self.error(TwilioError(status: 400, code: 20001, message: "Invalid Status: must be 'ended'"))
                 }
-                state.executions[index].status = "ended"
-                state.executions[index].dateUpdated = Date()
-                return Self.json(200, MockRender.execution(state.executions[index], version: version))
+                state.executions[sid]?.status = "ended"
+                state.executions[sid]?.dateUpdated = Date()
+                return Self.json(200, MockRender.execution(state.executions[sid]!, version: version))
             case (.execution, "DELETE"):
-                state.executions.remove(at: index)
+                state.executions[sid] = nil
                 return HTTPResponse(status: 204, headers: ["Twilio-Request-Id": "RQ" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()])
             case (.executionContext, _):
                 return Self.json(200, MockRender.executionContext(execution, version: version))
@@ -68,7 +67,7 @@ extension MockStudio {
     }
 
     private func list(_ state: MockState, flow: String, version: String, path: String, params: [(name: String, value: String)]) -> HTTPResponse {
-        var executions = state.executions.filter { $0.flow == flow }
+        var executions = state.executions.newestFirst.filter { $0.flow == flow }
         var filters: [(name: String, value: String)] = []
         for name in ["DateCreatedFrom", "DateCreatedTo"] {
             guard let text = params.last(where: { $0.name == name })?.value else { continue }
@@ -126,7 +125,7 @@ extension MockStudio {
         var execution = MockFixtures.execution(sid: MockSID.make("FN", state.nextSerial), account: flow.account, flow: flow.sid,
                                                serial: state.nextSerial, context: context, status: "active", created: Date())
         execution.contactChannelAddress = value("To")!
-        state.executions.insert(execution, at: 0)
+        state.executions.insertNewest(execution)
         // v1 create answers 200, v2 201 (as the specs say).
         return Self.json(version == "v1" ? 200 : 201, MockRender.execution(execution, version: version))
     }

@@ -12,7 +12,7 @@ final class StudioJSONRewriterTests: XCTestCase {
     }
 
     var endedExecution: MockExecution {
-        MockFixtures.seed().executions.first { $0.sid == MockFixtures.endedExecutionA }!
+        MockFixtures.seed().executions[MockFixtures.endedExecutionA]!
     }
 
     func testURLsAreRewrittenAndTheTrickyContextIsCopiedByteForByte() throws {
