@@ -35,18 +35,43 @@ public struct RequestTarget: Equatable, Sendable {
             path = originForm
             query = ""
         }
-        let lowerPath = path.lowercased()
-        if lowerPath.contains("%2f") || lowerPath.contains("%5c") || lowerPath.contains("%00") || lowerPath.contains("%2e") {
-            return .failure(.badRequest("encoded separators or dots in the path"))
-        }
-        if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." }) {
-            return .failure(.badRequest("dot segments in the path"))
-        }
-        if target.utf8.contains(where: { $0 < 0x21 || $0 > 0x7E }) || path.contains("\\") || path.contains("#") || query.contains("#") {
-            return .failure(.badRequest("invalid characters in the request target"))
-        }
+        if let why = rejection(path: path.utf8, query: query.utf8) { return .failure(.badRequest(why)) }
         return .success(RequestTarget(path: String(path), query: String(query)))
     }
 
     private static func asciiLower(_ text: String) -> String { text.lowercased() }
+
+    /// One pass over the bytes (this runs on every request): controls, spaces, non-ASCII, `\\`
+    /// and `#` anywhere; `.`/`..` segments and encoded `/`, `\\`, NUL or `.` in the path.
+    private static func rejection(path: Substring.UTF8View, query: Substring.UTF8View) -> String? {
+        if query.contains(where: { $0 < 0x21 || $0 > 0x7E || $0 == UInt8(ascii: "#") }) { return "invalid characters in the request target" }
+        var previous: (UInt8, UInt8, UInt8) = (0, 0, 0)  // the three bytes before this one
+        var segmentLength = 0
+        var segmentDots = 0
+        func endSegment() -> String? {
+            segmentLength > 0 && segmentLength == segmentDots && segmentDots <= 2 ? "dot segments in the path" : nil
+        }
+        for byte in path {
+            if byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "#") {
+                return "invalid characters in the request target"
+            }
+            if previous.1 == UInt8(ascii: "%") {
+                // `%XY` complete: %2F, %5C, %00 and %2E are refused in any case.
+                let pair = (previous.2 | 0x20, byte | 0x20)
+                if pair == (0x32, 0x66) || pair == (0x35, 0x63) || pair == (0x30, 0x30) || pair == (0x32, 0x65) {
+                    return "encoded separators or dots in the path"
+                }
+            }
+            if byte == UInt8(ascii: "/") {
+                if let why = endSegment() { return why }
+                segmentLength = 0
+                segmentDots = 0
+            } else {
+                segmentLength += 1
+                if byte == UInt8(ascii: ".") { segmentDots += 1 }
+            }
+            previous = (previous.1, previous.2, byte)
+        }
+        return endSegment()
+    }
 }

@@ -3,11 +3,19 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
     public let value: String
 
     public init?<S: StringProtocol>(_ text: S, prefix: String) {
-        let bytes = Array(text.utf8)
-        let prefixBytes = Array(prefix.utf8)
-        guard prefixBytes.count == 2, bytes.count == 34, bytes[0] == prefixBytes[0], bytes[1] == prefixBytes[1],
-              bytes[2...].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
-        else { return nil }
+        // Walks the UTF-8 view once, without copying: this runs on every request.
+        var prefixBytes = prefix.utf8.makeIterator()
+        var count = 0
+        for byte in text.utf8 {
+            if count < 2 {
+                guard byte == prefixBytes.next() else { return nil }
+            } else {
+                guard (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) else { return nil }
+            }
+            count += 1
+            if count > 34 { return nil }
+        }
+        guard count == 34 else { return nil }
         value = String(text)
     }
 

@@ -1,4 +1,5 @@
 @testable import Studio
+import Foundation
 import XCTest
 
 final class StudioRouterTests: XCTestCase {
@@ -111,5 +112,22 @@ final class RequestTargetTests: XCTestCase {
         for target in ["/v2/../admin", "/v2/Flows/..", "/v2/./Flows", "/v2%2FFlows", "/v2%2fFlows", "/v2/Flows%00", "/v2/%2e%2e/x", "/v2\\Flows"] {
             XCTAssertThrowsError(try parse(target).get(), target)
         }
+    }
+}
+
+final class BasicCredentialsTests: XCTestCase {
+    func testParsesEveryPaddingAndSchemeCase() {
+        for (user, password) in [("AC1", "t"), ("AC12", "to"), ("AC123", "tok"), ("SK" + String(repeating: "f", count: 32), "sécret:with:colons")] {
+            let value = BasicCredentials(username: user, password: password).authorizationValue
+            XCTAssertEqual(BasicCredentials(authorization: value), BasicCredentials(username: user, password: password))
+            XCTAssertEqual(BasicCredentials(authorization: "bAsIc  " + value.dropFirst(6) + " "), BasicCredentials(username: user, password: password))
+        }
+    }
+
+    func testRejectsMalformedValues() {
+        let bad = ["", "Basic", "Basic ", "Bearer QUM6dA==", "Basic QUM6dA=", "Basic QUM6dA===", "Basic QU=6dA==", "Basic !!!!",
+                   "Basic " + Data("nocolon".utf8).base64EncodedString(), "Basic " + Data(":password".utf8).base64EncodedString(),
+                   "Basic " + Data("user:".utf8).base64EncodedString(), "Basic " + Data([0x41, 0xFF, 0x3A, 0x41]).base64EncodedString()]
+        for value in bad { XCTAssertNil(BasicCredentials(authorization: value), value) }
     }
 }
