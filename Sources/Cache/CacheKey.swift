@@ -33,6 +33,7 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     /// Sorted by name then value, re-encoded the same way, so `?b=2&a=1` and `?a=1&b=2` share an entry.
     public static func canonicalQuery(_ query: String) -> String {
+        if query.isEmpty { return "" }
         let pairs = FormURLEncoded.parse(query).sorted { ($0.name, $0.value) < ($1.name, $1.value) }
         return pairs.isEmpty ? "" : "?" + FormURLEncoded.serialize(pairs)
     }

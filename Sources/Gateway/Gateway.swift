@@ -76,15 +76,16 @@ public final class Gateway: HTTPHandler {
 
     public func handle(_ request: HTTPRequest, responder: Responder) {
         metrics.inFlight.wrappingAdd(1, ordering: .relaxed)
-        var exchange = Exchange(method: request.method, path: String(request.target.prefix { $0 != "?" }), started: clock(), responder: responder)
+        let pathEnd = request.target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? request.target.endIndex
+        var exchange = Exchange(method: request.method, path: String(request.target[..<pathEnd]), started: clock(), responder: responder)
         if request.method == "GET", operationsEndpoint(exchange) { return }
         switch plan(request) {
         case .respond(let response):
             CacheCounters.increment(counters.bypass)
             finish(exchange, response, upstreamStatus: nil)
         case .forward(let forward):
-            exchange.route = forward.route.metricsLabel
-            if forward.request.method == "GET", CacheKey.group(of: forward.route) != nil {
+            exchange.route = RouteLabel(forward.route)
+            if forward.method == "GET", CacheKey.group(of: forward.route) != nil {
                 read(forward, exchange: exchange)
             } else {
                 passThrough(forward, exchange: exchange)
@@ -99,7 +100,7 @@ public final class Gateway: HTTPHandler {
         var path: String
         var started: Double
         var responder: Responder
-        var route = "unmatched"
+        var route = RouteLabel.unmatched
     }
 
     func finish(_ exchange: Exchange, _ response: HTTPResponse, upstreamStatus: Int?) {
@@ -115,12 +116,20 @@ public final class Gateway: HTTPHandler {
 
     /// A request that passed every check and goes to the cache or the upstream.
     struct Forward: Sendable {
-        var request: UpstreamRequest
+        var method: String
+        var pathAndQuery: String
+        var requestHeaders: HTTPHeaders
+        var body: [UInt8]
         var route: StudioRoute
         var query: String
         var credential: SHA256Digest
         var username: String
         var acceptsGzip: Bool
+
+        /// Built only when the upstream is called (never on a hit).
+        var upstreamRequest: UpstreamRequest {
+            UpstreamRequest(method: method, pathAndQuery: pathAndQuery, headers: Gateway.forwardedHeaders(requestHeaders), body: body)
+        }
     }
 
     enum Plan {
@@ -149,13 +158,8 @@ public final class Gateway: HTTPHandler {
             response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#)
             return .respond(response)
         }
-        let upstreamRequest = UpstreamRequest(
-            method: request.method,
-            pathAndQuery: route.upstreamPath + (target.query.isEmpty ? "" : "?" + target.query),
-            headers: Self.forwardedHeaders(request.headers),
-            body: request.body
-        )
-        return .forward(Forward(request: upstreamRequest, route: route, query: target.query,
+        return .forward(Forward(method: request.method, pathAndQuery: route.upstreamPath + (target.query.isEmpty ? "" : "?" + target.query),
+                                requestHeaders: request.headers, body: request.body, route: route, query: target.query,
                                 credential: CredentialBook.digest(authorization: authorization), username: basic.username,
                                 acceptsGzip: Self.acceptsGzip(request.headers)))
     }
@@ -199,11 +203,33 @@ public final class Gateway: HTTPHandler {
     }
 }
 
-extension StudioRoute {
-    /// `v2_execution_context`, `v1_engagement_step`…: a bounded label set for metrics.
-    var metricsLabel: String {
-        var name = resource.rawValue
-        if viaEngagements { name = name.replacingOccurrences(of: "execution", with: "engagement") }
-        return version.rawValue + "_" + name
+/// A route's name in metrics (`v2_execution_context`, `v1_engagement_step`…), kept as a small
+/// integer on the request path and turned into text only when /metrics is rendered.
+struct RouteLabel: Hashable, Sendable {
+    let code: Int
+
+    static let unmatched = RouteLabel(code: 0)
+    static let operations = RouteLabel(code: 1)
+    private static let resources: [StudioRoute.Resource] = [.executionList, .execution, .executionContext, .stepList, .step, .stepContext, .flowAdmin]
+
+    private init(code: Int) { self.code = code }
+
+    init(_ route: StudioRoute) {
+        let resource = Self.resources.firstIndex(of: route.resource)!
+        code = 2 + ((route.version == .v1 ? 0 : 1) * Self.resources.count + resource) * 2 + (route.viaEngagements ? 1 : 0)
+    }
+
+    var name: String {
+        if code == 0 { return "unmatched" }
+        if code == 1 { return "operations" }
+        let index = (code - 2) / 2
+        var resource = Self.resources[index % Self.resources.count].rawValue
+        if (code - 2) % 2 == 1 { resource = resource.replacingOccurrences(of: "execution", with: "engagement") }
+        let version = index / Self.resources.count == 0 ? "v1" : "v2"
+        var snake = ""
+        for character in resource {
+            if character.isUppercase { snake += "_" + character.lowercased() } else { snake.append(character) }
+        }
+        return version + "_" + snake
     }
 }

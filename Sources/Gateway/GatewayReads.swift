@@ -50,7 +50,7 @@ extension Gateway {
         }
         let execution = forward.route.execution?.value
         let endedBeforeRequest = execution.map { statuses.isEnded($0) } ?? false
-        upstream.send(forward.request, idempotent: true) { [self] result in
+        upstream.send(forward.upstreamRequest, idempotent: true) { [self] result in
             coalescer.complete(coalescingKey, with: absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest))
         }
     }

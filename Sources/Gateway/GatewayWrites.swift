@@ -9,7 +9,7 @@ import Upstream
 extension Gateway {
     func passThrough(_ forward: Forward, exchange: Exchange) {
         CacheCounters.increment(counters.bypass)
-        upstream.send(forward.request, idempotent: false) { [self] result in
+        upstream.send(forward.upstreamRequest, idempotent: false) { [self] result in
             switch result {
             case .failure(let failure):
                 finish(exchange, Self.failureResponse(failure), upstreamStatus: 0)
@@ -26,7 +26,7 @@ extension Gateway {
         guard let flow = route.flow?.value, route.resource != .flowAdmin else { return }
         cache.removeGroup(CacheKey.listGroup(flow: flow))
         guard let execution = route.execution?.value, route.resource == .execution else { return }
-        switch forward.request.method {
+        switch forward.method {
         case "DELETE":
             cache.removeGroup(execution)
             statuses.forget(execution)

@@ -47,7 +47,7 @@ final class Histogram: Sendable {
 /// Request-level metrics: counts by route, status and cache result; latencies.
 final class RequestMetrics: Sendable {
     private struct Label: Hashable {
-        var route: String
+        var route: RouteLabel
         var status: Int
         var cache: String
     }
@@ -59,14 +59,14 @@ final class RequestMetrics: Sendable {
     /// Monotonic second of the last HTTP answer from the upstream (any status), for /readyz.
     let lastUpstreamAnswer = Atomic<Int>(Int.min / 2)
 
-    func record(route: String, status: Int, cache: String, seconds: Double) {
+    func record(route: RouteLabel, status: Int, cache: String, seconds: Double) {
         requests.withLock { $0[Label(route: route, status: status, cache: cache), default: 0] += 1 }
         requestLatency.observe(seconds)
     }
 
     func renderRequests() -> [String] {
-        requests.withLock { $0 }.sorted { ($0.key.route, $0.key.status, $0.key.cache) < ($1.key.route, $1.key.status, $1.key.cache) }.map {
-            "studiogate_requests_total{route=\"\($0.key.route)\",status=\"\($0.key.status)\",cache=\"\($0.key.cache)\"} \($0.value)"
-        }
+        requests.withLock { $0 }.map { (route: $0.key.route.name, status: $0.key.status, cache: $0.key.cache, count: $0.value) }
+            .sorted { ($0.route, $0.status, $0.cache) < ($1.route, $1.status, $1.cache) }
+            .map { "studiogate_requests_total{route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache)\"} \($0.count)" }
     }
 }

@@ -8,7 +8,7 @@ extension Gateway {
     /// Answers an operations endpoint; false when `exchange` is not one.
     func operationsEndpoint(_ exchange: Exchange) -> Bool {
         var exchange = exchange
-        exchange.route = "operations"
+        exchange.route = .operations
         switch exchange.path {
         case "/healthz":
             finish(exchange, Self.text(200, "ok\n"), upstreamStatus: nil)

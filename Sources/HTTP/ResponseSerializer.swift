@@ -7,14 +7,15 @@ public enum ResponseSerializer {
     public static func serialize(_ response: HTTPResponse, headOnly: Bool, close: Bool, date: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + response.body.count)
-        out.append(contentsOf: "HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
+        if let line = statusLines[response.status] {
+            out.append(contentsOf: line)
+        } else {
+            out.append(contentsOf: "HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
+        }
         let noBody = HTTPStatus.forbidsBody(response.status)
         for (name, value) in response.headers {
             // The server owns framing; a handler cannot smuggle its own.
-            if asciiCaseInsensitiveEquals(name, "Content-Length") || asciiCaseInsensitiveEquals(name, "Connection")
-                || asciiCaseInsensitiveEquals(name, "Transfer-Encoding") || asciiCaseInsensitiveEquals(name, "Date") {
-                continue
-            }
+            if serverOwned(name) { continue }
             appendField(&out, name, value)
         }
         appendField(&out, "Date", date)
@@ -23,6 +24,18 @@ public enum ResponseSerializer {
         out.append(contentsOf: "\r\n".utf8)
         if !headOnly && !noBody { out.append(contentsOf: response.body) }
         return out
+    }
+
+    private static let statusLines: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues: [200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504].map {
+        ($0, Array("HTTP/1.1 \($0) \(HTTPStatus.reasonPhrase($0))\r\n".utf8))
+    })
+
+    private static func serverOwned(_ name: String) -> Bool {
+        guard let first = name.utf8.first.map({ $0 | 0x20 }), first == UInt8(ascii: "c") || first == UInt8(ascii: "t") || first == UInt8(ascii: "d") else {
+            return false
+        }
+        return asciiCaseInsensitiveEquals(name, "Content-Length") || asciiCaseInsensitiveEquals(name, "Connection")
+            || asciiCaseInsensitiveEquals(name, "Transfer-Encoding") || asciiCaseInsensitiveEquals(name, "Date")
     }
 
     /// Appends one field, dropping any CR/LF a handler let into it (no response splitting).

@@ -19,7 +19,7 @@ public struct StudioRoute: Equatable, Sendable {
 
     /// The path sent upstream: Engagement paths become the matching Execution paths.
     public var upstreamPath: String {
-        guard let flow else { return requestPath }
+        guard viaEngagements, let flow else { return requestPath }
         var path = "/\(version.rawValue)/Flows/\(flow)"
         if resource == .flowAdmin { return requestPath }
         path += "/Executions"

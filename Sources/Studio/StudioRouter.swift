@@ -1,4 +1,5 @@
 /// Maps request paths to Studio routes (DESIGN §2). Pure: no I/O, no state.
+/// Works on the path's UTF-8 bytes: it runs for every request, hits included.
 public enum StudioRouter {
     public enum Match: Equatable, Sendable {
         case route(StudioRoute)
@@ -7,12 +8,26 @@ public enum StudioRouter {
     }
 
     public static func match(path: String) -> Match {
-        guard path.hasPrefix("/") else { return .notFound }
-        let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        guard segments.count >= 2, !segments.contains(where: \.isEmpty),
-              let version = StudioRoute.Version(rawValue: String(segments[0])), segments[1] == "Flows"
-        else { return .notFound }
+        var bytes = path
+        return bytes.withUTF8 { match(bytes: $0, path: path) }
+    }
+
+    private static func match(bytes: UnsafeBufferPointer<UInt8>, path: String) -> Match {
+        guard bytes.first == UInt8(ascii: "/") else { return .notFound }
+        var segments: [Slice<UnsafeBufferPointer<UInt8>>] = []
+        segments.reserveCapacity(8)
+        var start = 1
+        for index in 1...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "/") {
+            guard index > start, segments.count < 8 else { return .notFound }  // no empty segments, no deep paths
+            segments.append(bytes[start..<index])
+            start = index + 1
+        }
+        guard segments.count >= 2, segments[1].elementsEqual("Flows".utf8) else { return .notFound }
+        let version: StudioRoute.Version
+        if segments[0].elementsEqual("v1".utf8) { version = .v1 } else if segments[0].elementsEqual("v2".utf8) { version = .v2 } else { return .notFound }
         let rest = Array(segments.dropFirst(2))
+        func sid(_ index: Int, _ prefix: String) -> SID? { SID(String(decoding: rest[index], as: UTF8.self), prefix: prefix) }
+        func literal(_ index: Int, _ text: String) -> Bool { rest[index].elementsEqual(text.utf8) }
 
         func route(_ resource: StudioRoute.Resource, _ methods: [String], flow: SID? = nil, execution: SID? = nil,
                    step: SID? = nil, engagements: Bool = false) -> Match {
@@ -22,39 +37,37 @@ public enum StudioRouter {
 
         // /vN/Flows and the flow-level admin paths.
         if rest.isEmpty { return route(.flowAdmin, version == .v1 ? ["GET"] : ["GET", "POST"]) }
-        if version == .v2, rest == ["Validate"] { return route(.flowAdmin, ["POST"]) }
-        guard let flow = SID(rest[0], prefix: "FW") else { return .notFound }
+        if version == .v2, rest.count == 1, literal(0, "Validate") { return route(.flowAdmin, ["POST"]) }
+        guard let flow = sid(0, "FW") else { return .notFound }
         if rest.count == 1 { return route(.flowAdmin, version == .v1 ? ["GET", "DELETE"] : ["GET", "POST", "DELETE"], flow: flow) }
         if version == .v2 {
-            switch (rest.count, rest[1]) {
-            case (2, "Revisions"), (2, "TestUsers"):
-                return route(.flowAdmin, rest[1] == "Revisions" ? ["GET"] : ["GET", "POST"], flow: flow)
-            case (3, "Revisions") where rest[2].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }):
+            if rest.count == 2, literal(1, "Revisions") { return route(.flowAdmin, ["GET"], flow: flow) }
+            if rest.count == 2, literal(1, "TestUsers") { return route(.flowAdmin, ["GET", "POST"], flow: flow) }
+            if rest.count == 3, literal(1, "Revisions"),
+               rest[2].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
                 return route(.flowAdmin, ["GET"], flow: flow)
-            default:
-                break
             }
         }
 
         // The Executions family, and on v1 its Engagement twin.
-        let engagements = rest[1] == "Engagements"
-        guard rest[1] == "Executions" || (engagements && version == .v1) else { return .notFound }
+        let engagements = literal(1, "Engagements")
+        guard literal(1, "Executions") || (engagements && version == .v1) else { return .notFound }
         if rest.count == 2 { return route(.executionList, ["GET", "POST"], flow: flow, engagements: engagements) }
-        guard let execution = SID(rest[2], prefix: "FN") else { return .notFound }
+        guard let execution = sid(2, "FN") else { return .notFound }
         switch rest.count {
         case 3:
             // Engagements could be deleted but never updated.
             return route(.execution, engagements ? ["GET", "DELETE"] : ["GET", "POST", "DELETE"],
                          flow: flow, execution: execution, engagements: engagements)
-        case 4 where rest[3] == "Context":
+        case 4 where literal(3, "Context"):
             return route(.executionContext, ["GET"], flow: flow, execution: execution, engagements: engagements)
-        case 4 where rest[3] == "Steps":
+        case 4 where literal(3, "Steps"):
             return route(.stepList, ["GET"], flow: flow, execution: execution, engagements: engagements)
-        case 5 where rest[3] == "Steps":
-            guard let step = SID(rest[4], prefix: "FT") else { return .notFound }
+        case 5 where literal(3, "Steps"):
+            guard let step = sid(4, "FT") else { return .notFound }
             return route(.step, ["GET"], flow: flow, execution: execution, step: step, engagements: engagements)
-        case 6 where rest[3] == "Steps" && rest[5] == "Context":
-            guard let step = SID(rest[4], prefix: "FT") else { return .notFound }
+        case 6 where literal(3, "Steps") && literal(5, "Context"):
+            guard let step = sid(4, "FT") else { return .notFound }
             return route(.stepContext, ["GET"], flow: flow, execution: execution, step: step, engagements: engagements)
         default:
             return .notFound

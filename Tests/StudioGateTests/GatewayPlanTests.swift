@@ -26,7 +26,7 @@ final class GatewayPlanTests: XCTestCase {
             "Connection": "keep-alive, X-Secret", "X-Secret": "1", "Cookie": "a=b", "Proxy-Authorization": "x",
         ])
         guard case .forward(let forward) = result else { return XCTFail("expected a forward") }
-        let request = forward.request
+        let request = forward.upstreamRequest
         XCTAssertEqual(request.method, "GET")
         XCTAssertEqual(request.pathAndQuery, "/v2/Flows/\(flow)/Executions?PageSize=2")
         XCTAssertEqual(request.headers.fields.map(\.name), ["Authorization", "Accept", "User-Agent"])
