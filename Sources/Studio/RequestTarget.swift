@@ -26,15 +26,11 @@ public struct RequestTarget: Equatable, Sendable {
             originForm = afterScheme[authority.endIndex...]
             if originForm.isEmpty || originForm.first == "?" { originForm = "/" + originForm }
         }
-        let path: Substring
-        let query: Substring
-        if let mark = originForm.firstIndex(of: "?") {
-            path = originForm[..<mark]
-            query = originForm[originForm.index(after: mark)...]
-        } else {
-            path = originForm
-            query = ""
-        }
+        // Split on the first "?" over UTF-8 (every request passes here).
+        let utf8 = originForm.utf8
+        let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = mark.map { originForm[..<$0] } ?? originForm
+        let query = mark.map { originForm[originForm.utf8.index(after: $0)...] } ?? ""
         if let why = rejection(path: path.utf8, query: query.utf8) { return .failure(.badRequest(why)) }
         return .success(RequestTarget(path: String(path), query: String(query)))
     }
