@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""StudioGate benchmarks, side by side with nginx proxy_cache and the direct upstream, in one run.
+
+Loopback only; every load is bounded in time and count. Usage (normally via bench/run.sh):
+  bench.py --build .build/release --out docs [--smoke]
+Writes docs/BENCHMARKS.md's tables to OUT/bench-results.md and a plot to OUT/bench-hit-path.svg.
+"""
+import argparse
+import asyncio
+import base64
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ACCOUNT = "AC000000000000000000000000000000a1"
+TOKEN = "token-a-0123456789abcdef"
+FLOW = "FW000000000000000000000000000000a4"
+AUTH = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORES = os.cpu_count() or 1
+SERVER_CORES = "0"
+LOAD_CORES = "1" if CORES > 1 else "0"
+
+
+def seeded(index):
+    return "FN" + format(0x100000 + index, "032x")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+class Proc:
+    def __init__(self, args, cores=None):
+        command = (["taskset", "-c", cores] if cores else []) + args
+        self.p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+
+
+def fetch(port, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
+def mock_call(port, method, path, body=b""):
+    status, data = fetch(port, method, path, body=body)
+    return json.loads(data or b"{}")
+
+
+def upstream_count(mock_port):
+    return mock_call(mock_port, "GET", "/__mock/requests")["count"]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Stack:
+    """A mock, a gateway and (optionally) nginx, each pinned to the server cores."""
+
+    def __init__(self, build, gateway_args=(), threads=1, nginx=False, seed=None):
+        self.mock_port, self.gw_port = free_port(), free_port()
+        self.procs = []
+        # The mock is the shared upstream: it runs on the load cores so it does not steal the contenders'.
+        self.mock = Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{self.mock_port}", "--threads", "1"], LOAD_CORES)
+        self.procs.append(self.mock)
+        wait_listening(self.mock_port)
+        if seed:
+            mock_call(self.mock_port, "POST", "/__mock/seed", json.dumps(seed).encode())
+        server_cores = SERVER_CORES if threads == 1 else f"0-{CORES - 1}"
+        self.gateway = Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{self.gw_port}", "--upstream", f"http://127.0.0.1:{self.mock_port}",
+                             "--threads", str(threads), "--log-level", "warn", *gateway_args], server_cores)
+        self.procs.append(self.gateway)
+        wait_listening(self.gw_port)
+        self.nginx_port = None
+        if nginx:
+            self.nginx_port = free_port()
+            self.nginx_dir = tempfile.mkdtemp(prefix="studiogate-nginx-")
+            os.chmod(self.nginx_dir, 0o777)  # nginx workers run as an unprivileged user and write the cache here
+            conf = open(os.path.join(HERE, "nginx.conf")).read()
+            conf = conf.replace("__PORT__", str(self.nginx_port)).replace("__UPSTREAM__", f"127.0.0.1:{self.mock_port}").replace("__DIR__", self.nginx_dir)
+            conf = conf.replace("worker_processes 1;", f"worker_processes {threads};")
+            path = os.path.join(self.nginx_dir, "nginx.conf")
+            open(path, "w").write(conf)
+            self.procs.append(Proc(["nginx", "-c", path, "-p", self.nginx_dir], server_cores))
+            wait_listening(self.nginx_port)
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            proc.stop()
+        if self.nginx_port:
+            shutil.rmtree(self.nginx_dir, ignore_errors=True)
+
+
+def wrk(port, path, connections, seconds, extra=()):
+    command = ["taskset", "-c", LOAD_CORES, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: {AUTH}",
+               *extra, "-s", os.path.join(HERE, "wrk-report.lua"), f"http://127.0.0.1:{port}{path}"]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
+    match = re.search(r"RESULT rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) p999=([\d.]+) errors=(\d+) requests=(\d+)", output)
+    if not match:
+        raise RuntimeError(f"wrk produced no result: {output}")
+    rps, p50, p99, p999, errors, requests = match.groups()
+    return {"rps": float(rps), "p50": float(p50), "p99": float(p99), "p999": float(p999), "errors": int(errors), "requests": int(requests)}
+
+
+def hit_path(build, seconds, smoke):
+    """Cached ended-execution contexts (~1 KiB and ~16 KiB): studiogate vs nginx proxy_cache."""
+    rows, sweep = [], []
+    for size in ([1024] if smoke else [1024, 16384]):
+        for threads in ([1] if smoke else [1, 2]):
+            stack = Stack(build, threads=threads, nginx=True, seed={"count": 4, "context_bytes": size, "status": "ended"})
+            try:
+                execution = f"/v2/Flows/{FLOW}/Executions/{seeded(0)}"
+                path = execution + "/Context"
+                for port in (stack.gw_port, stack.nginx_port):
+                    for target in (execution, path, path):
+                        fetch(port, "GET", target, headers={"Authorization": AUTH})
+                result = {}
+                for name, port in (("studiogate", stack.gw_port), ("nginx", stack.nginx_port)):
+                    result[name] = wrk(port, path, 64, seconds)
+                rows.append((size, threads, result))
+                if size == 1024 and threads == 1 and not smoke:
+                    for connections in (1, 16, 64, 256):
+                        for name, port in (("studiogate", stack.gw_port), ("nginx", stack.nginx_port)):
+                            sweep.append((connections, name, wrk(port, path, connections, max(2, seconds // 2))))
+                if size == 1024 and threads == 1:
+                    closing = {name: wrk(port, path, 16, max(2, seconds // 2), ["-H", "Connection: close"])
+                               for name, port in (("studiogate", stack.gw_port), ("nginx", stack.nginx_port))}
+            finally:
+                stack.stop()
+    return rows, sweep, closing
+
+
+def miss_path(build, seconds):
+    """A cold call through the gateway vs the mock directly, one connection."""
+    stack = Stack(build, gateway_args=["--active-ttl", "0"], seed={"count": 1, "context_bytes": 1024, "status": "active"})
+    try:
+        path = f"/v2/Flows/{FLOW}/Executions/{seeded(0)}/Context"
+        return {"gateway": wrk(stack.gw_port, path, 1, seconds), "direct": wrk(stack.mock_port, path, 1, seconds)}
+    finally:
+        stack.stop()
+
+
+def polling(build, seconds, services=4, executions=200, interval=0.25):
+    """Services polling executions; half end during the run. Through the gateway vs directly."""
+    results = {}
+    for mode in ("gateway", "direct"):
+        stack = Stack(build, seed={"count": executions, "context_bytes": 256, "status": "active"})
+        port = stack.gw_port if mode == "gateway" else stack.mock_port
+        ended_at, seen_at = {}, {}
+        lock = threading.Lock()
+        stop = time.time() + seconds
+        before = upstream_count(stack.mock_port)
+        requests = [0]
+
+        def service():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            while time.time() < stop:
+                started = time.time()
+                for index in range(executions):
+                    sid = seeded(index)
+                    conn.request("GET", f"/v2/Flows/{FLOW}/Executions/{sid}", headers={"Authorization": AUTH})
+                    body = conn.getresponse().read()
+                    with lock:
+                        requests[0] += 1
+                        if b'"status": "ended"' in body and sid not in seen_at:
+                            seen_at[sid] = time.time()
+                time.sleep(max(0, interval - (time.time() - started)))
+
+        def ender():
+            for index in random.sample(range(executions), executions // 2):
+                time.sleep(random.uniform(0, seconds * 0.7 / (executions // 2)))
+                sid = seeded(index)
+                mock_call(stack.mock_port, "POST", f"/__mock/executions/{sid}/end")
+                with lock:
+                    ended_at[sid] = time.time()
+
+        threads = [threading.Thread(target=service) for _ in range(services)] + [threading.Thread(target=ender)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        staleness = [seen_at[s] - ended_at[s] for s in ended_at if s in seen_at]
+        results[mode] = {"requests": requests[0], "upstream_calls": upstream_count(stack.mock_port) - before,
+                         "max_staleness": max(staleness) if staleness else None, "unseen": len(ended_at) - len(staleness)}
+        stack.stop()
+    return results
+
+
+def herd(build, clients):
+    """N concurrent identical misses with a slow upstream (300 ms)."""
+    stack = Stack(build, seed={"count": 1, "context_bytes": 1024, "status": "ended"})
+    try:
+        path = f"/v2/Flows/{FLOW}/Executions/{seeded(0)}/Steps"
+        mock_call(stack.mock_port, "POST", "/__mock/faults", json.dumps({"path_prefix": path, "delay_ms": 300}).encode())
+
+        async def one():
+            reader, writer = await asyncio.open_connection("127.0.0.1", stack.gw_port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nConnection: close\r\n\r\n".encode())
+            data = await reader.read()
+            writer.close()
+            return data.split(b" ", 2)[1]
+
+        async def all_of_them():
+            return await asyncio.gather(*[one() for _ in range(clients)])
+
+        statuses = asyncio.run(all_of_them())
+        calls = mock_call(stack.mock_port, "GET", "/__mock/requests?path=" + urllib.request.quote(path, safe=""))["count"]
+        return {"clients": clients, "ok": sum(1 for s in statuses if s == b"200"), "upstream_calls": calls}
+    finally:
+        stack.stop()
+
+
+def memory(build, entries):
+    """RSS per cached 1 KiB context."""
+    stack = Stack(build, gateway_args=["--active-ttl", "3600", "--cache-size", "1G"], seed={"count": entries, "context_bytes": 1024, "status": "ended"})
+    try:
+        before = rss_kib(stack.gateway.p.pid)
+        script = os.path.join(tempfile.mkdtemp(), "contexts.lua")
+        open(script, "w").write(f"""
+counter = 0
+request = function()
+  local sid = string.format("FN%032x", 0x100000 + (counter % {entries}))
+  counter = counter + 1
+  return wrk.format("GET", "/v2/Flows/{FLOW}/Executions/" .. sid .. "/Context")
+end
+""")
+        # Several passes over the keys (the first stores, later ones hit), bounded in time.
+        subprocess.run(["taskset", "-c", LOAD_CORES, "wrk", "-t1", "-c16", f"-d{max(3, entries // 2500)}s", "-H", f"Authorization: {AUTH}", "-s", script,
+                        f"http://127.0.0.1:{stack.gw_port}/"], capture_output=True, timeout=600)
+        metrics = fetch(stack.gw_port, "GET", "/metrics")[1].decode()
+        stored = int(re.search(r"^studiogate_cache_entries (\d+)", metrics, re.M).group(1))
+        cache_bytes = int(re.search(r"^studiogate_cache_bytes (\d+)", metrics, re.M).group(1))
+        after = rss_kib(stack.gateway.p.pid)
+        return {"entries": stored, "rss_before_kib": before, "rss_after_kib": after,
+                "rss_per_entry": (after - before) * 1024 / max(1, stored), "budget_bytes_per_entry": cache_bytes / max(1, stored)}
+    finally:
+        stack.stop()
+
+
+def cold_start(build, runs):
+    times = []
+    mock_port = free_port()
+    mock = Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{mock_port}"], LOAD_CORES)
+    wait_listening(mock_port)
+    try:
+        for _ in range(runs):
+            port = free_port()
+            started = time.time()
+            gateway = Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}", "--log-level", "warn"])
+            while True:
+                try:
+                    if fetch(port, "GET", f"/v2/Flows/{FLOW}/Executions", headers={"Authorization": AUTH})[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.002)
+            times.append((time.time() - started) * 1000)
+            gateway.stop()
+    finally:
+        mock.stop()
+    return statistics.median(times)
+
+
+def plot(sweep, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name in ("studiogate", "nginx"):
+        points = [(c, r) for c, n, r in sweep if n == name]
+        left.plot([c for c, _ in points], [r["rps"] for _, r in points], marker="o", label=name)
+        right.plot([c for c, _ in points], [r["p99"] for _, r in points], marker="o", label=name)
+    for axis, title in ((left, "requests/s"), (right, "p99 latency (ms)")):
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("keep-alive connections")
+        axis.set_title(title + ", 1 KiB context hit, 1 core")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
+    args = parser.parse_args()
+    seconds = 2 if args.smoke else 10
+    report = {}
+    print("hit path…", flush=True)
+    report["hit"], sweep, report["no_keepalive"] = hit_path(args.build, seconds, args.smoke)
+    print("miss path…", flush=True)
+    report["miss"] = miss_path(args.build, seconds)
+    print("polling…", flush=True)
+    report["polling"] = polling(args.build, 3 if args.smoke else 30)
+    print("herd…", flush=True)
+    report["herd"] = herd(args.build, 100 if args.smoke else 1000)
+    print("memory…", flush=True)
+    report["memory"] = memory(args.build, 2000 if args.smoke else 100_000)
+    print("cold start…", flush=True)
+    report["cold_start_ms"] = cold_start(args.build, 2 if args.smoke else 10)
+    os.makedirs(args.out, exist_ok=True)
+    json.dump({"report": report, "sweep": sweep}, open(os.path.join(args.out, "bench-results.json"), "w"), indent=1, default=str)
+    if not args.smoke:
+        plot(sweep, os.path.join(args.out, "bench-hit-path.svg"))
+    print(json.dumps(report, indent=1, default=str))
+    # The smoke run checks the harness works and the headline properties hold, not speed.
+    assert all(r[2][n]["errors"] == 0 for r in report["hit"] for n in ("studiogate", "nginx")), "wrk saw errors"
+    assert report["herd"]["ok"] == report["herd"]["clients"], "herd requests failed"
+    assert report["herd"]["upstream_calls"] <= 2, "herd was not coalesced"
+
+
+if __name__ == "__main__":
+    main()
