@@ -48,7 +48,8 @@ extension Gateway {
             return HTTPResponse(status: entry.status, headers: headers, body: gzipBody)
         }
         // The stored bytes were compressed by us; failure here would be a bug, not bad input.
-        return HTTPResponse(status: entry.status, headers: headers, body: (try? Zlib.decompress(gzipBody, format: .gzip)) ?? [])
+        let body = inflated.body(of: entry, engagementView: forward.route.viaEngagements) { (try? Zlib.decompress(gzipBody, format: .gzip)) ?? [] }
+        return HTTPResponse(status: entry.status, headers: headers, body: body)
     }
 
     func passThroughResponse(_ answer: UpstreamResponse, cacheResult: String, forward: Forward) -> HTTPResponse {

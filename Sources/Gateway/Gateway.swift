@@ -14,6 +14,8 @@ public final class Gateway: HTTPHandler {
     public let config: GatewayConfig
     let upstream: UpstreamService
     let cache: ResponseCache
+    /// Inflated bodies of hot entries for identity clients: a fixed 1/64 of the cache budget, at most 8 MiB.
+    let inflated: InflatedBodies
     let credentials: CredentialBook
     let statuses = ExecutionStatusBook()
     private let policyState: Mutex<CachePolicy>
@@ -54,6 +56,7 @@ public final class Gateway: HTTPHandler {
             }
         )
         cache = ResponseCache(budgetBytes: config.cacheSize)
+        inflated = InflatedBodies(budget: min(8 << 20, config.cacheSize / 64))
         credentials = CredentialBook(ttl: config.authTTL)
         policyState = Mutex(CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError))
         let publicAuthority = URL(string: config.effectivePublicURL).flatMap { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } }
