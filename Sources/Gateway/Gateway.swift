@@ -110,9 +110,11 @@ public final class Gateway: HTTPHandler {
         let seconds = clock() - exchange.started
         let cacheResult = response.headers["X-Cache"] ?? "-"
         metrics.record(route: exchange.route, status: response.status, cache: cacheResult, seconds: seconds)
-        logger.access(Logger.Access(method: exchange.method, path: exchange.path, status: response.status, bytes: response.body.count,
-                                    durationMs: seconds * 1000, cache: cacheResult, upstreamStatus: upstreamStatus,
-                                    requestID: response.headers["Twilio-Request-Id"]))
+        if logger.enabled(.info) {
+            logger.access(Logger.Access(method: exchange.method, path: exchange.path, status: response.status, bytes: response.body.count,
+                                        durationMs: seconds * 1000, cache: cacheResult, upstreamStatus: upstreamStatus,
+                                        requestID: response.headers["Twilio-Request-Id"]))
+        }
         metrics.inFlight.wrappingSubtract(1, ordering: .relaxed)
         exchange.responder.respond(response)
     }
@@ -144,7 +146,9 @@ public final class Gateway: HTTPHandler {
     func plan(_ request: HTTPRequest) -> Plan {
         if request.method == "CONNECT" { return .respond(Self.error(.badRequest("CONNECT is not supported"))) }
         let target: RequestTarget
-        switch RequestTarget.parse(request.target, ownAuthorities: ownAuthorities + request.headers.values("Host")) {
+        // Only absolute-form targets name an authority; origin-form skips building the list.
+        let authorities = request.target.utf8.first == UInt8(ascii: "/") ? [] : ownAuthorities + request.headers.values("Host")
+        switch RequestTarget.parse(request.target, ownAuthorities: authorities) {
         case .failure(.badRequest(let why)): return .respond(Self.error(.badRequest(why)))
         case .success(let parsed): target = parsed
         }

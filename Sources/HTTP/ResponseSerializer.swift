@@ -42,7 +42,11 @@ public enum ResponseSerializer {
     private static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
         out.append(contentsOf: name.utf8)
         out.append(contentsOf: ": ".utf8)
-        for byte in value.utf8 where byte != 0x0D && byte != 0x0A { out.append(byte) }
+        if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            for byte in value.utf8 where byte != 0x0D && byte != 0x0A { out.append(byte) }
+        } else {
+            out.append(contentsOf: value.utf8)
+        }
         out.append(contentsOf: "\r\n".utf8)
     }
 

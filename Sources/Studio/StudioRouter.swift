@@ -1,6 +1,15 @@
 /// Maps request paths to Studio routes (DESIGN §2). Pure: no I/O, no state.
 /// Works on the path's UTF-8 bytes: it runs for every request, hits included.
 public enum StudioRouter {
+    /// Shared method lists, so matching a route allocates none.
+    enum Methods {
+        static let get = ["GET"]
+        static let post = ["POST"]
+        static let getPost = ["GET", "POST"]
+        static let getDelete = ["GET", "DELETE"]
+        static let getPostDelete = ["GET", "POST", "DELETE"]
+    }
+
     public enum Match: Equatable, Sendable {
         case route(StudioRoute)
         /// Not a Studio path, or a malformed SID: Twilio-style 404 without an upstream call.
@@ -36,39 +45,39 @@ public enum StudioRouter {
         }
 
         // /vN/Flows and the flow-level admin paths.
-        if rest.isEmpty { return route(.flowAdmin, version == .v1 ? ["GET"] : ["GET", "POST"]) }
-        if version == .v2, rest.count == 1, literal(0, "Validate") { return route(.flowAdmin, ["POST"]) }
+        if rest.isEmpty { return route(.flowAdmin, version == .v1 ? Methods.get : Methods.getPost) }
+        if version == .v2, rest.count == 1, literal(0, "Validate") { return route(.flowAdmin, Methods.post) }
         guard let flow = sid(0, "FW") else { return .notFound }
-        if rest.count == 1 { return route(.flowAdmin, version == .v1 ? ["GET", "DELETE"] : ["GET", "POST", "DELETE"], flow: flow) }
+        if rest.count == 1 { return route(.flowAdmin, version == .v1 ? Methods.getDelete : Methods.getPostDelete, flow: flow) }
         if version == .v2 {
-            if rest.count == 2, literal(1, "Revisions") { return route(.flowAdmin, ["GET"], flow: flow) }
-            if rest.count == 2, literal(1, "TestUsers") { return route(.flowAdmin, ["GET", "POST"], flow: flow) }
+            if rest.count == 2, literal(1, "Revisions") { return route(.flowAdmin, Methods.get, flow: flow) }
+            if rest.count == 2, literal(1, "TestUsers") { return route(.flowAdmin, Methods.getPost, flow: flow) }
             if rest.count == 3, literal(1, "Revisions"),
                rest[2].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
-                return route(.flowAdmin, ["GET"], flow: flow)
+                return route(.flowAdmin, Methods.get, flow: flow)
             }
         }
 
         // The Executions family, and on v1 its Engagement twin.
         let engagements = literal(1, "Engagements")
         guard literal(1, "Executions") || (engagements && version == .v1) else { return .notFound }
-        if rest.count == 2 { return route(.executionList, ["GET", "POST"], flow: flow, engagements: engagements) }
+        if rest.count == 2 { return route(.executionList, Methods.getPost, flow: flow, engagements: engagements) }
         guard let execution = sid(2, "FN") else { return .notFound }
         switch rest.count {
         case 3:
             // Engagements could be deleted but never updated.
-            return route(.execution, engagements ? ["GET", "DELETE"] : ["GET", "POST", "DELETE"],
+            return route(.execution, engagements ? Methods.getDelete : Methods.getPostDelete,
                          flow: flow, execution: execution, engagements: engagements)
         case 4 where literal(3, "Context"):
-            return route(.executionContext, ["GET"], flow: flow, execution: execution, engagements: engagements)
+            return route(.executionContext, Methods.get, flow: flow, execution: execution, engagements: engagements)
         case 4 where literal(3, "Steps"):
-            return route(.stepList, ["GET"], flow: flow, execution: execution, engagements: engagements)
+            return route(.stepList, Methods.get, flow: flow, execution: execution, engagements: engagements)
         case 5 where literal(3, "Steps"):
             guard let step = sid(4, "FT") else { return .notFound }
-            return route(.step, ["GET"], flow: flow, execution: execution, step: step, engagements: engagements)
+            return route(.step, Methods.get, flow: flow, execution: execution, step: step, engagements: engagements)
         case 6 where literal(3, "Steps") && literal(5, "Context"):
             guard let step = sid(4, "FT") else { return .notFound }
-            return route(.stepContext, ["GET"], flow: flow, execution: execution, step: step, engagements: engagements)
+            return route(.stepContext, Methods.get, flow: flow, execution: execution, step: step, engagements: engagements)
         default:
             return .notFound
         }
