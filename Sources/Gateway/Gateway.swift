@@ -201,6 +201,7 @@ public final class Gateway: HTTPHandler {
         case .timeout: error(.gatewayTimeout("The upstream Studio API did not answer in time"))
         case .unreachable(let why): error(.badGateway("The upstream Studio API is unreachable: \(why)"))
         case .overloaded: error(.serviceUnavailable("Too many requests are waiting for the upstream Studio API"))
+        case .invalidResponse: error(.badGateway("The upstream Studio API sent a body that is not JSON"))
         }
     }
 

@@ -57,10 +57,12 @@ extension Gateway {
 
     /// Learns from an upstream answer (credential proof, ended executions) and stores it per policy.
     func absorb(_ result: Result<UpstreamResponse, UpstreamFailure>, forward: Forward, endedBeforeRequest: Bool) -> ReadOutcome {
-        guard case .success(let answer) = result else {
-            if case .failure(let failure) = result { return .failure(failure) }
-            return .failure(.timeout)
+        let answer: UpstreamResponse
+        switch result {
+        case .failure(let failure): return .failure(failure)
+        case .success(let success): answer = success
         }
+        if Self.isMalformedSuccess(answer) { return .failure(.invalidResponse) }
         guard let (account, facts) = learn(from: answer, forward: forward), (200..<300).contains(answer.status) else {
             return .passThrough(answer)
         }
@@ -72,6 +74,12 @@ extension Gateway {
             cache.put(key, entry)
         }
         return .entry(entry)
+    }
+
+    /// A 2xx whose body is not a JSON object (HTML from a proxy, a truncated or garbled body):
+    /// never cached, never attributed, answered 502 (or stale).
+    static func isMalformedSuccess(_ answer: UpstreamResponse) -> Bool {
+        (200..<300).contains(answer.status) && answer.status != 204 && ExecutionFacts(body: answer.body) == nil
     }
 
     /// Applies DESIGN §4 to any upstream answer: 401/403 forgets the credential; a 2xx proves it

@@ -13,6 +13,8 @@ extension Gateway {
             switch result {
             case .failure(let failure):
                 finish(exchange, Self.failureResponse(failure), upstreamStatus: 0)
+            case .success(let answer) where Self.isMalformedSuccess(answer):
+                finish(exchange, Self.failureResponse(.invalidResponse), upstreamStatus: answer.status)
             case .success(let answer):
                 let learned = learn(from: answer, forward: forward)
                 if (200..<300).contains(answer.status) { invalidate(after: forward, answer: answer, account: learned?.0) }

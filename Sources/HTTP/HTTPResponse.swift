@@ -21,6 +21,8 @@ public enum HTTPReply: Sendable {
     case response(HTTPResponse)
     /// Close the connection with RST and no response bytes.
     case resetConnection
+    /// Write these bytes verbatim, then close (fault injection: truncated or malformed responses).
+    case raw([UInt8])
 }
 
 public enum HTTPStatus {

@@ -148,6 +148,10 @@ final class Connection: EventHandler, @unchecked Sendable {
         case .resetConnection:
             Socket.setLingerZero(fd)
             close()
+        case .raw(let bytes):
+            output.append(contentsOf: bytes)
+            state = .closing
+            flush()
         case .response(let response):
             let closeAfter = !keepAlive || inputClosed
             output.append(contentsOf: ResponseSerializer.serialize(response, headOnly: headOnly, close: closeAfter, date: context.date))

@@ -7,7 +7,8 @@ import Studio
 /// - `POST /__mock/reset` — back to the fixtures; answers them.   `GET /__mock/fixtures`
 /// - `GET /__mock/requests[?method=GET&path=/v2/...]` — Studio request counters
 /// - `GET /__mock/last-request` — method, target, headers and body of the last Studio request
-/// - `POST /__mock/faults` JSON `{"path_prefix","method","status","code","delay_ms","reset","times"}`; `DELETE /__mock/faults`
+/// - `POST /__mock/faults` JSON `{"path_prefix","method","status","code","delay_ms","reset","body","content_type","truncate","times","probability"}`;
+///   `DELETE /__mock/faults`
 /// - `POST /__mock/executions/{FN}/end` — the execution ends (as if the flow finished)
 /// - `POST /__mock/executions/{FN}/context` — body is the new raw context JSON
 /// - `POST /__mock/seed` JSON `{"count": N, "context_bytes": B, "status": "ended"|"active"}` — N more
@@ -54,7 +55,11 @@ extension MockStudio {
                 code: object["code"] as? Int,
                 delayMilliseconds: object["delay_ms"] as? Int ?? 0,
                 reset: object["reset"] as? Bool ?? false,
-                remaining: object["times"] as? Int
+                body: object["body"] as? String,
+                contentType: object["content_type"] as? String,
+                truncate: object["truncate"] as? Bool ?? false,
+                remaining: object["times"] as? Int,
+                probability: object["probability"] as? Double ?? 1
             )
             state.withLock { $0.faults.append(fault) }
             return ok()

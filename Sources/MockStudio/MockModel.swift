@@ -52,8 +52,15 @@ struct MockFault: Sendable {
     var delayMilliseconds: Int
     /// Reset the connection instead of answering.
     var reset: Bool
+    /// Answer `status` (default 200) with this body instead (HTML from a proxy, invalid JSON…).
+    var body: String?
+    var contentType: String?
+    /// Announce a longer body than is sent, then close.
+    var truncate: Bool
     /// How many more requests this rule applies to; nil = until cleared.
     var remaining: Int?
+    /// Applies to this fraction of matching requests (1 = all).
+    var probability: Double = 1
 }
 
 struct MockState: Sendable {

@@ -21,7 +21,9 @@ public final class MockStudio: HTTPHandler {
         let fault = state.withLock { state -> MockFault? in
             state.requestCounts["\(request.method) \(path)", default: 0] += 1
             state.lastRequest = (request.method, request.target, request.headers.fields, request.body)
-            guard let index = state.faults.firstIndex(where: { path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method) }) else {
+            guard let index = state.faults.firstIndex(where: {
+                path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method) && Double.random(in: 0..<1) < $0.probability
+            }) else {
                 return nil
             }
             let fault = state.faults[index]
@@ -36,6 +38,12 @@ public final class MockStudio: HTTPHandler {
         }
         let reply: @Sendable () -> HTTPReply = { [self] in
             if fault.reset { return .resetConnection }
+            if fault.truncate {
+                return .raw(Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"sid\": \"FN".utf8))
+            }
+            if let body = fault.body {
+                return .response(HTTPResponse(status: fault.status ?? 200, headers: ["Content-Type": fault.contentType ?? "text/html"], text: body))
+            }
             if let status = fault.status {
                 let error = TwilioError(status: status, code: fault.code ?? 20000 + status, message: HTTPStatus.reasonPhrase(status))
                 return .response(Self.json(status, error.json))

@@ -37,6 +37,8 @@ public enum UpstreamFailure: Error, Equatable, Sendable {
     case unreachable(String)
     /// No complete answer within the timeout: the client gets 504.
     case timeout
+    /// A success status with a body that is not Studio JSON: the client gets 502, nothing is cached.
+    case invalidResponse
     /// Too many calls already in flight and the queue deadline passed: the client gets 503.
     case overloaded
 }

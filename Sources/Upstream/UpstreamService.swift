@@ -64,7 +64,7 @@ public final class UpstreamService: Sendable {
         switch result {
         case .success(let response): return response.status == 429
         case .failure(.unreachable): return true
-        case .failure(.timeout), .failure(.overloaded): return false
+        case .failure(.timeout), .failure(.overloaded), .failure(.invalidResponse): return false
         }
     }
 

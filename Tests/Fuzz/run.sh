@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds and runs one libFuzzer target for SECONDS: Tests/Fuzz/run.sh TARGET SECONDS
+# TARGET: http-parser | chunked | json-rewriter | engagement. Crashes land in .build/fuzz/TARGET/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PATH:/opt/swift/usr/bin"
+target=${1:?target} seconds=${2:?seconds}
+case "$target" in
+  http-parser) sources=(Sources/HTTP/*.swift Tests/Fuzz/HTTPParserFuzz.swift) ;;
+  chunked) sources=(Sources/HTTP/*.swift Tests/Fuzz/ChunkedFuzz.swift) ;;
+  json-rewriter) sources=(Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/JSONRewriterFuzz.swift) ;;
+  engagement) sources=(Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/EngagementFuzz.swift) ;;
+  *) echo "unknown target $target" >&2; exit 2 ;;
+esac
+out=.build/fuzz/$target
+mkdir -p "$out/corpus"
+cp -n Tests/Fuzz/corpus/$target/* "$out/corpus/" 2>/dev/null || true
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name Fuzzed "${sources[@]}" -o "$out/fuzzer"
+cd "$out"
+# Leak detection stays on (ASan's default); -rss_limit guards the machine.
+./fuzzer -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="./" corpus 2>&1 | tail -15
