@@ -266,7 +266,7 @@ request = function()
 end
 """)
         # Several passes over the keys (the first stores, later ones hit), bounded in time.
-        subprocess.run(["taskset", "-c", LOAD_CORES, "wrk", "-t1", "-c16", f"-d{max(3, entries // 2500)}s", "-H", f"Authorization: {AUTH}", "-s", script,
+        subprocess.run(["taskset", "-c", LOAD_CORES, "wrk", "-t1", "-c16", f"-d{max(3, entries // 1200)}s", "-H", f"Authorization: {AUTH}", "-s", script,
                         f"http://127.0.0.1:{stack.gw_port}/"], capture_output=True, timeout=600)
         metrics = fetch(stack.gw_port, "GET", "/metrics")[1].decode()
         stored = int(re.search(r"^studiogate_cache_entries (\d+)", metrics, re.M).group(1))
@@ -329,7 +329,14 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
+    parser.add_argument("--only", choices=["memory", "hit"], help="run one scenario and print it (no files written)")
     args = parser.parse_args()
+    if args.only == "memory":
+        print(json.dumps(memory(args.build, 100_000), indent=1))
+        return
+    if args.only == "hit":
+        print(json.dumps(hit_path(args.build, 5, True), indent=1, default=str))
+        return
     seconds = 2 if args.smoke else 10
     report = {}
     print("hit path…", flush=True)

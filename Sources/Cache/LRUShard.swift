@@ -1,6 +1,6 @@
-/// One shard of the response cache: a dictionary plus an intrusive doubly linked LRU list kept in
-/// an array (no per-node allocations), and a group index for invalidation. Not thread-safe:
-/// `ResponseCache` holds each shard behind its own mutex.
+/// One shard of the response cache: a dictionary plus two intrusive doubly linked lists kept in
+/// an array of nodes (no per-node allocations) — the LRU order, and each group's members (for
+/// invalidation). Not thread-safe: `ResponseCache` holds each shard behind its own mutex.
 struct LRUShard {
     private struct Node {
         var key: CacheKey
@@ -8,6 +8,9 @@ struct LRUShard {
         var cost: Int
         var newer: Int
         var older: Int
+        /// Neighbours in the same group's list.
+        var groupNext: Int
+        var groupPrevious: Int
     }
 
     private var slots: [CacheKey: Int] = [:]
@@ -15,8 +18,8 @@ struct LRUShard {
     private var freeSlots: [Int] = []
     private var newest = -1
     private var oldest = -1
-    /// group → keys (any account), so one write drops every view of one execution.
-    private var groups: [String: Set<CacheKey>] = [:]
+    /// group → first node of its list (entries of any account).
+    private var groupHeads: [String: Int] = [:]
     let budget: Int
     private(set) var bytes = 0
     private(set) var evictions = 0
@@ -42,7 +45,8 @@ struct LRUShard {
             remove(nodes[oldest]!.key)
             evictions += 1
         }
-        let node = Node(key: key, value: value, cost: cost, newer: -1, older: newest)
+        let groupHead = groupHeads[key.group] ?? -1
+        let node = Node(key: key, value: value, cost: cost, newer: -1, older: newest, groupNext: groupHead, groupPrevious: -1)
         let slot: Int
         if let reused = freeSlots.popLast() {
             slot = reused
@@ -54,9 +58,10 @@ struct LRUShard {
         if newest >= 0 { nodes[newest]!.newer = slot }
         newest = slot
         if oldest < 0 { oldest = slot }
+        if groupHead >= 0 { nodes[groupHead]!.groupPrevious = slot }
+        groupHeads[key.group] = slot
         slots[key] = slot
         bytes += cost
-        groups[key.group, default: []].insert(key)
         return true
     }
 
@@ -69,25 +74,31 @@ struct LRUShard {
     mutating func remove(_ key: CacheKey) {
         guard let slot = slots.removeValue(forKey: key) else { return }
         unlink(slot)
-        bytes -= nodes[slot]!.cost
+        let node = nodes[slot]!
+        if node.groupNext >= 0 { nodes[node.groupNext]!.groupPrevious = node.groupPrevious }
+        if node.groupPrevious >= 0 {
+            nodes[node.groupPrevious]!.groupNext = node.groupNext
+        } else if node.groupNext >= 0 {
+            groupHeads[key.group] = node.groupNext
+        } else {
+            groupHeads[key.group] = nil
+        }
+        bytes -= node.cost
         nodes[slot] = nil
         freeSlots.append(slot)
-        groups[key.group]?.remove(key)
-        if groups[key.group]?.isEmpty == true { groups[key.group] = nil }
     }
 
     /// Removes the group's entries (of every account) that match `predicate`; returns how many.
     @discardableResult
     mutating func removeGroup(_ group: String, where predicate: (CacheKey, CachedResponse) -> Bool) -> Int {
-        guard let keys = groups[group] else { return 0 }
-        var removed = 0
-        for key in keys {
-            if let slot = slots[key], predicate(key, nodes[slot]!.value) {
-                remove(key)
-                removed += 1
-            }
+        var victims: [CacheKey] = []
+        var slot = groupHeads[group] ?? -1
+        while slot >= 0, let node = nodes[slot] {
+            if predicate(node.key, node.value) { victims.append(node.key) }
+            slot = node.groupNext
         }
-        return removed
+        for key in victims { remove(key) }
+        return victims.count
     }
 
     /// Every entry, least recently used first.

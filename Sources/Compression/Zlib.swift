@@ -39,8 +39,9 @@ public enum Zlib {
                 return outBuf.count - Int(stream.avail_out)
             }
         }
-        output.removeSubrange(produced...)
-        return output
+        // A fresh array of the exact size: removeSubrange would keep deflateBound's capacity,
+        // which is larger than the input, in every cache entry.
+        return Array(output[0..<produced])
     }
 
     /// Inflates `input`; refuses to produce more than `limit` bytes (a compressed bomb is an error).

@@ -16,9 +16,14 @@ extension Gateway {
         case .notCached: expiresAt = now
         }
         let body = StudioJSONRewriter.rewrite(answer.body, executionView) ?? answer.body
-        return CachedResponse(status: answer.status, contentType: answer.headers["Content-Type"], requestID: answer.headers["Twilio-Request-Id"],
+        return CachedResponse(status: answer.status, contentType: answer.headers["Content-Type"].map(Self.interned), requestID: answer.headers["Twilio-Request-Id"],
                               gzipBody: Zlib.compress(body, format: .gzip, level: 6), identityLength: body.count,
                               account: account, storedAt: now, expiresAt: expiresAt)
+    }
+
+    /// Studio's usual content type as a literal, so a hundred thousand entries share one string.
+    static func interned(_ contentType: String) -> String {
+        contentType == "application/json" ? "application/json" : contentType == "application/json; charset=utf-8" ? "application/json; charset=utf-8" : contentType
     }
 
     /// `entry` with the view the route needs; an Engagement view made now is kept in the cache

@@ -146,9 +146,9 @@ public final class Gateway: HTTPHandler {
     func plan(_ request: HTTPRequest) -> Plan {
         if request.method == "CONNECT" { return .respond(Self.error(.badRequest("CONNECT is not supported"))) }
         let target: RequestTarget
-        // Only absolute-form targets name an authority; origin-form skips building the list.
-        let authorities = request.target.utf8.first == UInt8(ascii: "/") ? [] : ownAuthorities + request.headers.values("Host")
-        switch RequestTarget.parse(request.target, ownAuthorities: authorities) {
+        // Absolute-form targets must name this gateway as configured; the client's Host header
+        // cannot vouch for itself.
+        switch RequestTarget.parse(request.target, ownAuthorities: ownAuthorities) {
         case .failure(.badRequest(let why)): return .respond(Self.error(.badRequest(why)))
         case .success(let parsed): target = parsed
         }

@@ -72,7 +72,9 @@ public final class UpstreamClient: Sendable {
         }
         var urlRequest = URLRequest(url: url)
         urlRequest.httpMethod = request.method
-        if let timeout { urlRequest.timeoutInterval = timeout }
+        // FoundationNetworking turns a timeout under one second into an immediate -1001 (measured),
+        // so the per-call budget is whole seconds, at least one.
+        if let timeout { urlRequest.timeoutInterval = max(1, timeout.rounded(.up)) }
         for (name, value) in request.headers { urlRequest.addValue(value, forHTTPHeaderField: name) }
         if request.method != "GET" && request.method != "HEAD" { urlRequest.httpBody = Data(request.body) }
         let task = session.dataTask(with: urlRequest) { data, response, error in

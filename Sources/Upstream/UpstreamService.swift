@@ -41,6 +41,12 @@ public final class UpstreamService: Sendable {
             client.send(request, timeout: remaining) { [self] result in
                 limiter.release()
                 let elapsed = -started.timeIntervalSinceNow
+                var result = result
+                // FoundationNetworking sometimes reports a dead reused connection as "timed out"
+                // within milliseconds; only a call that used its time budget is a timeout (504).
+                if case .failure(.timeout) = result, elapsed < remaining * 0.5 {
+                    result = .failure(.unreachable("the upstream connection failed"))
+                }
                 switch result {
                 case .success(let response): onAttempt(response.status, elapsed)
                 case .failure: onAttempt(0, elapsed)

@@ -1,4 +1,5 @@
 import Dispatch
+import EventLoop
 import Foundation
 import Gateway
 import HTTPServer
@@ -25,6 +26,14 @@ final class Lifecycle: @unchecked Sendable {
     }
 
     func start() {
+        // Misses allocate large short-lived buffers between long-lived entries; glibc keeps the
+        // freed pages. Returning them every few seconds keeps RSS close to what the cache holds.
+        let trim = DispatchSource.makeTimerSource(queue: queue)
+        trim.schedule(deadline: .now() + 5, repeating: 5)
+        trim.setEventHandler { HeapTrim.now() }
+        trim.resume()
+        sources.append(trim)
+
         if config.stateDir != nil {
             let timer = DispatchSource.makeTimerSource(queue: queue)
             timer.schedule(deadline: .now() + config.snapshotInterval, repeating: config.snapshotInterval)

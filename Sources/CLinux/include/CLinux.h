@@ -8,6 +8,8 @@
 // flags, which are enum constants behind macros.
 int clinux_accept4(int fd, int flags);
 int clinux_eventfd_nonblocking(void);
+/// malloc_trim(0): give freed heap pages back to the kernel.
+int clinux_malloc_trim(void);
 
 static const unsigned int CLINUX_EPOLLIN = EPOLLIN;
 static const unsigned int CLINUX_EPOLLOUT = EPOLLOUT;

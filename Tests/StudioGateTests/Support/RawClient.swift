@@ -3,7 +3,8 @@ import Glibc
 
 /// A blocking loopback HTTP/1.1 client over a raw socket, for tests that need exact bytes on the wire
 /// (pipelining, malformed requests, half-sent requests).
-final class RawClient {
+/// `@unchecked Sendable`: a test hands a client to one other thread at a time, never concurrently.
+final class RawClient: @unchecked Sendable {
     let fd: Int32
 
     struct Response {
