@@ -53,7 +53,9 @@ extension Gateway {
             return HTTPResponse(status: entry.status, headers: headers, body: gzipBody)
         }
         // The stored bytes were compressed by us; failure here would be a bug, not bad input.
-        let body = inflated.body(of: entry, engagementView: forward.route.viaEngagements) { (try? Zlib.decompress(gzipBody, format: .gzip)) ?? [] }
+        let inflate = { (try? Zlib.decompress(gzipBody, format: .gzip)) ?? [] }
+        // Only entries that can be hit again earn a place in the hot set; a miss's entry may not even be stored.
+        let body = cacheResult == "MISS" ? inflate() : inflated.body(of: entry, engagementView: forward.route.viaEngagements, inflate: inflate)
         return HTTPResponse(status: entry.status, headers: headers, body: body)
     }
 

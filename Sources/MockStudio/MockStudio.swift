@@ -66,9 +66,11 @@ public final class MockStudio: HTTPHandler {
 
     static func json(_ status: Int, _ body: String) -> HTTPResponse {
         var headers: HTTPHeaders = ["Content-Type": "application/json"]
-        headers.add("Twilio-Request-Id", "RQ" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())
+        headers.add("Twilio-Request-Id", requestID())
         return HTTPResponse(status: status, headers: headers, text: body)
     }
+
+    static func requestID() -> String { "RQ" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() }
 
     static func error(_ error: TwilioError) -> HTTPResponse { json(error.status, error.json) }
 }

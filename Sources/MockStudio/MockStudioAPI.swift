@@ -39,7 +39,7 @@ extension MockStudio {
                 return Self.json(200, MockRender.execution(state.executions[sid]!, version: version))
             case (.execution, "DELETE"):
                 state.executions[sid] = nil
-                return HTTPResponse(status: 204, headers: ["Twilio-Request-Id": "RQ" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()])
+                return HTTPResponse(status: 204, headers: ["Twilio-Request-Id": Self.requestID()])
             case (.executionContext, _):
                 return Self.json(200, MockRender.executionContext(execution, version: version))
             case (.stepList, _):
