@@ -6,8 +6,8 @@ import HTTPServer
 
 /// Signals and timers: SIGTERM/SIGINT drain and exit, SIGHUP reloads, periodic snapshots.
 ///
-/// `@unchecked Sendable`: the stored timer and signal sources are set once in `start()` and
-/// afterwards only touched from their handlers, which all run on the serial `queue`.
+/// `@unchecked Sendable`: the stored timer sources are set once in `start()`; the handlers of
+/// timers and signals all run on the serial `queue`.
 final class Lifecycle: @unchecked Sendable {
     let config: GatewayConfig
     let gateway: Gateway
@@ -41,15 +41,36 @@ final class Lifecycle: @unchecked Sendable {
             timer.resume()
             sources.append(timer)
         }
-        for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { [self] in
-                if number == SIGHUP { reload() } else { drainAndExit(name) }
+    }
+
+    /// The main thread's work from start-up on: take each signal as it arrives. (Not
+    /// `dispatchMain()`: on Linux it waits in sigsuspend with every signal unblocked.)
+    func waitForSignals() -> Never {
+        while true {
+            var set = Self.handledSignals
+            var number: Int32 = 0
+            guard sigwait(&set, &number) == 0 else { continue }
+            let received = number
+            queue.async { [self] in
+                if received == SIGHUP { reload() } else { drainAndExit(received == SIGTERM ? "SIGTERM" : "SIGINT") }
             }
-            source.resume()
-            sources.append(source)
         }
+    }
+
+    private static var handledSignals: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, number) }
+        return set
+    }
+
+    /// Called first thing in main, before any thread exists: every thread inherits the mask, so
+    /// SIGTERM/SIGINT/SIGHUP stay pending until `waitForSignals` takes them. A signal that
+    /// arrives during start-up is therefore handled once `waitForSignals` runs, never lost and
+    /// never fatal.
+    static func blockSignals() {
+        var set = handledSignals
+        pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
     /// SIGHUP: re-read flags, env and --config; apply what can change without a restart.

@@ -5,6 +5,7 @@ import Gateway
 import HTTPServer
 import MockStudio
 
+Lifecycle.blockSignals()
 signal(SIGPIPE, SIG_IGN)
 
 func fail(_ message: String, code: Int32) -> Never {
@@ -73,13 +74,15 @@ if let adminListen = config.adminListen {
     }
 }
 
+// Signals are taken from here on; any that arrived earlier were held pending (blockSignals).
+let lifecycle = Lifecycle(config: config, gateway: gateway, server: server, admin: admin, logger: logger)
+lifecycle.start()
+
 print("studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)"
       + (admin.map { ", admin on http://\($0.localAddress)" } ?? ""))
 if config.demo { print(Demo.instructions(gateway: "http://\(server.localAddress)")) }
 fflush(nil)
 
-let lifecycle = Lifecycle(config: config, gateway: gateway, server: server, admin: admin, logger: logger)
-lifecycle.start()
-withExtendedLifetime((server, demoServer, admin, lifecycle)) {
-    dispatchMain()
+withExtendedLifetime((server, demoServer, admin)) {
+    lifecycle.waitForSignals()
 }

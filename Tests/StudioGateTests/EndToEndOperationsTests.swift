@@ -130,8 +130,11 @@ final class EndToEndOperationsTests: XCTestCase {
         harness = try GatewayHarness(["--config", file.path])
         try Data(#"{"active_ttl": 7, "log_level": "warn"}"#.utf8).write(to: file)
         harness.gateway.signal(SIGHUP)
-        Thread.sleep(forTimeInterval: 0.5)
-        XCTAssertTrue(harness.gateway.capturedOutput.contains("configuration reloaded: active_ttl=7.0"), harness.gateway.capturedOutput)
+        let expected = "configuration reloaded: active_ttl=7.0"
+        let deadline = Date().addingTimeInterval(5)
+        while !harness.gateway.capturedOutput.contains(expected) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(harness.gateway.process.isRunning, "SIGHUP must never terminate the gateway")
+        XCTAssertTrue(harness.gateway.capturedOutput.contains(expected), harness.gateway.capturedOutput)
         _ = try harness.get(base)
         XCTAssertEqual(try harness.get("/healthz", auth: nil).status, 200, "serving continues")
     }
