@@ -79,14 +79,14 @@ public final class Gateway: HTTPHandler {
 
     public func handle(_ request: HTTPRequest, responder: Responder) {
         metrics.inFlight.wrappingAdd(1, ordering: .relaxed)
-        let pathEnd = request.target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? request.target.endIndex
-        var exchange = Exchange(method: request.method, path: String(request.target[..<pathEnd]), started: clock(), responder: responder)
+        var exchange = Exchange(method: request.method, target: request.target, started: clock(), responder: responder)
         if request.method == "GET", operationsEndpoint(exchange) { return }
-        switch plan(request) {
+        switch plan(request, knownCaller: responder.connectionMemo as? CallerCredential) {
         case .respond(let response):
             CacheCounters.increment(counters.bypass)
             finish(exchange, response, upstreamStatus: nil)
         case .forward(let forward):
+            responder.connectionMemo = forward.caller
             exchange.route = RouteLabel(forward.route)
             if forward.method == "GET", CacheKey.group(of: forward.route) != nil {
                 read(forward, exchange: exchange)
@@ -99,11 +99,15 @@ public final class Gateway: HTTPHandler {
     /// One request on its way through: what the access log and metrics need when it is answered.
     struct Exchange: Sendable {
         var method: String
-        /// The path only: query strings never reach logs.
-        var path: String
+        var target: String
         var started: Double
         var responder: Responder
         var route = RouteLabel.unmatched
+
+        /// The path only: query strings never reach logs. (Cut when needed, not per request.)
+        var path: Substring {
+            target[..<(target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex)]
+        }
     }
 
     func finish(_ exchange: Exchange, _ response: HTTPResponse, upstreamStatus: Int?) {
@@ -111,7 +115,7 @@ public final class Gateway: HTTPHandler {
         let cacheResult = response.headers["X-Cache"] ?? "-"
         metrics.record(route: exchange.route, status: response.status, cache: cacheResult, seconds: seconds)
         if logger.enabled(.info) {
-            logger.access(Logger.Access(method: exchange.method, path: exchange.path, status: response.status, bytes: response.body.count,
+            logger.access(Logger.Access(method: exchange.method, path: String(exchange.path), status: response.status, bytes: response.body.count,
                                         durationMs: seconds * 1000, cache: cacheResult, upstreamStatus: upstreamStatus,
                                         requestID: response.headers["Twilio-Request-Id"]))
         }
@@ -127,9 +131,11 @@ public final class Gateway: HTTPHandler {
         var body: [UInt8]
         var route: StudioRoute
         var query: String
-        var credential: SHA256Digest
-        var username: String
+        var caller: CallerCredential
         var acceptsGzip: Bool
+
+        var credential: SHA256Digest { caller.digest }
+        var username: String { caller.username }
 
         /// Built only when the upstream is called (never on a hit).
         var upstreamRequest: UpstreamRequest {
@@ -142,8 +148,9 @@ public final class Gateway: HTTPHandler {
         case forward(Forward)
     }
 
-    /// Everything decided before any I/O; pure, so it is tested without sockets.
-    func plan(_ request: HTTPRequest) -> Plan {
+    /// Everything decided before any I/O; pure, so it is tested without sockets. `knownCaller`
+    /// is the credential this connection's previous request carried.
+    func plan(_ request: HTTPRequest, knownCaller: CallerCredential? = nil) -> Plan {
         if request.method == "CONNECT" { return .respond(Self.error(.badRequest("CONNECT is not supported"))) }
         let target: RequestTarget
         // Absolute-form targets must name this gateway as configured; the client's Host header
@@ -160,14 +167,16 @@ public final class Gateway: HTTPHandler {
             response.headers.add("Allow", route.allowedMethods.joined(separator: ", "))
             return .respond(response)
         }
-        guard let authorization = request.headers["Authorization"], let basic = BasicCredentials(authorization: authorization) else {
+        guard let authorization = request.headers["Authorization"],
+              let caller = CallerCredential.derive(authorization, reusing: knownCaller)
+        else {
             var response = Self.error(.unauthorized)
             response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#)
             return .respond(response)
         }
         return .forward(Forward(method: request.method, pathAndQuery: route.upstreamPath + (target.query.isEmpty ? "" : "?" + target.query),
                                 requestHeaders: request.headers, body: request.body, route: route, query: target.query,
-                                credential: CredentialBook.digest(authorization: authorization), username: basic.username,
+                                caller: caller,
                                 acceptsGzip: Self.acceptsGzip(request.headers)))
     }
 
@@ -182,14 +191,22 @@ public final class Gateway: HTTPHandler {
         return forwarded
     }
 
-    /// `Accept-Encoding` names gzip with a non-zero q.
+    /// `Accept-Encoding` names gzip (or x-gzip) with a non-zero q. Runs per request, so it
+    /// works on the UTF-8 view without Foundation.
     static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
         headers.tokens("Accept-Encoding").contains { token in
-            let parts = token.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.first == "gzip" || parts.first == "x-gzip" else { return false }
-            let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
-            return q > 0
+            let parts = token.utf8.split(separator: UInt8(ascii: ";")).map(trimmedSpaces)
+            guard let coding = parts.first, coding.elementsEqual("gzip".utf8) || coding.elementsEqual("x-gzip".utf8) else { return false }
+            guard let q = parts.dropFirst().first(where: { $0.starts(with: "q=".utf8) }) else { return true }
+            return q.dropFirst(2).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
         }
+    }
+
+    private static func trimmedSpaces(_ bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.SubSequence {
+        var bytes = bytes
+        while bytes.first == UInt8(ascii: " ") || bytes.first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
+        while bytes.last == UInt8(ascii: " ") || bytes.last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+        return bytes
     }
 
     static func error(_ error: TwilioError) -> HTTPResponse {

@@ -39,6 +39,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 }
 
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    // O(1) for native strings, and most names differ in length.
+    guard a.utf8.count == b.utf8.count else { return false }
     var left = a.utf8.makeIterator()
     var right = b.utf8.makeIterator()
     while true {

@@ -34,6 +34,8 @@ final class Connection: EventHandler, @unchecked Sendable {
     /// When the current phase times out, and what to do then.
     private var deadline: UInt64 = 0
     private var requestStart: UInt64? = nil
+    /// What the handler chose to remember about this connection (see `Responder.connectionMemo`).
+    var handlerMemo: (any Sendable)? = nil
 
     /// Unparsed input kept while a request is being answered before reading pauses (backpressure).
     private static let maxBufferedWhileBusy = 128 * 1024

@@ -32,4 +32,18 @@ public struct Responder: Sendable {
     }
 
     public func respond(_ response: HTTPResponse) { reply(.response(response)) }
+
+    /// One value the handler keeps for the lifetime of the connection (e.g. work derived from a
+    /// header that keep-alive clients repeat on every request). Only for use inside `handle`,
+    /// which runs on the connection's loop; it is dropped when the connection closes.
+    public var connectionMemo: (any Sendable)? {
+        get {
+            precondition(connection.loop.inEventLoop)
+            return connection.handlerMemo
+        }
+        nonmutating set {
+            precondition(connection.loop.inEventLoop)
+            connection.handlerMemo = newValue
+        }
+    }
 }

@@ -141,6 +141,24 @@ final class EndToEndCacheTests: XCTestCase {
         XCTAssertEqual(viaOtherHost.text, try harness.get(pathB, auth: GatewayHarness.authB).text)
     }
 
+    /// The derived credential is remembered per connection: switching Authorization on one
+    /// keep-alive connection must switch the account, and a wrong token must not ride on it.
+    func testCredentialsSwitchedOnOneKeepAliveConnectionAreEachCheckedAnew() throws {
+        try start()
+        let pathA = "\(executions)/\(ended)/Context"
+        XCTAssertEqual(try harness.get(pathA).status, 200)
+        XCTAssertEqual(try harness.get(pathA).header("X-Cache"), "HIT")
+        let client = try RawClient(port: harness.gateway.port)
+        let wrong = RawClient.basicAuth(MockFixtures.accountA, "not-the-token")
+        for (auth, status, cached) in [(GatewayHarness.authA, 200, true), (GatewayHarness.authB, 404, false),
+                                       (wrong, 401, false), (GatewayHarness.authA, 200, true), (wrong, 401, false)] {
+            client.send("GET \(pathA) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(auth)\r\n\r\n")
+            let response = try client.readResponse()
+            XCTAssertEqual(response.status, status)
+            XCTAssertEqual(response.header("X-Cache") == "HIT", cached)
+        }
+    }
+
     func testHundredConcurrentIdenticalMissesMakeAtMostTwoUpstreamCalls() throws {
         try start()
         let path = "\(executions)/\(ended)/Steps"

@@ -1,3 +1,4 @@
+import Auth
 @testable import Gateway
 import HTTP
 import Studio
@@ -64,5 +65,34 @@ final class GatewayPlanTests: XCTestCase {
         XCTAssertEqual(Gateway.failureResponse(.timeout).status, 504)
         XCTAssertEqual(Gateway.failureResponse(.unreachable("x")).status, 502)
         XCTAssertEqual(Gateway.failureResponse(.overloaded).status, 503)
+    }
+
+    func testAcceptsGzipFollowsQValues() {
+        func accepts(_ value: String?) -> Bool {
+            Gateway.acceptsGzip(value.map { ["Accept-Encoding": $0] } ?? [:])
+        }
+        XCTAssertFalse(accepts(nil))
+        XCTAssertTrue(accepts("gzip, deflate"))
+        XCTAssertTrue(accepts("deflate,GZIP"))
+        XCTAssertTrue(accepts("x-gzip"))
+        XCTAssertTrue(accepts("gzip;q=0.5"))
+        XCTAssertTrue(accepts("gzip ; q=1.000"))
+        XCTAssertFalse(accepts("gzip;q=0"))
+        XCTAssertFalse(accepts("gzip; q=0.000"))
+        XCTAssertFalse(accepts("gzipped, br"))
+        XCTAssertFalse(accepts("identity"))
+    }
+
+    func testCallerCredentialIsReusedOnlyForTheSameValue() throws {
+        let other = BasicCredentials(username: "AC" + String(repeating: "2", count: 32), password: "secret").authorizationValue
+        let first = try XCTUnwrap(CallerCredential(authorization: auth))
+        XCTAssertEqual(first.username, "AC" + String(repeating: "1", count: 32))
+        XCTAssertEqual(first.digest, CredentialBook.digest(authorization: auth))
+        let again = try XCTUnwrap(CallerCredential.derive(auth, reusing: first))
+        XCTAssertEqual(again.digest, first.digest)
+        let switched = try XCTUnwrap(CallerCredential.derive(other, reusing: first))
+        XCTAssertEqual(switched.digest, CredentialBook.digest(authorization: other))
+        XCTAssertEqual(switched.username, "AC" + String(repeating: "2", count: 32))
+        XCTAssertNil(CallerCredential.derive("Basic !!!", reusing: first), "a bad value never falls back to the remembered one")
     }
 }

@@ -1,0 +1,29 @@
+import Auth
+import Studio
+
+/// The caller's credential as the gateway uses it: the SHA-256 digest that keys proofs in the
+/// `CredentialBook`, and the username (AC… or SK…) that says how a 2xx proves it.
+///
+/// Keep-alive clients send the same `Authorization` value on every request, so the derived
+/// credential is remembered for the connection and reused while the value is unchanged: base64
+/// and SHA-256 are paid once per connection, not once per request.
+struct CallerCredential: Sendable {
+    let digest: SHA256Digest
+    let username: String
+    /// The value it came from, for comparison only. It lives as long as the connection, like
+    /// the request bytes themselves; it is never logged, persisted or used as a key.
+    private let authorization: String
+
+    init?(authorization: String) {
+        guard let basic = BasicCredentials(authorization: authorization) else { return nil }
+        self.authorization = authorization
+        digest = CredentialBook.digest(authorization: authorization)
+        username = basic.username
+    }
+
+    /// `previous` if it was derived from this same value, otherwise a fresh derivation.
+    static func derive(_ authorization: String, reusing previous: CallerCredential?) -> CallerCredential? {
+        if let previous, previous.authorization == authorization { return previous }
+        return CallerCredential(authorization: authorization)
+    }
+}
