@@ -208,13 +208,21 @@ public struct RequestParser: Sendable {
 
     /// Decides how the body is delimited (RFC 9112 §6), refusing every ambiguous combination.
     private func frame(_ request: HTTPRequest) -> Result<Framing, HTTPParseError> {
-        let headers = request.headers
-        let hosts = headers.values("Host")
-        if hosts.count > 1 || (request.version == .http1_1 && hosts.isEmpty) {
+        // One pass over the fields (every request comes here): count what framing depends on.
+        var hosts = 0
+        var transferEncodings: [String] = []
+        var lengths: [String] = []
+        for (name, value) in request.headers {
+            switch name.utf8.count {
+            case 4 where asciiCaseInsensitiveEquals(name, "Host"): hosts += 1
+            case 14 where asciiCaseInsensitiveEquals(name, "Content-Length"): lengths.append(value)
+            case 17 where asciiCaseInsensitiveEquals(name, "Transfer-Encoding"): transferEncodings.append(value)
+            default: continue
+            }
+        }
+        if hosts > 1 || (request.version == .http1_1 && hosts == 0) {
             return .failure(.badRequest("exactly one Host header is required"))
         }
-        let transferEncodings = headers.values("Transfer-Encoding")
-        let lengths = headers.values("Content-Length")
         if !transferEncodings.isEmpty {
             guard lengths.isEmpty else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
             guard request.version == .http1_1 else { return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request")) }

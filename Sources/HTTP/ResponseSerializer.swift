@@ -6,7 +6,13 @@ public enum ResponseSerializer {
     ///   - date: the cached IMF-fixdate string for the Date header.
     public static func serialize(_ response: HTTPResponse, headOnly: Bool, close: Bool, date: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + response.body.count)
+        serialize(response, into: &out, headOnly: headOnly, close: close, date: date)
+        return out
+    }
+
+    /// Appends to `out` (the connection's output buffer), so no per-response buffer is made.
+    public static func serialize(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, date: String) {
+        out.reserveCapacity(out.count + 256 + response.body.count)
         if let line = statusLines[response.status] {
             out.append(contentsOf: line)
         } else {
@@ -23,7 +29,6 @@ public enum ResponseSerializer {
         if close { appendField(&out, "Connection", "close") }
         out.append(contentsOf: "\r\n".utf8)
         if !headOnly && !noBody { out.append(contentsOf: response.body) }
-        return out
     }
 
     private static let statusLines: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues: [200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504].map {
@@ -40,14 +45,27 @@ public enum ResponseSerializer {
 
     /// Appends one field, dropping any CR/LF a handler let into it (no response splitting).
     private static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
-        out.append(contentsOf: name.utf8)
-        out.append(contentsOf: ": ".utf8)
-        if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            for byte in value.utf8 where byte != 0x0D && byte != 0x0A { out.append(byte) }
-        } else {
-            out.append(contentsOf: value.utf8)
+        append(&out, name)
+        out.append(UInt8(ascii: ":"))
+        out.append(UInt8(ascii: " "))
+        append(&out, value)
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+
+    /// Copies a name or value without CR or LF (one pass over contiguous bytes for native strings).
+    private static func append(_ out: inout [UInt8], _ text: String) {
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            var start = 0
+            for index in 0..<bytes.count where bytes[index] == 0x0D || bytes[index] == 0x0A {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                start = index + 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         }
-        out.append(contentsOf: "\r\n".utf8)
+        if done == nil {
+            for byte in text.utf8 where byte != 0x0D && byte != 0x0A { out.append(byte) }
+        }
     }
 
     public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)

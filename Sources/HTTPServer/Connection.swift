@@ -138,7 +138,7 @@ final class Connection: EventHandler, @unchecked Sendable {
     /// Answers an unreadable request and closes: its framing cannot be trusted.
     private func fail(_ error: HTTPParseError) {
         let response = context.handler.errorResponse(for: error)
-        output.append(contentsOf: ResponseSerializer.serialize(response, headOnly: false, close: true, date: context.date))
+        ResponseSerializer.serialize(response, into: &output, headOnly: false, close: true, date: context.date)
         state = .closing
         flush()
     }
@@ -156,7 +156,7 @@ final class Connection: EventHandler, @unchecked Sendable {
             flush()
         case .response(let response):
             let closeAfter = !keepAlive || inputClosed
-            output.append(contentsOf: ResponseSerializer.serialize(response, headOnly: headOnly, close: closeAfter, date: context.date))
+            ResponseSerializer.serialize(response, into: &output, headOnly: headOnly, close: closeAfter, date: context.date)
             state = closeAfter ? .closing : .reading
             flush()
             if case .reading = state { processInput() }

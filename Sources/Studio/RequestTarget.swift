@@ -31,7 +31,16 @@ public struct RequestTarget: Equatable, Sendable {
         let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = mark.map { originForm[..<$0] } ?? originForm
         let query = mark.map { originForm[originForm.utf8.index(after: $0)...] } ?? ""
-        if let why = rejection(path: path.utf8, query: query.utf8) { return .failure(.badRequest(why)) }
+        // Over contiguous bytes when the string is native (always, for parsed requests).
+        let why: String?
+        if let checked = path.utf8.withContiguousStorageIfAvailable({ pathBytes in
+            query.utf8.withContiguousStorageIfAvailable { queryBytes in rejection(path: pathBytes, query: queryBytes) }
+        }), let outcome = checked {
+            why = outcome
+        } else {
+            why = rejection(path: path.utf8, query: query.utf8)
+        }
+        if let why { return .failure(.badRequest(why)) }
         return .success(RequestTarget(path: String(path), query: String(query)))
     }
 
@@ -39,7 +48,7 @@ public struct RequestTarget: Equatable, Sendable {
 
     /// One pass over the bytes (this runs on every request): controls, spaces, non-ASCII, `\\`
     /// and `#` anywhere; `.`/`..` segments and encoded `/`, `\\`, NUL or `.` in the path.
-    private static func rejection(path: Substring.UTF8View, query: Substring.UTF8View) -> String? {
+    private static func rejection<Bytes: Collection<UInt8>>(path: Bytes, query: Bytes) -> String? {
         if query.contains(where: { $0 < 0x21 || $0 > 0x7E || $0 == UInt8(ascii: "#") }) { return "invalid characters in the request target" }
         var previous: (UInt8, UInt8, UInt8) = (0, 0, 0)  // the three bytes before this one
         var segmentLength = 0

@@ -1,0 +1,35 @@
+import HTTP
+import XCTest
+
+final class ResponseSerializerTests: XCTestCase {
+    let date = "Tue, 24 Nov 2026 06:00:00 GMT"
+
+    func text(_ response: HTTPResponse, headOnly: Bool = false, close: Bool = false) -> String {
+        String(decoding: ResponseSerializer.serialize(response, headOnly: headOnly, close: close, date: date), as: UTF8.self)
+    }
+
+    func testFramingIsTheServersAndBodyFollowsTheHead() {
+        let response = HTTPResponse(status: 200, headers: ["Content-Type": "application/json", "content-length": "999",
+                                                           "Transfer-Encoding": "chunked", "Connection": "upgrade", "DATE": "x"], text: "{}")
+        XCTAssertEqual(text(response, close: true),
+                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: \(date)\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        XCTAssertEqual(text(response, headOnly: true),
+                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: \(date)\r\nContent-Length: 2\r\n\r\n")
+    }
+
+    func testCRAndLFCannotSplitTheResponse() {
+        let response = HTTPResponse(status: 404, headers: ["X-A": "one\r\nSet-Cookie: evil=1", "X-B\r\nInjected": "v\n"], text: "")
+        let serialized = text(response)
+        XCTAssertTrue(serialized.contains("X-A: oneSet-Cookie: evil=1\r\n"))
+        XCTAssertTrue(serialized.contains("X-BInjected: v\r\n"))
+        XCTAssertEqual(serialized.components(separatedBy: "\r\n").filter { $0.hasPrefix("Set-Cookie") }.count, 0)
+    }
+
+    func testNoBodyStatusesAndUnknownStatusesAndAppending() {
+        XCTAssertEqual(text(HTTPResponse(status: 204, text: "ignored")), "HTTP/1.1 204 No Content\r\nDate: \(date)\r\n\r\n")
+        XCTAssertTrue(text(HTTPResponse(status: 418)).hasPrefix("HTTP/1.1 418 Status 418\r\n"))
+        var out = Array("earlier".utf8)
+        ResponseSerializer.serialize(HTTPResponse(status: 200, text: "x"), into: &out, headOnly: false, close: false, date: date)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "earlierHTTP/1.1 200 OK\r\nDate: \(date)\r\nContent-Length: 1\r\n\r\nx")
+    }
+}
