@@ -43,11 +43,18 @@ public enum UpstreamFailure: Error, Equatable, Sendable {
     case overloaded
 }
 
-/// Calls the upstream Studio over URLSession (libcurl on Linux), reusing connections.
-/// Redirects are never followed: the upstream's answer is passed back as it is.
+/// Calls the upstream Studio over URLSession (libcurl on Linux). Reads reuse connections; writes
+/// do not (see `writes`). Redirects are never followed: the upstream's answer is passed back as it is.
 public final class UpstreamClient: Sendable {
     public let baseURL: URL
-    private let session: URLSession
+    /// GET/HEAD: pooled keep-alive connections.
+    private let reads: URLSession
+    /// POST/DELETE: a fresh connection per call, closed after it. libcurl silently re-sends a
+    /// request when a reused connection turns out dead, and FoundationNetworking does not rewind
+    /// the body for it: the upstream got the head again with no body and answered 408 after its
+    /// timeout (measured with the mock's reset fault). A write must be sent at most once, so it
+    /// never rides a reused connection; its failure is reported, never retried.
+    private let writes: URLSession
 
     /// Response fields passed back to clients; everything else (framing, cookies, hop-by-hop) stays here.
     static let returnedHeaders = ["Content-Type", "Twilio-Request-Id"]
@@ -62,7 +69,8 @@ public final class UpstreamClient: Sendable {
         configuration.httpCookieStorage = nil
         configuration.httpShouldSetCookies = false
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+        reads = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+        writes = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
     }
 
     public func send(_ request: UpstreamRequest, timeout: Double? = nil, completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
@@ -76,8 +84,12 @@ public final class UpstreamClient: Sendable {
         // so the per-call budget is whole seconds, at least one.
         if let timeout { urlRequest.timeoutInterval = max(1, timeout.rounded(.up)) }
         for (name, value) in request.headers { urlRequest.addValue(value, forHTTPHeaderField: name) }
-        if request.method != "GET" && request.method != "HEAD" { urlRequest.httpBody = Data(request.body) }
-        let task = session.dataTask(with: urlRequest) { data, response, error in
+        let isRead = request.method == "GET" || request.method == "HEAD"
+        if !isRead {
+            urlRequest.httpBody = Data(request.body)
+            urlRequest.setValue("close", forHTTPHeaderField: "Connection")
+        }
+        let task = (isRead ? reads : writes).dataTask(with: urlRequest) { data, response, error in
             if let error {
                 completion(.failure(Self.classify(error)))
                 return
@@ -111,7 +123,10 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    public func shutdown() { session.invalidateAndCancel() }
+    public func shutdown() {
+        reads.invalidateAndCancel()
+        writes.invalidateAndCancel()
+    }
 }
 
 /// Refuses every redirect so the 3xx itself is returned (a gateway must not wander to other hosts).

@@ -165,4 +165,28 @@ final class EndToEndHardeningTests: XCTestCase {
         let after = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
         XCTAssertLessThanOrEqual(after, before + 8, "fds before \(before), after \(after)")
     }
+
+    /// A write whose connection the upstream resets is answered 502 at once and reaches the
+    /// upstream once: libcurl re-sends requests that die on a reused connection, without the body,
+    /// which used to hang until the upstream answered 408 (or, with a rewind, would post twice).
+    func testAWriteIsSentAtMostOnceWhenTheUpstreamResetsIt() throws {
+        harness = try GatewayHarness()
+        let port = harness.gateway.port
+        for _ in 0..<3 {  // warm every pool a write could reuse
+            XCTAssertEqual(try harness.get(active).status, 200)
+            let created = try GatewayHarness.send(port, "POST", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA,
+                                                  body: "To=%2B15551230000&From=%2B15557650000")
+            XCTAssertEqual(created.status, 201)
+        }
+        try harness.control.call("POST", "/__mock/reset")
+        try harness.control.fault(#"{"path_prefix": "\#(active)", "method": "POST", "reset": true, "times": 3}"#)
+        for _ in 0..<3 {
+            let started = Date()
+            let response = try GatewayHarness.send(port, "POST", active, auth: GatewayHarness.authA, body: "Status=ended")
+            XCTAssertEqual(response.status, 502)
+            XCTAssertEqual(response.json?["code"] as? Int, 20502)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 3, "answered at once, not after an upstream timeout")
+        }
+        XCTAssertEqual(try harness.control.count(active, method: "POST"), 3, "each write reached the upstream once")
+    }
 }
