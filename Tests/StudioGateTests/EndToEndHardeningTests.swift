@@ -189,4 +189,22 @@ final class EndToEndHardeningTests: XCTestCase {
         }
         XCTAssertEqual(try harness.control.count(active, method: "POST"), 3, "each write reached the upstream once")
     }
+
+    /// An answer too big for one cache shard is served in full every time and never stored;
+    /// entries of ordinary size keep being cached next to it.
+    func testAnAnswerOverThePerEntryLimitIsServedButNotCached() throws {
+        harness = try GatewayHarness(["--cache-size", "64K"])
+        try harness.control.call("POST", "/__mock/seed", body: #"{"count": 1, "context_bytes": 8000000, "status": "ended"}"#)
+        let huge = "/v2/Flows/\(MockFixtures.flowA)/Executions/FN00000000000000000000000000100000/Context"
+        for _ in 0..<2 {
+            let response = try harness.get(huge)
+            XCTAssertEqual(response.status, 200)
+            XCTAssertEqual(response.header("X-Cache"), "MISS")
+            XCTAssertGreaterThan(response.body.count, 8_000_000 - 100)
+            XCTAssertNotNil(response.json?["context"], "the whole body arrived intact")
+        }
+        XCTAssertEqual(try harness.control.count(huge), 2)
+        XCTAssertEqual(try harness.get(base).header("X-Cache"), "MISS")
+        XCTAssertEqual(try harness.get(base).header("X-Cache"), "HIT")
+    }
 }
