@@ -6,6 +6,13 @@ import Synchronization
 public protocol EventHandler: AnyObject {
     /// Called on the loop's thread with the epoll event bits that fired.
     func handleEvents(_ events: UInt32)
+    /// Called once on the loop's thread when the loop stops with the handler still registered:
+    /// release the fd and anything that points back at the loop.
+    func loopDidStop()
+}
+
+extension EventHandler {
+    public func loopDidStop() {}
 }
 
 public enum EpollEvents {
@@ -112,6 +119,14 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         runPendingTasks()
+        // Handlers and tickers refer back to the loop; dropping them here breaks those cycles,
+        // so a stopped loop (an in-process server being shut down) frees its memory and fds.
+        // `remaining` keeps every handler alive until all have been told (connections use state
+        // the acceptor owns).
+        let remaining = handlers
+        for handler in remaining.values { handler.loopDidStop() }
+        handlers = [:]
+        tickers = []
     }
 
     private func runPendingTasks() {

@@ -15,6 +15,8 @@ final class Acceptor: EventHandler {
         self.context = context
     }
 
+    deinit { if reserveFD >= 0 { Socket.close(reserveFD) } }
+
     func handleEvents(_ events: UInt32) {
         for _ in 0..<64 {
             do throws(Errno) {

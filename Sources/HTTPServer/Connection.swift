@@ -272,6 +272,8 @@ final class Connection: EventHandler, @unchecked Sendable {
         }
     }
 
+    func loopDidStop() { close() }
+
     func close() {
         guard !isClosed else { return }
         state = .closed

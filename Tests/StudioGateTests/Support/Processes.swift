@@ -38,6 +38,8 @@ final class RunningBinary {
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
+        // The child has its copy; keeping ours would mean EOF never comes (and the pipe leaks).
+        try output.fileHandleForWriting.close()
         // A stdout line says "... listening on http://127.0.0.1:PORT ..." (log lines may come first).
         var line = ""
         var earlier = ""

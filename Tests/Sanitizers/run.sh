@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole `swift test` suite under a sanitizer: Tests/Sanitizers/run.sh address|thread
+# Builds into .build/sanitize-KIND (the normal build is untouched). The binaries the end-to-end
+# tests start are sanitized too; their reports go to stderr and fail the run via the exit status.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PATH:/opt/swift/usr/bin"
+kind=${1:?address or thread}
+here=$PWD/Tests/Sanitizers
+# Tests that measure RSS skip that one assertion: ASan's quarantine and shadow memory are not ours.
+export STUDIOGATE_SANITIZER=$kind
+case "$kind" in
+  address) export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0" ;;
+  thread) export TSAN_OPTIONS="suppressions=$here/tsan.supp:halt_on_error=0:exitcode=66" ;;
+  *) echo "unknown sanitizer $kind" >&2; exit 2 ;;
+esac
+swift build --build-tests --sanitize="$kind" --build-path ".build/sanitize-$kind"
+log=".build/sanitize-$kind.log"
+set +e
+swift test --skip-build --sanitize="$kind" --build-path ".build/sanitize-$kind" >"$log" 2>&1
+status=$?
+set -e
+grep -E "error:|WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|SUMMARY|Executed [0-9]+ tests" "$log" | sort | uniq -c | sort -rn | head -30
+echo "sanitize-$kind: exit $status (full output: $log)"
+exit "$status"
