@@ -161,7 +161,19 @@ private struct Scanner {
                 index += 1
                 return start..<index
             case UInt8(ascii: "\\"):
-                index += 2
+                // RFC 8259 §7: only these escapes, and \u takes exactly four hex digits. Anything
+                // else would be decoded into text the upstream never sent.
+                guard index + 1 < input.count else { throw MalformedJSON() }
+                switch input[index + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 2
+                case UInt8(ascii: "u"):
+                    guard index + 6 <= input.count, input[(index + 2)..<(index + 6)].allSatisfy(Self.isHexDigit) else { throw MalformedJSON() }
+                    index += 6
+                default:
+                    throw MalformedJSON()
+                }
             case 0..<0x20:
                 throw MalformedJSON()
             default:
@@ -196,6 +208,10 @@ private struct Scanner {
                 guard index > start else { throw MalformedJSON() }
             }
         } while depth > 0
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66)
     }
 
     private static let scalarBytes: [Bool] = (0...255).map { byte in

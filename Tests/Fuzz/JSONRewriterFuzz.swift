@@ -14,7 +14,8 @@ public func fuzzJSONRewriter(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
         precondition(output != nil, "a valid object was refused")
         precondition((try? JSONSerialization.jsonObject(with: Data(output!))) != nil, "valid JSON in, invalid JSON out")
     }
-    if let output, !input.contains(where: { $0 == UInt8(ascii: "h") }) {
+    // Schemes match case-insensitively, so "HttpS://studio..." is ours too (crash-cbd729b5…).
+    if let output, !input.contains(where: { $0 | 0x20 == UInt8(ascii: "h") }) {
         precondition(output == input, "changed bytes without any URL to rewrite")
     }
     return 0

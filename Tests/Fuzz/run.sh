@@ -18,4 +18,13 @@ cp -n Tests/Fuzz/corpus/$target/* "$out/corpus/" 2>/dev/null || true
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name Fuzzed "${sources[@]}" -o "$out/fuzzer"
 cd "$out"
 # Leak detection stays on (ASan's default); -rss_limit guards the machine.
-./fuzzer -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="./" corpus 2>&1 | tail -15
+# The Swift runtime's own crash backtracer is off: libFuzzer reports the crash and saves the input
+# (with it on, a crashing run could hang after the report).
+set +e
+SWIFT_BACKTRACE=enable=no ./fuzzer -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+  -artifact_prefix="./" corpus >run.log 2>&1
+status=$?
+set -e
+grep -E "ERROR|SUMMARY|Test unit written|^stat::|Done [0-9]+ runs" run.log | tail -15
+echo "fuzz $target: exit $status after $seconds s (full output: $out/run.log)"
+exit "$status"

@@ -81,9 +81,18 @@ final class StudioJSONRewriterTests: XCTestCase {
     }
 
     func testMalformedBodiesAreRefused() {
-        for body in ["", "[]", "{", #"{"a": }"#, #"{"a": 1,}"#, #"{"a": "unterminated}"#, #"{"a": 1} trailing"#, "{\"a\": \"raw\u{1}control\"}", "<html></html>"] {
+        for body in ["", "[]", "{", #"{"a": }"#, #"{"a": 1,}"#, #"{"a": "unterminated}"#, #"{"a": 1} trailing"#, "{\"a\": \"raw\u{1}control\"}", "<html></html>",
+                     // Invalid escapes (json-rewriter fuzz target, crash-cbd729b5…): refused, never "repaired".
+                     #"{"url": "https://studio.twilio.com/v2\u-twi"}"#, #"{"url": "https://studio.twilio.com/\u+abc"}"#,
+                     #"{"a": "\x41"}"#, #"{"a": "\u12"}"#, #"{"a": "ends with \"#] {
             XCTAssertNil(StudioJSONRewriter.rewrite(Array(body.utf8), toGateway), body)
         }
+    }
+
+    func testSchemesMatchCaseInsensitivelyAndValidEscapesSurvive() throws {
+        let out = try rewrite(#"{"url": "HttpS://studio.twilio.com/v2/Flows?x=\u00e9\n\/\b"}"#, toGateway)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        XCTAssertEqual(object["url"] as? String, "http://gw.local:8080/v2/Flows?x=\u{e9}\n/\u{8}")
     }
 
     /// Random valid JSON with our members scattered at every depth: only the targeted members

@@ -32,6 +32,8 @@ final class RunningBinary {
         process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
+        // Tests/Sanitizers/run.sh checks the binaries for leaks, not the XCTest runner.
+        if let options = env["STUDIOGATE_BINARY_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = options }
         for (key, value) in environment { env[key] = value }
         process.environment = env
         output = Pipe()
