@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import FLOW, Stack, fetch, mock_call, rss_kib, seeded  # noqa: E402
+from bench import FLOW, Stack, fetch, mock_call, rss_kib, seeded, upstream_count  # noqa: E402
 
 ACCOUNTS = {
     "AC000000000000000000000000000000a1": ("token-a-0123456789abcdef", FLOW, "FN000000000000000000000000000000a5"),
@@ -114,7 +114,9 @@ def main():
         report = {"seconds": args.seconds, "connections": args.connections, "requests": stats["requests"], "statuses": stats["status"],
                   "cross_account_answers": stats["cross_account"], "connection_errors": stats["connection_errors"], "gateway_alive": alive,
                   "rss_kib_after_warmup_min": min(after_warmup) if after_warmup else None,
-                  "rss_kib_after_warmup_max": max(after_warmup) if after_warmup else None}
+                  "rss_kib_after_warmup_max": max(after_warmup) if after_warmup else None,
+                  "rss_kib_every_10s": [rss for t, rss in samples if t % 10 == 0],
+                  "upstream_calls": upstream_count(stack.mock_port)}
         print(json.dumps(report, indent=1))
         assert alive, "the gateway died"
         assert stats["cross_account"] == 0, "an answer carried another account's data"
