@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import MockStudio
+import Synchronization
 import XCTest
 
 /// Smuggling, abusive clients and upstream faults against the real binaries.
@@ -206,5 +207,77 @@ final class EndToEndHardeningTests: XCTestCase {
         XCTAssertEqual(try harness.control.count(huge), 2)
         XCTAssertEqual(try harness.get(base).header("X-Cache"), "MISS")
         XCTAssertEqual(try harness.get(base).header("X-Cache"), "HIT")
+    }
+
+    /// An upstream that sends a 200 head and then one byte every 200 ms: the call ends at the
+    /// upstream timeout with a Twilio-style 504, the partial body is never cached, and the
+    /// gateway keeps serving.
+    func testATricklingUpstreamEndsAtTheTimeoutAndIsNotCached() throws {
+        let trickle = try TrickleUpstream()
+        defer { trickle.stop() }
+        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(trickle.port)",
+                                                       "--upstream-timeout", "2"])
+        defer { gateway.stop() }
+        for attempt in 1...2 {
+            let started = Date()
+            let response = try GatewayHarness.send(gateway.port, "GET", base, auth: GatewayHarness.authA)
+            let seconds = Date().timeIntervalSince(started)
+            XCTAssertEqual(response.status, 504)
+            XCTAssertEqual(response.json?["status"] as? Int, 504)
+            XCTAssertLessThan(seconds, 5, "bounded by the 2 s budget (rounded up), not by the trickle")
+            XCTAssertEqual(trickle.connections.withLock { $0 }, attempt, "nothing was cached: each request went upstream")
+        }
+        XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/healthz", auth: nil).status, 200)
+    }
+}
+
+/// A one-connection-at-a-time upstream that answers every request with a 200 head announcing a
+/// large JSON body and then trickles it a byte every 200 ms (for at most 20 s).
+final class TrickleUpstream: @unchecked Sendable {
+    let port: UInt16
+    let connections = Mutex(0)
+    private let fd: Int32
+    private let stopped = Atomic<Bool>(false)
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        guard bound else { throw NSError(domain: "TrickleUpstream", code: Int(errno)) }
+        port = UInt16(bigEndian: address.sin_port)
+        Thread.detachNewThread { [self] in serve() }
+    }
+
+    private func serve() {
+        while !stopped.load(ordering: .relaxed) {
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { return }
+            connections.withLock { $0 += 1 }
+            Thread.detachNewThread { [self] in
+                defer { close(client) }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                _ = read(client, &buffer, buffer.count)
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+                guard send(client, head, head.utf8.count, Int32(MSG_NOSIGNAL)) > 0 else { return }
+                for _ in 0..<100 where !stopped.load(ordering: .relaxed) {
+                    usleep(200_000)
+                    guard send(client, " ", 1, Int32(MSG_NOSIGNAL)) == 1 else { return }
+                }
+            }
+        }
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
     }
 }
