@@ -10,6 +10,7 @@ import os
 import random
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import FLOW, Stack, fetch, mock_call, rss_kib, seeded, upstream_count  # noqa: E402
@@ -80,6 +81,13 @@ async def client(port, stop, stats):
     writer.close()
 
 
+def held_kib(port):
+    """What the cache and the inflated hot set hold by design (from /metrics), in KiB."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    values = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith(("studiogate_cache_bytes ", "studiogate_inflated_bytes ")))
+    return (int(float(values["studiogate_cache_bytes"])) + int(float(values["studiogate_inflated_bytes"]))) // 1024
+
+
 async def soak(port, seconds, connections, stats):
     stop = time.time() + seconds
     await asyncio.gather(*[client(port, stop, stats) for _ in range(connections)])
@@ -105,17 +113,18 @@ def main():
             started = time.time()
             while not task.done():
                 await asyncio.sleep(1)
-                samples.append((round(time.time() - started), rss_kib(stack.gateway.p.pid)))
+                samples.append((round(time.time() - started), rss_kib(stack.gateway.p.pid), held_kib(stack.gw_port)))
             await task
 
         asyncio.run(run())
         alive = stack.gateway.p.poll() is None
-        after_warmup = [rss for t, rss in samples if t >= warmup]
+        after_warmup = [rss for t, rss, _ in samples if t >= warmup]
         report = {"seconds": args.seconds, "connections": args.connections, "requests": stats["requests"], "statuses": stats["status"],
                   "cross_account_answers": stats["cross_account"], "connection_errors": stats["connection_errors"], "gateway_alive": alive,
                   "rss_kib_after_warmup_min": min(after_warmup) if after_warmup else None,
                   "rss_kib_after_warmup_max": max(after_warmup) if after_warmup else None,
-                  "rss_kib_every_10s": [rss for t, rss in samples if t % 10 == 0],
+                  "rss_kib_every_10s": [rss for t, rss, _ in samples if t % 10 == 0],
+                  "cache_plus_inflated_kib_every_10s": [held for t, _, held in samples if t % 10 == 0],
                   "upstream_calls": upstream_count(stack.mock_port)}
         print(json.dumps(report, indent=1))
         assert alive, "the gateway died"

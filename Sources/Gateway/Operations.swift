@@ -70,6 +70,8 @@ extension Gateway {
         family("studiogate_cache_entries", "gauge", "Entries held.", ["studiogate_cache_entries \(stats.entries)"])
         family("studiogate_cache_bytes", "gauge", "Bytes charged against the budget.", ["studiogate_cache_bytes \(stats.bytes)"])
         family("studiogate_cache_budget_bytes", "gauge", "The cache byte budget.", ["studiogate_cache_budget_bytes \(cache.budget)"])
+        family("studiogate_inflated_bytes", "gauge", "Inflated bodies of hot entries kept for identity clients (bounded by 1/64 of the budget, at most 8 MiB).",
+               ["studiogate_inflated_bytes \(inflated.bytes)"])
         family("studiogate_cache_evictions_total", "counter", "Entries evicted for space.", ["studiogate_cache_evictions_total \(stats.evictions)"])
         family("studiogate_open_connections", "gauge", "Open client connections.", ["studiogate_open_connections \(connections?.value ?? 0)"])
         family("studiogate_verified_credentials", "gauge", "Credentials currently proven for an account (digests only).",
