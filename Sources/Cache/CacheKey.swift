@@ -16,7 +16,8 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     public init?(account: String, route: StudioRoute, query: String) {
         guard let group = Self.group(of: route) else { return nil }
-        self.init(account: account, resource: route.upstreamPath + Self.canonicalQuery(query), group: group)
+        let path = route.upstreamPath
+        self.init(account: account, resource: query.isEmpty ? path : path + Self.canonicalQuery(query), group: group)
     }
 
     /// Executions-family routes only: flow admin paths are never cached.

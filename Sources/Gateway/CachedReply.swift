@@ -41,7 +41,7 @@ extension Gateway {
 
     func reply(_ entry: CachedResponse, cacheResult: String, now: Double, forward: Forward) -> HTTPResponse {
         let entry = viewed(entry, for: forward)
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(capacity: 6)
         if let contentType = entry.contentType { headers.add("Content-Type", contentType) }
         if let requestID = entry.requestID { headers.add("Twilio-Request-Id", requestID) }
         headers.add("X-Cache", cacheResult)

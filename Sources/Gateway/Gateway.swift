@@ -127,7 +127,6 @@ public final class Gateway: HTTPHandler {
     /// A request that passed every check and goes to the cache or the upstream.
     struct Forward: Sendable {
         var method: String
-        var pathAndQuery: String
         var requestHeaders: HTTPHeaders
         var body: [UInt8]
         var route: StudioRoute
@@ -135,6 +134,7 @@ public final class Gateway: HTTPHandler {
         var caller: CallerCredential
         var acceptsGzip: Bool
 
+        var pathAndQuery: String { route.upstreamPath + (query.isEmpty ? "" : "?" + query) }
         var credential: SHA256Digest { caller.digest }
         var username: String { caller.username }
 
@@ -175,7 +175,7 @@ public final class Gateway: HTTPHandler {
             response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#)
             return .respond(response)
         }
-        return .forward(Forward(method: request.method, pathAndQuery: route.upstreamPath + (target.query.isEmpty ? "" : "?" + target.query),
+        return .forward(Forward(method: request.method,
                                 requestHeaders: request.headers, body: request.body, route: route, query: target.query,
                                 caller: caller,
                                 acceptsGzip: Self.acceptsGzip(request.headers)))

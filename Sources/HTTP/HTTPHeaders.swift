@@ -4,6 +4,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public private(set) var fields: [Field]
 
     public init(_ fields: [Field] = []) { self.fields = fields }
+
+    /// Empty, with room for `capacity` fields (one allocation for a response's few headers).
+    public init(capacity: Int) {
+        fields = []
+        fields.reserveCapacity(capacity)
+    }
     public init(dictionaryLiteral elements: (String, String)...) { fields = elements.map { (name: $0.0, value: $0.1) } }
 
     public var count: Int { fields.count }

@@ -119,18 +119,15 @@ public struct RequestParser: Sendable {
     private enum Framing: Equatable { case none, length(Int), chunked }
 
     private func parseHeadLines(_ head: UnsafeRawBufferPointer) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
-        // Split on CRLF; a CR anywhere else is a bare CR.
-        var lines: [Range<Int>] = []
-        var start = 0
-        for index in 0..<head.count where head[index] == ByteClass.lf {
-            lines.append(start..<(index - 1))
-            start = index + 1
-        }
-        lines.removeLast()  // the empty line that ends the head
-        guard let requestLine = lines.first else { return .failure(.badRequest("empty request")) }
+        // Lines end in CRLF (parseHead refused bare LFs; a CR anywhere else fails the byte checks
+        // below). The head ends with the empty line, so it holds at least two LFs.
+        let firstLF = head.firstIndex(of: ByteClass.lf)!
+        let requestLine = 0..<(firstLF - 1)
+        var fieldCount = -2  // every LF ends a line; the request line and the empty line are not fields
+        for byte in head where byte == ByteClass.lf { fieldCount += 1 }
         if requestLine.count > limits.maxRequestLine { return .failure(.uriTooLong) }
         if head.count - requestLine.count > limits.maxHeaderBytes { return .failure(.headersTooLarge) }
-        if lines.count - 1 > limits.maxHeaderFields { return .failure(.headersTooLarge) }
+        if fieldCount > limits.maxHeaderFields { return .failure(.headersTooLarge) }
 
         guard var request = parseRequestLine(UnsafeRawBufferPointer(rebasing: head[requestLine])) else {
             return .failure(.badRequest("malformed request line"))
@@ -138,12 +135,16 @@ public struct RequestParser: Sendable {
         guard request.version.major == 1, request.version.minor <= 1 else { return .failure(.versionNotSupported) }
 
         var fields: [HTTPHeaders.Field] = []
-        fields.reserveCapacity(lines.count - 1)
-        for line in lines.dropFirst() {
-            switch parseField(UnsafeRawBufferPointer(rebasing: head[line])) {
+        fields.reserveCapacity(fieldCount)
+        var lineStart = firstLF + 1
+        while lineStart < head.count - 2 {  // the last two bytes are the empty line
+            var lineEnd = lineStart
+            while head[lineEnd] != ByteClass.lf { lineEnd += 1 }
+            switch parseField(UnsafeRawBufferPointer(rebasing: head[lineStart..<(lineEnd - 1)])) {
             case .success(let field): fields.append(field)
             case .failure(let error): return .failure(error)
             }
+            lineStart = lineEnd + 1
         }
         request.headers = HTTPHeaders(fields)
         let framing: Framing

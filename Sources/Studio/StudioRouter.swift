@@ -34,9 +34,10 @@ public enum StudioRouter {
         guard segments.count >= 2, segments[1].elementsEqual("Flows".utf8) else { return .notFound }
         let version: StudioRoute.Version
         if segments[0].elementsEqual("v1".utf8) { version = .v1 } else if segments[0].elementsEqual("v2".utf8) { version = .v2 } else { return .notFound }
-        let rest = Array(segments.dropFirst(2))
-        func sid(_ index: Int, _ prefix: String) -> SID? { SID(String(decoding: rest[index], as: UTF8.self), prefix: prefix) }
-        func literal(_ index: Int, _ text: String) -> Bool { rest[index].elementsEqual(text.utf8) }
+        let rest = segments[2...]  // no copy; read through `part`, which counts from 0
+        func part(_ index: Int) -> Slice<UnsafeBufferPointer<UInt8>> { rest[rest.startIndex + index] }
+        func sid(_ index: Int, _ prefix: String) -> SID? { SID(String(decoding: part(index), as: UTF8.self), prefix: prefix) }
+        func literal(_ index: Int, _ text: String) -> Bool { part(index).elementsEqual(text.utf8) }
 
         func route(_ resource: StudioRoute.Resource, _ methods: [String], flow: SID? = nil, execution: SID? = nil,
                    step: SID? = nil, engagements: Bool = false) -> Match {
@@ -53,7 +54,7 @@ public enum StudioRouter {
             if rest.count == 2, literal(1, "Revisions") { return route(.flowAdmin, Methods.get, flow: flow) }
             if rest.count == 2, literal(1, "TestUsers") { return route(.flowAdmin, Methods.getPost, flow: flow) }
             if rest.count == 3, literal(1, "Revisions"),
-               rest[2].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
+               part(2).allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
                 return route(.flowAdmin, Methods.get, flow: flow)
             }
         }
