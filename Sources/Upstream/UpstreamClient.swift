@@ -57,6 +57,7 @@ public final class UpstreamClient: Sendable {
     /// never rides a reused connection; its failure is reported, never retried.
     private let writes: URLSession
     private let timeout: TimeInterval
+    private let deadlines = Deadlines()
 
     /// Response fields passed back to clients; everything else (framing, cookies, hop-by-hop) stays here.
     static let returnedHeaders = ["Content-Type", "Twilio-Request-Id"]
@@ -94,31 +95,27 @@ public final class UpstreamClient: Sendable {
             urlRequest.setValue("close", forHTTPHeaderField: "Connection")
         }
         // Whichever comes first answers: the task, or the budget running out.
-        let answered = Once()
+        let call = PendingCall(completion, deadlines: deadlines)
         let task = (isRead ? reads : writes).dataTask(with: urlRequest) { data, response, error in
-            guard answered.claim() else { return }
             if let error {
-                completion(.failure(Self.classify(error)))
+                call.finish(.failure(Self.classify(error)))
                 return
             }
             guard let http = response as? HTTPURLResponse else {
-                completion(.failure(.unreachable("upstream sent no HTTP response")))
+                call.finish(.failure(.unreachable("upstream sent no HTTP response")))
                 return
             }
             var headers = HTTPHeaders()
             for name in Self.returnedHeaders {
                 if let value = http.value(forHTTPHeaderField: name) { headers.add(name, value) }
             }
-            completion(.success(UpstreamResponse(status: http.statusCode, headers: headers, body: data.map { [UInt8]($0) } ?? [])))
+            call.finish(.success(UpstreamResponse(status: http.statusCode, headers: headers, body: data.map { [UInt8]($0) } ?? [])))
         }
-        task.resume()
+        call.started(task)
         // URLSession's timeouts are idle timeouts in practice: an upstream trickling a byte now and
         // then kept a call open for 20 s against a 2 s budget (measured). The budget is enforced here.
-        DispatchQueue.global().asyncAfter(deadline: .now() + budget) {
-            guard answered.claim() else { return }
-            task.cancel()
-            completion(.failure(.timeout))
-        }
+        deadlines.track(call, seconds: budget)
+        task.resume()
     }
 
     static func classify(_ error: any Error) -> UpstreamFailure {
@@ -143,10 +140,69 @@ public final class UpstreamClient: Sendable {
     }
 }
 
-/// True for the first caller only.
-private final class Once: Sendable {
-    private let done = Atomic<Bool>(false)
-    func claim() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
+/// One upstream call in flight: answered at most once (by the task or by its deadline), after
+/// which it lets go of the task and the completion, so nothing they hold outlives the answer.
+private final class PendingCall: Sendable {
+    private struct State {
+        var completion: (@Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void)?
+        var task: URLSessionTask?
+    }
+
+    private let state: Mutex<State>
+    private let deadlines: Deadlines
+
+    init(_ completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void, deadlines: Deadlines) {
+        state = Mutex(State(completion: completion))
+        self.deadlines = deadlines
+    }
+
+    func started(_ task: URLSessionTask) {
+        state.withLock { if $0.completion != nil { $0.task = task } }
+    }
+
+    /// Answers with `result` unless already answered; on a timeout the transfer is stopped too.
+    func finish(_ result: Result<UpstreamResponse, UpstreamFailure>) {
+        let (completion, task) = state.withLock { state in
+            defer { state = State() }
+            return (state.completion, state.task)
+        }
+        guard let completion else { return }
+        deadlines.forget(self)
+        if case .failure(.timeout) = result { task?.cancel() }
+        completion(result)
+    }
+}
+
+/// The deadlines of the calls in flight, checked by one timer every 250 ms. (A timer per call
+/// kept every call's memory until its deadline: under 1,200 misses/s with a 10 s budget the
+/// memory benchmark grew from 1.4 to 2.8 KB per cached entry.)
+private final class Deadlines: @unchecked Sendable {
+    // `timer` is set once in init; everything else is behind the mutex.
+    private let calls = Mutex<[ObjectIdentifier: (call: PendingCall, deadline: UInt64)]>([:])
+    private let timer = DispatchSource.makeTimerSource(queue: .global())
+
+    init() {
+        timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
+        timer.setEventHandler { [weak self] in self?.expire() }
+        timer.resume()
+    }
+
+    deinit { timer.cancel() }
+
+    func track(_ call: PendingCall, seconds: Double) {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        calls.withLock { $0[ObjectIdentifier(call)] = (call, deadline) }
+    }
+
+    func forget(_ call: PendingCall) {
+        _ = calls.withLock { $0.removeValue(forKey: ObjectIdentifier(call)) }
+    }
+
+    private func expire() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let late = calls.withLock { calls in calls.values.filter { $0.deadline <= now }.map(\.call) }
+        for call in late { call.finish(.failure(.timeout)) }
+    }
 }
 
 /// Refuses every redirect so the 3xx itself is returned (a gateway must not wander to other hosts).
