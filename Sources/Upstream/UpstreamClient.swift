@@ -160,16 +160,27 @@ private final class PendingCall: Sendable {
         state.withLock { if $0.completion != nil { $0.task = task } }
     }
 
-    /// Answers with `result` unless already answered; on a timeout the transfer is stopped too.
+    /// The task's answer, unless the deadline answered first.
     func finish(_ result: Result<UpstreamResponse, UpstreamFailure>) {
-        let (completion, task) = state.withLock { state in
+        claim()?.completion(result)
+    }
+
+    /// The budget ran out: stop the transfer and answer with a timeout, unless already answered.
+    func expire() {
+        guard let (completion, task) = claim() else { return }
+        task?.cancel()
+        completion(.failure(.timeout))
+    }
+
+    /// Takes the completion (and task) exactly once and lets go of them here.
+    private func claim() -> (completion: @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void, task: URLSessionTask?)? {
+        let taken = state.withLock { state in
             defer { state = State() }
-            return (state.completion, state.task)
+            return state
         }
-        guard let completion else { return }
+        guard let completion = taken.completion else { return nil }
         deadlines.forget(self)
-        if case .failure(.timeout) = result { task?.cancel() }
-        completion(result)
+        return (completion, taken.task)
     }
 }
 
@@ -201,7 +212,7 @@ private final class Deadlines: @unchecked Sendable {
     private func expire() {
         let now = DispatchTime.now().uptimeNanoseconds
         let late = calls.withLock { calls in calls.values.filter { $0.deadline <= now }.map(\.call) }
-        for call in late { call.finish(.failure(.timeout)) }
+        for call in late { call.expire() }
     }
 }
 
