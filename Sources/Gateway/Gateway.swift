@@ -80,8 +80,7 @@ public final class Gateway: HTTPHandler {
     public func handle(_ request: HTTPRequest, responder: Responder) {
         metrics.inFlight.wrappingAdd(1, ordering: .relaxed)
         var exchange = Exchange(method: request.method, target: request.target, started: clock(), responder: responder)
-        // Studio paths start with /v1 or /v2; only other GETs can be operations endpoints.
-        if request.method == "GET", request.target.utf8.dropFirst().first != UInt8(ascii: "v"), operationsEndpoint(exchange) { return }
+        if request.method == "GET", operationsEndpoint(exchange) { return }
         switch plan(request, knownCaller: responder.connectionMemo as? CallerCredential) {
         case .respond(let response):
             CacheCounters.increment(counters.bypass)

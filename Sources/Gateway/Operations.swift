@@ -7,6 +7,8 @@ import Upstream
 extension Gateway {
     /// Answers an operations endpoint; false when `exchange` is not one.
     func operationsEndpoint(_ exchange: Exchange) -> Bool {
+        // Every request passes here: Studio paths (/v1, /v2) are let go without cutting the path.
+        guard exchange.target.utf8.dropFirst().first != UInt8(ascii: "v") else { return false }
         var exchange = exchange
         exchange.route = .operations
         switch exchange.path {

@@ -74,7 +74,7 @@ if let adminListen = config.adminListen {
     }
 }
 
-// Signals are taken from here on; any that arrived earlier were held pending (blockSignals).
+// Signals stay pending (blockSignals) until waitForSignals below, after the "listening" line.
 let lifecycle = Lifecycle(config: config, gateway: gateway, server: server, admin: admin, logger: logger)
 lifecycle.start()
 
