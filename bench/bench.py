@@ -58,7 +58,7 @@ def wait_listening(port, timeout=10):
 class Proc:
     def __init__(self, args, cores=None):
         command = (["taskset", "-c", cores] if cores else []) + args
-        # BENCH_LOGS=DIR keeps each process's output (DIR/<name>-<pid>.log) for a post-mortem.
+        # BENCH_LOGS=DIR keeps each process's output (DIR/<name>-<bench pid>-<n>.log) for a post-mortem.
         logs = os.environ.get("BENCH_LOGS")
         output = open(os.path.join(logs, f"{os.path.basename(args[0])}-{os.getpid()}-{len(os.listdir(logs))}.log"), "wb") if logs else subprocess.DEVNULL
         self.p = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT if logs else subprocess.DEVNULL)

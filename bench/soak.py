@@ -8,9 +8,9 @@ import base64
 import json
 import os
 import random
+import re
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import FLOW, Stack, fetch, mock_call, rss_kib, seeded, upstream_count  # noqa: E402
@@ -83,9 +83,8 @@ async def client(port, stop, stats):
 
 def held_kib(port):
     """What the cache and the inflated hot set hold by design (from /metrics), in KiB."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    values = dict(line.split(" ", 1) for line in text.splitlines() if line.startswith(("studiogate_cache_bytes ", "studiogate_inflated_bytes ")))
-    return (int(float(values["studiogate_cache_bytes"])) + int(float(values["studiogate_inflated_bytes"]))) // 1024
+    metrics = fetch(port, "GET", "/metrics")[1].decode()
+    return sum(int(re.search(rf"^{name} (\d+)", metrics, re.M).group(1)) for name in ("studiogate_cache_bytes", "studiogate_inflated_bytes")) // 1024
 
 
 async def soak(port, seconds, connections, stats):
