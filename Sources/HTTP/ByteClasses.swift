@@ -6,17 +6,16 @@ enum ByteClass {
     static let tab: UInt8 = 0x09
     static let colon: UInt8 = 0x3A
 
-    /// tchar: the bytes allowed in methods and header names.
-    static let token: [Bool] = (0...255).map { byte in
-        switch UInt8(byte) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
-        }
-    }
+    /// tchar: the bytes allowed in methods and header names (RFC 9110 §5.6.2), as a 128-bit set:
+    /// ALPHA, DIGIT and `!#$%&'*+-.^_`|~`. A constant, so the per-byte test is two shifts.
+    static let tokenBelow64: UInt64 = 0x03FF_6CFA_0000_0000
+    static let token64To127: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
-    @inline(__always) static func isToken(_ byte: UInt8) -> Bool { token[Int(byte)] }
+    @inline(__always) static func isToken(_ byte: UInt8) -> Bool {
+        if byte < 64 { return tokenBelow64 & (1 << UInt64(byte)) != 0 }
+        if byte < 128 { return token64To127 & (1 << UInt64(byte - 64)) != 0 }
+        return false
+    }
 
     /// field-vchar / SP / HTAB, obs-text included; no CTLs (NUL, CR, LF, DEL...).
     @inline(__always) static func isFieldValue(_ byte: UInt8) -> Bool {

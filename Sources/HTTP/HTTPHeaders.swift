@@ -34,6 +34,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
     }
 
+    public func contains(_ name: String) -> Bool {
+        fields.contains { asciiCaseInsensitiveEquals($0.name, name) }
+    }
+
     public func values(_ name: String) -> [String] {
         fields.filter { asciiCaseInsensitiveEquals($0.name, name) }.map(\.value)
     }
@@ -47,18 +51,18 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     // O(1) for native strings, and most names differ in length.
     guard a.utf8.count == b.utf8.count else { return false }
-    var left = a.utf8.makeIterator()
-    var right = b.utf8.makeIterator()
-    while true {
-        switch (left.next(), right.next()) {
-        case (nil, nil): return true
-        case let (x?, y?):
-            if x == y { continue }
-            if x | 0x20 == y | 0x20, (x | 0x20) >= 0x61, (x | 0x20) <= 0x7A { continue }
-            return false
-        default: return false
+    let contiguous = a.utf8.withContiguousStorageIfAvailable { left in
+        b.utf8.withContiguousStorageIfAvailable { right in
+            for index in 0..<left.count where !asciiCaseInsensitiveEquals(left[index], right[index]) { return false }
+            return true
         }
     }
+    if let contiguous, let equal = contiguous { return equal }
+    return zip(a.utf8, b.utf8).allSatisfy { asciiCaseInsensitiveEquals($0, $1) }
+}
+
+@inline(__always) func asciiCaseInsensitiveEquals(_ x: UInt8, _ y: UInt8) -> Bool {
+    x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
 }
 
 func trimmedOWS(_ text: Substring) -> String {

@@ -25,6 +25,7 @@ public struct HTTPRequest: Sendable {
 
     /// Whether the connection may carry another request after this one (RFC 9112 §9.3).
     public var keepAlive: Bool {
+        guard headers.contains("Connection") else { return version == .http1_1 }
         let connection = headers.tokens("Connection")
         if connection.contains("close") { return false }
         return version == .http1_1 || connection.contains("keep-alive")

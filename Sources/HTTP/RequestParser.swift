@@ -1,3 +1,5 @@
+import Glibc
+
 /// Incremental HTTP/1.1 request parser over raw bytes (RFC 9112), strict about framing:
 /// anything that two parsers could read differently (CL+TE, duplicate Content-Length, obs-fold,
 /// bare CR or LF, whitespace before a colon) is refused rather than guessed at.
@@ -80,19 +82,17 @@ public struct RequestParser: Sendable {
         var end: Int? = nil
         var index = max(0, scanned)
         var firstLineEnd: Int? = nil
-        while index < bytes.count {
-            if bytes[index] == ByteClass.lf {
-                guard index > 0, bytes[index - 1] == ByteClass.cr else { return fail(.badRequest("bare LF")) }
-                if firstLineEnd == nil { firstLineEnd = index }
-                if index >= 3, bytes[index - 2] == ByteClass.lf, bytes[index - 3] == ByteClass.cr {
-                    end = index + 1
-                    break
-                }
+        while let lf = Self.find(ByteClass.lf, in: bytes, from: index, to: bytes.count) {
+            guard lf > 0, bytes[lf - 1] == ByteClass.cr else { return fail(.badRequest("bare LF")) }
+            if firstLineEnd == nil { firstLineEnd = lf }
+            if lf >= 3, bytes[lf - 2] == ByteClass.lf, bytes[lf - 3] == ByteClass.cr {
+                end = lf + 1
+                break
             }
-            index += 1
+            index = lf + 1
         }
         guard let headEnd = end else {
-            let lineEnd = firstLineEnd ?? bytes.firstIndex(of: ByteClass.lf)
+            let lineEnd = firstLineEnd ?? Self.find(ByteClass.lf, in: bytes, from: 0, to: bytes.count)
             if lineEnd == nil, bytes.count > limits.maxRequestLine { return fail(.uriTooLong) }
             if bytes.count > limits.maxRequestLine + limits.maxHeaderBytes { return fail(.headersTooLarge) }
             state = .head(scanned: bytes.count)
@@ -121,10 +121,14 @@ public struct RequestParser: Sendable {
     private func parseHeadLines(_ head: UnsafeRawBufferPointer) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
         // Lines end in CRLF (parseHead refused bare LFs; a CR anywhere else fails the byte checks
         // below). The head ends with the empty line, so it holds at least two LFs.
-        let firstLF = head.firstIndex(of: ByteClass.lf)!
+        let firstLF = Self.find(ByteClass.lf, in: head, from: 0, to: head.count)!
         let requestLine = 0..<(firstLF - 1)
-        var fieldCount = -2  // every LF ends a line; the request line and the empty line are not fields
-        for byte in head where byte == ByteClass.lf { fieldCount += 1 }
+        var fieldCount = -1  // every LF ends a line; the empty line is not a field
+        var lineEnd = firstLF
+        while let lf = Self.find(ByteClass.lf, in: head, from: lineEnd + 1, to: head.count) {
+            fieldCount += 1
+            lineEnd = lf
+        }
         if requestLine.count > limits.maxRequestLine { return .failure(.uriTooLong) }
         if head.count - requestLine.count > limits.maxHeaderBytes { return .failure(.headersTooLarge) }
         if fieldCount > limits.maxHeaderFields { return .failure(.headersTooLarge) }
@@ -138,8 +142,7 @@ public struct RequestParser: Sendable {
         fields.reserveCapacity(fieldCount)
         var lineStart = firstLF + 1
         while lineStart < head.count - 2 {  // the last two bytes are the empty line
-            var lineEnd = lineStart
-            while head[lineEnd] != ByteClass.lf { lineEnd += 1 }
+            let lineEnd = Self.find(ByteClass.lf, in: head, from: lineStart, to: head.count)!
             switch parseField(UnsafeRawBufferPointer(rebasing: head[lineStart..<(lineEnd - 1)])) {
             case .success(let field): fields.append(field)
             case .failure(let error): return .failure(error)
@@ -147,28 +150,25 @@ public struct RequestParser: Sendable {
             lineStart = lineEnd + 1
         }
         request.headers = HTTPHeaders(fields)
-        let framing: Framing
         switch frame(request) {
         case .failure(let error): return .failure(error)
-        case .success(let value): framing = value
+        case .success(let (framing, expectsContinue)): return .success((request, framing, expectsContinue))
         }
-        var expectsContinue = false
-        if let expect = request.headers["Expect"] {
-            guard asciiCaseInsensitiveEquals(expect, "100-continue") else { return .failure(.expectationFailed) }
-            expectsContinue = request.version == .http1_1 && framing != .none
-        }
-        return .success((request, framing, expectsContinue))
+    }
+
+    /// The first `byte` in `bytes[from..<to]` (memchr: heads are scanned per request).
+    @inline(__always) static func find(_ byte: UInt8, in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard from < to, let base = bytes.baseAddress, let found = memchr(base + from, Int32(byte), to - from) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 
     /// method SP request-target SP HTTP-version, nothing more.
     private func parseRequestLine(_ line: UnsafeRawBufferPointer) -> HTTPRequest? {
-        guard let firstSpace = line.firstIndex(of: ByteClass.space), firstSpace > 0,
-              line[0..<firstSpace].allSatisfy(ByteClass.isToken)
+        guard let firstSpace = Self.find(ByteClass.space, in: line, from: 0, to: line.count), firstSpace > 0,
+              let secondSpace = Self.find(ByteClass.space, in: line, from: firstSpace + 1, to: line.count), secondSpace > firstSpace + 1
         else { return nil }
-        let rest = line[(firstSpace + 1)...]
-        guard let secondSpace = rest.firstIndex(of: ByteClass.space), secondSpace > rest.startIndex,
-              line[rest.startIndex..<secondSpace].allSatisfy(ByteClass.isTargetByte)
-        else { return nil }
+        for index in 0..<firstSpace where !ByteClass.isToken(line[index]) { return nil }
+        for index in (firstSpace + 1)..<secondSpace where !ByteClass.isTargetByte(line[index]) { return nil }
         let version = line[(secondSpace + 1)...]
         guard version.count == 8, version.starts(with: "HTTP/".utf8),
               let major = digit(version[version.startIndex + 5]), version[version.startIndex + 6] == UInt8(ascii: "."),
@@ -176,7 +176,7 @@ public struct RequestParser: Sendable {
         else { return nil }
         return HTTPRequest(
             method: String(decoding: line[0..<firstSpace], as: UTF8.self),
-            target: String(decoding: line[rest.startIndex..<secondSpace], as: UTF8.self),
+            target: String(decoding: line[(firstSpace + 1)..<secondSpace], as: UTF8.self),
             version: HTTPVersion(major: major, minor: minor)
         )
     }
@@ -190,32 +190,34 @@ public struct RequestParser: Sendable {
         if let first = line.first, first == ByteClass.space || first == ByteClass.tab {
             return .failure(.badRequest("obsolete line folding"))
         }
-        guard let colon = line.firstIndex(of: ByteClass.colon), colon > 0 else {
+        guard let colon = Self.find(ByteClass.colon, in: line, from: 0, to: line.count), colon > 0 else {
             return .failure(.badRequest("header line without a name"))
         }
-        guard line[0..<colon].allSatisfy(ByteClass.isToken) else {
+        for index in 0..<colon where !ByteClass.isToken(line[index]) {
             return .failure(.badRequest("invalid character in header name"))
         }
         var valueStart = colon + 1
         var valueEnd = line.count
         while valueStart < valueEnd, line[valueStart] == ByteClass.space || line[valueStart] == ByteClass.tab { valueStart += 1 }
         while valueEnd > valueStart, line[valueEnd - 1] == ByteClass.space || line[valueEnd - 1] == ByteClass.tab { valueEnd -= 1 }
-        let value = line[valueStart..<valueEnd]
-        guard value.allSatisfy(ByteClass.isFieldValue) else {
+        for index in valueStart..<valueEnd where !ByteClass.isFieldValue(line[index]) {
             return .failure(.badRequest("invalid character in header value"))
         }
-        return .success((String(decoding: line[0..<colon], as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        return .success((String(decoding: line[0..<colon], as: UTF8.self), String(decoding: line[valueStart..<valueEnd], as: UTF8.self)))
     }
 
-    /// Decides how the body is delimited (RFC 9112 §6), refusing every ambiguous combination.
-    private func frame(_ request: HTTPRequest) -> Result<Framing, HTTPParseError> {
+    /// Decides how the body is delimited (RFC 9112 §6), refusing every ambiguous combination, and
+    /// whether the client waits for a 100 Continue.
+    private func frame(_ request: HTTPRequest) -> Result<(Framing, expectsContinue: Bool), HTTPParseError> {
         // One pass over the fields (every request comes here): count what framing depends on.
         var hosts = 0
         var transferEncodings: [String] = []
         var lengths: [String] = []
+        var expect: String? = nil
         for (name, value) in request.headers {
             switch name.utf8.count {
             case 4 where asciiCaseInsensitiveEquals(name, "Host"): hosts += 1
+            case 6 where asciiCaseInsensitiveEquals(name, "Expect"): expect = expect ?? value
             case 14 where asciiCaseInsensitiveEquals(name, "Content-Length"): lengths.append(value)
             case 17 where asciiCaseInsensitiveEquals(name, "Transfer-Encoding"): transferEncodings.append(value)
             default: continue
@@ -224,20 +226,26 @@ public struct RequestParser: Sendable {
         if hosts > 1 || (request.version == .http1_1 && hosts == 0) {
             return .failure(.badRequest("exactly one Host header is required"))
         }
+        let framing: Framing
         if !transferEncodings.isEmpty {
             guard lengths.isEmpty else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
             guard request.version == .http1_1 else { return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request")) }
             guard transferEncodings.count == 1, asciiCaseInsensitiveEquals(transferEncodings[0], "chunked") else {
                 return .failure(.badRequest("unsupported Transfer-Encoding"))
             }
-            return .success(.chunked)
+            framing = .chunked
+        } else if let lengthText = lengths.first {
+            guard lengths.count == 1 else { return .failure(.badRequest("more than one Content-Length")) }
+            guard !lengthText.isEmpty, lengthText.utf8.count <= 18, lengthText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                  let length = Int(lengthText)
+            else { return .failure(.badRequest("invalid Content-Length")) }
+            if length > limits.maxBodyBytes { return .failure(.bodyTooLarge) }
+            framing = length == 0 ? .none : .length(length)
+        } else {
+            framing = .none
         }
-        guard let lengthText = lengths.first else { return .success(.none) }
-        guard lengths.count == 1 else { return .failure(.badRequest("more than one Content-Length")) }
-        guard !lengthText.isEmpty, lengthText.utf8.count <= 18, lengthText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let length = Int(lengthText)
-        else { return .failure(.badRequest("invalid Content-Length")) }
-        if length > limits.maxBodyBytes { return .failure(.bodyTooLarge) }
-        return .success(length == 0 ? .none : .length(length))
+        guard let expect else { return .success((framing, false)) }
+        guard asciiCaseInsensitiveEquals(expect, "100-continue") else { return .failure(.expectationFailed) }
+        return .success((framing, request.version == .http1_1 && framing != .none))
     }
 }

@@ -12,71 +12,63 @@ public struct RequestTarget: Equatable, Sendable {
     /// Parses origin-form (`/v2/Flows?x=1`) or absolute-form naming this gateway (`http://host/v2/...`).
     /// - Parameter ownAuthorities: host[:port] values that absolute-form targets may name.
     public static func parse(_ target: String, ownAuthorities: [String]) -> Result<RequestTarget, Rejection> {
-        var originForm = Substring(target)
-        if !target.hasPrefix("/") {
+        var originForm = target
+        if target.utf8.first != UInt8(ascii: "/") {
             let lower = target.lowercased()
             guard let schemeEnd = lower.range(of: "://"), ["http", "https"].contains(String(lower[..<schemeEnd.lowerBound])) else {
                 return .failure(.badRequest("request target must be a path"))
             }
             let afterScheme = target[schemeEnd.upperBound...]
             let authority = afterScheme.prefix { $0 != "/" && $0 != "?" }
-            guard ownAuthorities.contains(where: { asciiLower($0) == asciiLower(String(authority)) }) else {
+            guard ownAuthorities.contains(where: { $0.lowercased() == authority.lowercased() }) else {
                 return .failure(.badRequest("absolute-form target for another host"))
             }
-            originForm = afterScheme[authority.endIndex...]
-            if originForm.isEmpty || originForm.first == "?" { originForm = "/" + originForm }
+            originForm = String(afterScheme[authority.endIndex...])
+            if originForm.isEmpty || originForm.utf8.first == UInt8(ascii: "?") { originForm = "/" + originForm }
         }
-        // Split on the first "?" over UTF-8 (every request passes here).
-        let utf8 = originForm.utf8
-        let mark = utf8.firstIndex(of: UInt8(ascii: "?"))
-        let path = mark.map { originForm[..<$0] } ?? originForm
-        let query = mark.map { originForm[originForm.utf8.index(after: $0)...] } ?? ""
-        // Over contiguous bytes when the string is native (always, for parsed requests).
-        let why: String?
-        if let checked = path.utf8.withContiguousStorageIfAvailable({ pathBytes in
-            query.utf8.withContiguousStorageIfAvailable { queryBytes in rejection(path: pathBytes, query: queryBytes) }
-        }), let outcome = checked {
-            why = outcome
-        } else {
-            why = rejection(path: path.utf8, query: query.utf8)
+        // Every request passes here: one pass over contiguous UTF-8, and no new string for a
+        // target without a query (the usual case).
+        var bytes = originForm
+        return bytes.withUTF8 { bytes in
+            let mark = bytes.firstIndex(of: UInt8(ascii: "?"))
+            let path = UnsafeBufferPointer(rebasing: bytes[..<(mark ?? bytes.count)])
+            let query = mark.map { UnsafeBufferPointer(rebasing: bytes[($0 + 1)...]) } ?? UnsafeBufferPointer(start: nil, count: 0)
+            if let why = rejection(path: path, query: query) { return .failure(.badRequest(why)) }
+            guard mark != nil else { return .success(RequestTarget(path: originForm, query: "")) }
+            return .success(RequestTarget(path: String(decoding: path, as: UTF8.self), query: String(decoding: query, as: UTF8.self)))
         }
-        if let why { return .failure(.badRequest(why)) }
-        return .success(RequestTarget(path: String(path), query: String(query)))
     }
 
-    private static func asciiLower(_ text: String) -> String { text.lowercased() }
-
-    /// One pass over the bytes (this runs on every request): controls, spaces, non-ASCII, `\\`
-    /// and `#` anywhere; `.`/`..` segments and encoded `/`, `\\`, NUL or `.` in the path.
-    private static func rejection<Bytes: Collection<UInt8>>(path: Bytes, query: Bytes) -> String? {
-        if query.contains(where: { $0 < 0x21 || $0 > 0x7E || $0 == UInt8(ascii: "#") }) { return "invalid characters in the request target" }
-        var previous: (UInt8, UInt8, UInt8) = (0, 0, 0)  // the three bytes before this one
-        var segmentLength = 0
-        var segmentDots = 0
-        func endSegment() -> String? {
-            segmentLength > 0 && segmentLength == segmentDots && segmentDots <= 2 ? "dot segments in the path" : nil
-        }
-        for byte in path {
-            if byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "#") {
-                return "invalid characters in the request target"
-            }
-            if previous.1 == UInt8(ascii: "%") {
-                // `%XY` complete: %2F, %5C, %00 and %2E are refused in any case.
-                let pair = (previous.2 | 0x20, byte | 0x20)
+    /// Controls, spaces, non-ASCII, `\\` and `#` anywhere; `.`/`..` segments and encoded `/`, `\\`,
+    /// NUL or `.` in the path.
+    private static func rejection(path: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>) -> String? {
+        for byte in query where !isAllowed(byte) { return "invalid characters in the request target" }
+        var segmentStart = 0
+        for index in 0..<path.count {
+            let byte = path[index]
+            if byte == UInt8(ascii: "/") {
+                if isDotSegment(path, from: segmentStart, to: index) { return "dot segments in the path" }
+                segmentStart = index + 1
+            } else if byte == UInt8(ascii: "%"), index + 2 < path.count {
+                // %2F, %5C, %00 and %2E are refused in any case.
+                let pair = (path[index + 1] | 0x20, path[index + 2] | 0x20)
                 if pair == (0x32, 0x66) || pair == (0x35, 0x63) || pair == (0x30, 0x30) || pair == (0x32, 0x65) {
                     return "encoded separators or dots in the path"
                 }
+            } else if !isAllowed(byte) {
+                return "invalid characters in the request target"
             }
-            if byte == UInt8(ascii: "/") {
-                if let why = endSegment() { return why }
-                segmentLength = 0
-                segmentDots = 0
-            } else {
-                segmentLength += 1
-                if byte == UInt8(ascii: ".") { segmentDots += 1 }
-            }
-            previous = (previous.1, previous.2, byte)
         }
-        return endSegment()
+        return isDotSegment(path, from: segmentStart, to: path.count) ? "dot segments in the path" : nil
+    }
+
+    @inline(__always) private static func isAllowed(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "#")
+    }
+
+    /// `.` or `..` between `from` and `to`.
+    @inline(__always) private static func isDotSegment(_ path: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Bool {
+        let length = to - from
+        return (length == 1 || length == 2) && path[from] == UInt8(ascii: ".") && path[to - 1] == UInt8(ascii: ".")
     }
 }

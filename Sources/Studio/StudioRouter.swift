@@ -1,3 +1,5 @@
+import Glibc
+
 /// Maps request paths to Studio routes (DESIGN §2). Pure: no I/O, no state.
 /// Works on the path's UTF-8 bytes: it runs for every request, hits included.
 public enum StudioRouter {
@@ -23,21 +25,43 @@ public enum StudioRouter {
 
     private static func match(bytes: UnsafeBufferPointer<UInt8>, path: String) -> Match {
         guard bytes.first == UInt8(ascii: "/") else { return .notFound }
-        var segments: [Slice<UnsafeBufferPointer<UInt8>>] = []
-        segments.reserveCapacity(8)
-        var start = 1
-        for index in 1...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "/") {
-            guard index > start, segments.count < 8 else { return .notFound }  // no empty segments, no deep paths
-            segments.append(bytes[start..<index])
-            start = index + 1
+        // Segment bounds on the stack: at most 8 segments, none empty.
+        return withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 8) { bounds in
+            var count = 0
+            var start = 1
+            for index in 1...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "/") {
+                guard index > start, count < 8 else { return .notFound }
+                bounds[count] = start..<index
+                count += 1
+                start = index + 1
+            }
+            return match(segments: Segments(bytes: bytes, bounds: UnsafeBufferPointer(rebasing: bounds[..<count])), path: path)
         }
-        guard segments.count >= 2, segments[1].elementsEqual("Flows".utf8) else { return .notFound }
+    }
+
+    /// A path's segments as slices of its bytes.
+    private struct Segments {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let bounds: UnsafeBufferPointer<Range<Int>>
+
+        var count: Int { bounds.count }
+        subscript(index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[bounds[index]]) }
+
+        func `is`(_ index: Int, _ literal: StaticString) -> Bool {
+            let segment = self[index]
+            return segment.count == literal.utf8CodeUnitCount && memcmp(segment.baseAddress!, literal.utf8Start, segment.count) == 0
+        }
+    }
+
+    private static func match(segments: Segments, path: String) -> Match {
+        guard segments.count >= 2, segments.is(1, "Flows") else { return .notFound }
         let version: StudioRoute.Version
-        if segments[0].elementsEqual("v1".utf8) { version = .v1 } else if segments[0].elementsEqual("v2".utf8) { version = .v2 } else { return .notFound }
-        let rest = segments[2...]  // no copy; read through `part`, which counts from 0
-        func part(_ index: Int) -> Slice<UnsafeBufferPointer<UInt8>> { rest[rest.startIndex + index] }
-        func sid(_ index: Int, _ prefix: String) -> SID? { SID(String(decoding: part(index), as: UTF8.self), prefix: prefix) }
-        func literal(_ index: Int, _ text: String) -> Bool { part(index).elementsEqual(text.utf8) }
+        if segments.is(0, "v1") { version = .v1 } else if segments.is(0, "v2") { version = .v2 } else { return .notFound }
+        // The segments after /vN/Flows, counted from 0.
+        let rest = (count: segments.count - 2, isEmpty: segments.count == 2)
+        func part(_ index: Int) -> UnsafeBufferPointer<UInt8> { segments[index + 2] }
+        func sid(_ index: Int, _ prefix: StaticString) -> SID? { SID(bytes: part(index), prefix: prefix) }
+        func literal(_ index: Int, _ text: StaticString) -> Bool { segments.is(index + 2, text) }
 
         func route(_ resource: StudioRoute.Resource, _ methods: [String], flow: SID? = nil, execution: SID? = nil,
                    step: SID? = nil, engagements: Bool = false) -> Match {
