@@ -2,6 +2,13 @@
 /// dependencies allowed and no CryptoKit on Linux, this is the one hand-written primitive.
 public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
+
+    /// The 32 bytes in one call (the synthesized hash feeds them to the hasher one by one; a
+    /// lookup happens on every request).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     public var description: String { bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
 }
 

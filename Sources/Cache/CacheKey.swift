@@ -39,5 +39,11 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         return pairs.isEmpty ? "" : "?" + FormURLEncoded.serialize(pairs)
     }
 
+    /// `group` is a function of `resource`, so it is left out of the hash (a lookup per hit).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(account)
+        hasher.combine(resource)
+    }
+
     public var description: String { "\(account) \(resource)" }
 }

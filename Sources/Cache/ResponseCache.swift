@@ -19,8 +19,14 @@ public final class ResponseCache: Sendable {
         shards = (0..<count).map { _ in Shard(budget: max(1, budgetBytes / count)) }
     }
 
+    /// FNV-1a over the group's bytes: cheaper than a seeded hash, and a group (a SID, or a SID
+    /// and "/lists") only picks which lock to take; each shard's dictionary keeps seeded hashing.
     private func shard(_ group: String) -> Shard {
-        shards[Int(UInt(bitPattern: group.hashValue) % UInt(shards.count))]
+        var group = group
+        let hash = group.withUTF8 { bytes in
+            bytes.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        }
+        return shards[Int(hash % UInt64(shards.count))]
     }
 
     public func get(_ key: CacheKey) -> CachedResponse? {

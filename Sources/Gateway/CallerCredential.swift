@@ -6,8 +6,9 @@ import Studio
 ///
 /// Keep-alive clients send the same `Authorization` value on every request, so the derived
 /// credential is remembered for the connection and reused while the value is unchanged: base64
-/// and SHA-256 are paid once per connection, not once per request.
-struct CallerCredential: Sendable {
+/// and SHA-256 are paid once per connection, not once per request. A class, so the connection
+/// holds a reference rather than a boxed copy.
+final class CallerCredential: Sendable {
     let digest: SHA256Digest
     let username: String
     /// The value it came from, for comparison only. It lives as long as the connection, like

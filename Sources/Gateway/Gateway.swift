@@ -81,12 +81,13 @@ public final class Gateway: HTTPHandler {
         metrics.inFlight.wrappingAdd(1, ordering: .relaxed)
         var exchange = Exchange(method: request.method, target: request.target, started: clock(), responder: responder)
         if request.method == "GET", operationsEndpoint(exchange) { return }
-        switch plan(request, knownCaller: responder.connectionMemo as? CallerCredential) {
+        let knownCaller = responder.connectionMemo as? CallerCredential
+        switch plan(request, knownCaller: knownCaller) {
         case .respond(let response):
             CacheCounters.increment(counters.bypass)
             finish(exchange, response, upstreamStatus: nil)
         case .forward(let forward):
-            responder.connectionMemo = forward.caller
+            if forward.caller !== knownCaller { responder.connectionMemo = forward.caller }
             exchange.route = RouteLabel(forward.route)
             if forward.method == "GET", CacheKey.group(of: forward.route) != nil {
                 read(forward, exchange: exchange)

@@ -203,7 +203,18 @@ public struct RequestParser: Sendable {
         for index in valueStart..<valueEnd where !ByteClass.isFieldValue(line[index]) {
             return .failure(.badRequest("invalid character in header value"))
         }
-        return .success((String(decoding: line[0..<colon], as: UTF8.self), String(decoding: line[valueStart..<valueEnd], as: UTF8.self)))
+        let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+        return .success((Self.commonName(name) ?? String(decoding: name, as: UTF8.self), String(decoding: line[valueStart..<valueEnd], as: UTF8.self)))
+    }
+
+    /// Names clients send on every request, spelled as here: the literal is used instead of a
+    /// newly decoded string.
+    private static let commonNames = ["Host", "Authorization", "Accept", "Accept-Encoding", "User-Agent", "Connection", "Content-Type", "Content-Length"]
+
+    private static func commonName(_ bytes: UnsafeRawBufferPointer) -> String? {
+        commonNames.first { name in
+            name.utf8.count == bytes.count && name.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 } == true
+        }
     }
 
     /// Decides how the body is delimited (RFC 9112 §6), refusing every ambiguous combination, and
