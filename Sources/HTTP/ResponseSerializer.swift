@@ -1,3 +1,5 @@
+import Glibc
+
 /// Writes a response head + body as HTTP/1.1 bytes.
 public enum ResponseSerializer {
     /// - Parameters:
@@ -10,24 +12,28 @@ public enum ResponseSerializer {
         return out
     }
 
-    /// Appends to `out` (the connection's output buffer), so no per-response buffer is made.
+    /// Appends to `out` (the connection's output buffer). The head is composed in one scratch
+    /// buffer and appended with the body: two copies per response, whatever the field count.
     public static func serialize(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, date: String) {
-        out.reserveCapacity(out.count + 256 + response.body.count)
-        if let line = statusLines[response.status] {
-            out.append(contentsOf: line)
-        } else {
-            out.append(contentsOf: "HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
-        }
+        let statusLine = statusLines[response.status]
+            ?? Array("HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
         let noBody = HTTPStatus.forbidsBody(response.status)
-        for (name, value) in response.headers {
-            // The server owns framing; a handler cannot smuggle its own.
-            if serverOwned(name) { continue }
-            appendField(&out, name, value)
+        // An upper bound: line breaks are dropped, never added.
+        var capacity = statusLine.count + "Date: \r\nContent-Length: 18446744073709551615\r\nConnection: close\r\n\r\n".utf8.count + date.utf8.count
+        for (name, value) in response.headers { capacity += name.utf8.count + value.utf8.count + 4 }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
+            var head = HeadWriter(buffer: scratch)
+            statusLine.withUnsafeBufferPointer { head.write($0) }
+            for (name, value) in response.headers where !serverOwned(name) {
+                head.field(name, value)  // the server owns framing; a handler cannot smuggle its own
+            }
+            head.field("Date", date)
+            if !noBody { head.field("Content-Length", response.body.count) }
+            if close { head.field("Connection", "close") }
+            head.write("\r\n")
+            out.reserveCapacity(out.count + head.count + response.body.count)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<head.count]))
         }
-        appendField(&out, "Date", date)
-        if !noBody { appendField(&out, "Content-Length", String(response.body.count)) }
-        if close { appendField(&out, "Connection", "close") }
-        out.append(contentsOf: "\r\n".utf8)
         if !headOnly && !noBody { out.append(contentsOf: response.body) }
     }
 
@@ -43,30 +49,73 @@ public enum ResponseSerializer {
             || asciiCaseInsensitiveEquals(name, "Transfer-Encoding") || asciiCaseInsensitiveEquals(name, "Date")
     }
 
-    /// Appends one field, dropping any CR/LF a handler let into it (no response splitting).
-    private static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
-        append(&out, name)
-        out.append(UInt8(ascii: ":"))
-        out.append(UInt8(ascii: " "))
-        append(&out, value)
-        out.append(0x0D)
-        out.append(0x0A)
-    }
+    /// Fills the scratch buffer; fields lose any CR or LF a handler let into them (no response splitting).
+    private struct HeadWriter {
+        let buffer: UnsafeMutableBufferPointer<UInt8>
+        var count = 0
 
-    /// Copies a name or value without CR or LF (one pass over contiguous bytes for native strings).
-    private static func append(_ out: inout [UInt8], _ text: String) {
-        let done: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
-            var start = 0
-            for index in 0..<bytes.count where bytes[index] == 0x0D || bytes[index] == 0x0A {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
-                start = index + 1
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+        mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+            guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+            memcpy(buffer.baseAddress! + count, source, bytes.count)
+            count += bytes.count
         }
-        if done == nil {
-            for byte in text.utf8 where byte != 0x0D && byte != 0x0A { out.append(byte) }
+
+        mutating func write(_ literal: StaticString) {
+            write(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        }
+
+        mutating func field(_ name: String, _ value: String) {
+            text(name)
+            write(": ")
+            text(value)
+            write("\r\n")
+        }
+
+        mutating func field(_ name: String, _ value: Int) {
+            text(name)
+            write(": ")
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
+            withUnsafeMutableBytes(of: &digits) { digits in
+                var value = UInt(max(0, value))
+                var start = digits.count
+                repeat {
+                    start -= 1
+                    digits[start] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                } while value > 0
+                write(UnsafeBufferPointer(rebasing: digits.bindMemory(to: UInt8.self)[start...]))
+            }
+            write("\r\n")
+        }
+
+        private mutating func text(_ text: String) {
+            var text = text
+            text.withUTF8 { bytes in
+                guard containsLineBreak(bytes) else { return write(bytes) }
+                for byte in bytes where byte != 0x0D && byte != 0x0A {
+                    buffer[count] = byte
+                    count += 1
+                }
+            }
         }
     }
 
     public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+}
+
+/// Whether `bytes` holds a CR or LF. Eight bytes at a time: a word has a byte below 0x0E
+/// exactly when `(w - 0x0E…0E) & ~w & 0x80…80` is non-zero; only then are its bytes looked at.
+func containsLineBreak(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let base = bytes.baseAddress else { return false }
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    var index = 0
+    while index + 8 <= bytes.count {
+        let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+        if (word &- ones &* 0x0E) & ~word & (ones &* 0x80) != 0,
+           UnsafeBufferPointer(start: base + index, count: 8).contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            return true
+        }
+        index += 8
+    }
+    return UnsafeBufferPointer(start: base + index, count: bytes.count - index).contains { $0 == 0x0D || $0 == 0x0A }
 }

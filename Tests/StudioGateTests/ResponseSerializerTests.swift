@@ -32,4 +32,25 @@ final class ResponseSerializerTests: XCTestCase {
         ResponseSerializer.serialize(HTTPResponse(status: 200, text: "x"), into: &out, headOnly: false, close: false, date: date)
         XCTAssertEqual(String(decoding: out, as: UTF8.self), "earlierHTTP/1.1 200 OK\r\nDate: \(date)\r\nContent-Length: 1\r\n\r\nx")
     }
+
+    /// The line-break scan reads eight bytes at a time: a CR or LF in any position, in a word or
+    /// in the tail, is dropped; tabs and other low bytes stay.
+    func testLineBreaksAreFoundInEveryPosition() {
+        for length in 1...20 {
+            for position in 0..<length {
+                for breaker in ["\r", "\n"] {
+                    var value = Array(repeating: "a", count: length)
+                    value[position] = breaker
+                    value[(position + 1) % length] = length > 1 ? "\t" : value[(position + 1) % length]
+                    let response = HTTPResponse(status: 200, headers: ["X-V": value.joined()], text: "")
+                    let expected = value.joined().replacingOccurrences(of: breaker, with: "")
+                    XCTAssertTrue(text(response).contains("X-V: \(expected)\r\nDate:"), "length \(length), position \(position)")
+                }
+            }
+        }
+        let long = String(repeating: "0123456789", count: 30)
+        XCTAssertTrue(text(HTTPResponse(status: 200, headers: ["X-Long": long], text: "")).contains("X-Long: \(long)\r\n"))
+        let body = [UInt8](repeating: 0x61, count: 1_234_567)
+        XCTAssertTrue(text(HTTPResponse(status: 200, body: body), headOnly: true).hasSuffix("Content-Length: 1234567\r\n\r\n"))
+    }
 }
