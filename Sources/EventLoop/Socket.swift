@@ -62,6 +62,23 @@ public enum Socket {
         throw error
     }
 
+    /// Sends `head` then `body` in one call (sendmsg with two iovecs, no SIGPIPE), so a response
+    /// body goes from where it is stored to the kernel without being copied behind its head.
+    public static func send(_ fd: Int32, _ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
+        var vectors = (iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
+                       iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count))
+        let n = withUnsafeMutableBytes(of: &vectors) { vectors in
+            var message = msghdr()
+            message.msg_iov = vectors.baseAddress!.assumingMemoryBound(to: iovec.self)
+            message.msg_iovlen = 2
+            return retryingInterrupts { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
+        }
+        if n >= 0 { return .processed(n) }
+        let error = Errno.current
+        if error.isWouldBlock { return .wouldBlock }
+        throw error
+    }
+
     /// Makes the next close send RST instead of FIN (used to simulate connection resets).
     public static func setLingerZero(_ fd: Int32) {
         var option = linger(l_onoff: 1, l_linger: 0)

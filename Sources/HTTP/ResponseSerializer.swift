@@ -12,9 +12,14 @@ public enum ResponseSerializer {
         return out
     }
 
-    /// Appends to `out` (the connection's output buffer). The head is composed in one scratch
-    /// buffer and appended with the body: two copies per response, whatever the field count.
+    /// Appends head and body to `out`.
     public static func serialize(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, date: String) {
+        if serializeHead(response, into: &out, headOnly: headOnly, close: close, date: date) { out.append(contentsOf: response.body) }
+    }
+
+    /// Appends the head to `out` (the connection's output buffer), composed in one scratch
+    /// buffer: one copy whatever the field count. Returns whether `response.body` follows it.
+    public static func serializeHead(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, date: String) -> Bool {
         let statusLine = statusLines[response.status]
             ?? Array("HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
         let noBody = HTTPStatus.forbidsBody(response.status)
@@ -31,10 +36,9 @@ public enum ResponseSerializer {
             if !noBody { head.field("Content-Length", response.body.count) }
             if close { head.field("Connection", "close") }
             head.write("\r\n")
-            out.reserveCapacity(out.count + head.count + response.body.count)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<head.count]))
         }
-        if !headOnly && !noBody { out.append(contentsOf: response.body) }
+        return !headOnly && !noBody && !response.body.isEmpty
     }
 
     private static let statusLines: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues: [200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504].map {

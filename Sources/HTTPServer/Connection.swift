@@ -27,6 +27,10 @@ final class Connection: EventHandler, @unchecked Sendable {
     private var inputIndex = 0
     private var output: [UInt8] = []
     private var outputIndex = 0
+    /// The last response's body, sent after `output` by one gather write instead of being copied
+    /// into it. Anything queued behind it first moves it into `output` (`settleBody`).
+    private var body: [UInt8] = []
+    private var bodyIndex = 0
     private var inputClosed = false
     private var processing = false
     private var nextRequestID: UInt64 = 0
@@ -112,14 +116,17 @@ final class Connection: EventHandler, @unchecked Sendable {
                     startRequestTimer()
                 } else {
                     requestStart = nil
-                    if output.count == outputIndex { setDeadline(context.configuration.idleTimeout) }
+                    if !hasUnsentOutput { setDeadline(context.configuration.idleTimeout) }
                 }
                 compactInput()
                 updateInterest()
                 return
             case .headReceived(let expectsContinue):
                 startRequestTimer()
-                if expectsContinue { output.append(contentsOf: ResponseSerializer.continueResponse) }
+                if expectsContinue {
+                    settleBody()
+                    output.append(contentsOf: ResponseSerializer.continueResponse)
+                }
             case .request(let request):
                 requestStart = nil
                 nextRequestID &+= 1
@@ -138,6 +145,7 @@ final class Connection: EventHandler, @unchecked Sendable {
     /// Answers an unreadable request and closes: its framing cannot be trusted.
     private func fail(_ error: HTTPParseError) {
         let response = context.handler.errorResponse(for: error)
+        settleBody()
         ResponseSerializer.serialize(response, into: &output, headOnly: false, close: true, date: context.date)
         state = .closing
         flush()
@@ -151,12 +159,17 @@ final class Connection: EventHandler, @unchecked Sendable {
             Socket.setLingerZero(fd)
             close()
         case .raw(let bytes):
+            settleBody()
             output.append(contentsOf: bytes)
             state = .closing
             flush()
         case .response(let response):
             let closeAfter = !keepAlive || inputClosed
-            ResponseSerializer.serialize(response, into: &output, headOnly: headOnly, close: closeAfter, date: context.date)
+            settleBody()
+            if ResponseSerializer.serializeHead(response, into: &output, headOnly: headOnly, close: closeAfter, date: context.date) {
+                body = response.body
+                bodyIndex = 0
+            }
             state = closeAfter ? .closing : .reading
             flush()
             if case .reading = state { processInput() }
@@ -167,13 +180,19 @@ final class Connection: EventHandler, @unchecked Sendable {
 
     private func flush() {
         guard !isClosed else { return }
-        while outputIndex < output.count {
-            let result = output.withUnsafeBytes { bytes in
-                Result { () throws(Errno) in try Socket.send(fd, UnsafeRawBufferPointer(rebasing: bytes[outputIndex...])) }
+        while hasUnsentOutput {
+            let result = output.withUnsafeBytes { head in
+                body.withUnsafeBytes { body in
+                    Result { () throws(Errno) in
+                        try Socket.send(fd, UnsafeRawBufferPointer(rebasing: head[outputIndex...]), UnsafeRawBufferPointer(rebasing: body[bodyIndex...]))
+                    }
+                }
             }
             switch result {
             case .success(.processed(let count)):
-                outputIndex += count
+                let fromHead = min(count, output.count - outputIndex)
+                outputIndex += fromHead
+                bodyIndex += count - fromHead
                 setDeadline(context.configuration.idleTimeout)
             case .success(.wouldBlock):
                 updateInterest()
@@ -183,6 +202,8 @@ final class Connection: EventHandler, @unchecked Sendable {
                 return
             }
         }
+        body = []
+        bodyIndex = 0
         output.removeAll(keepingCapacity: output.capacity <= 256 * 1024)
         outputIndex = 0
         if case .closing = state {
@@ -223,12 +244,22 @@ final class Connection: EventHandler, @unchecked Sendable {
         case .closing, .closed:
             break
         }
-        if outputIndex < output.count { wanted |= EpollEvents.writable }
+        if hasUnsentOutput { wanted |= EpollEvents.writable }
         if inputClosed { wanted &= ~EpollEvents.hangup }  // RDHUP would fire forever
         if wanted != interest {
             interest = wanted
             loop.modify(fd, events: wanted)
         }
+    }
+
+    private var hasUnsentOutput: Bool { outputIndex < output.count || bodyIndex < body.count }
+
+    /// Moves the unsent part of `body` into `output`, so whatever is queued next follows it.
+    private func settleBody() {
+        guard bodyIndex < body.count else { return }
+        output.append(contentsOf: body[bodyIndex...])
+        body = []
+        bodyIndex = 0
     }
 
     private func compactInput() {
@@ -255,7 +286,7 @@ final class Connection: EventHandler, @unchecked Sendable {
     func checkDeadline(now: UInt64) {
         guard now >= deadline else { return }
         switch state {
-        case .reading where outputIndex == output.count:
+        case .reading where !hasUnsentOutput:
             if requestStart != nil {
                 context.log(cause: "request-timeout", "closing connections that did not send a request in time")
                 fail(.requestTimeout)
@@ -266,7 +297,7 @@ final class Connection: EventHandler, @unchecked Sendable {
             context.log(cause: "write-timeout", "closing connections that stopped reading or finishing")
             close()
         case .awaitingResponse:
-            if outputIndex < output.count { close() }  // stalled on a 100 Continue write
+            if hasUnsentOutput { close() }  // stalled on a 100 Continue write
         case .closed:
             break
         }
@@ -283,5 +314,6 @@ final class Connection: EventHandler, @unchecked Sendable {
         context.configuration.connections?.closed()
         input = []
         output = []
+        body = []
     }
 }

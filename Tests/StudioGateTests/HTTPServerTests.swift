@@ -9,10 +9,21 @@ import XCTest
 /// Answers with what it received; `/slow/N` answers after N ms from another thread,
 /// `/reset` resets the connection.
 struct EchoHandler: HTTPHandler {
+    /// `/big/N`'s body: N bytes that differ from their neighbours, so a lost or repeated piece shows.
+    static func pattern(_ size: Int) -> [UInt8] {
+        let cycle = (0..<251).map { UInt8($0) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        while bytes.count < size { bytes.append(contentsOf: cycle.prefix(size - bytes.count)) }
+        return bytes
+    }
+
     func handle(_ request: HTTPRequest, responder: Responder) {
         let body = "\(request.method) \(request.target) \(request.body.count) \(String(decoding: request.body, as: UTF8.self))"
         let response = HTTPResponse(status: 200, headers: ["Content-Type": "text/plain"], text: body)
-        if request.target == "/reset" {
+        if request.target.hasPrefix("/big/"), let size = Int(request.target.dropFirst(5)) {
+            responder.respond(HTTPResponse(status: 200, body: EchoHandler.pattern(size)))
+        } else if request.target == "/reset" {
             responder.reply(.resetConnection)
         } else if request.target.hasPrefix("/slow/"), let ms = Int(request.target.dropFirst(6)) {
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms)) { responder.respond(response) }
@@ -57,6 +68,23 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(try client.readResponse().text, "GET /fast 0 ")
         XCTAssertEqual(try client.readResponse().text, "POST /slow/50 2 hi")
         XCTAssertEqual(try client.readResponse().text, "GET /last 0 ")
+    }
+
+    /// Bodies far larger than the socket buffer go out by gather writes in many pieces; pipelined
+    /// requests (one sending a 100 Continue) queue behind them in order, byte for byte.
+    func testLargeBodiesAndPipelinedRequestsArriveWholeAndInOrder() throws {
+        try start()
+        let client = try RawClient(port: port)
+        client.send("GET /big/20000000 HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+            + "GET /big/70001 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        usleep(200_000)  // let the server fill the socket and queue everything behind the first body
+        let first = try client.readResponse()
+        XCTAssertEqual(first.body, EchoHandler.pattern(20_000_000))
+        XCTAssertEqual(try client.readResponse().status, 100)
+        XCTAssertEqual(try client.readResponse().text, "POST /echo 2 hi")
+        XCTAssertEqual(try client.readResponse().body, EchoHandler.pattern(70001))
+        XCTAssertEqual(try client.readResponse().text, "GET /fast 0 ")
     }
 
     func testChunkedBodyAndExpectContinue() throws {
