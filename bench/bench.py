@@ -146,29 +146,42 @@ def wrk(port, path, connections, seconds, extra=()):
     return {"rps": float(rps), "p50": float(p50), "p99": float(p99), "p999": float(p999), "errors": int(errors), "requests": int(requests)}
 
 
+def side_by_side(ports, path, connections, seconds, rounds, extra=()):
+    """Alternates the contenders for `rounds` rounds (this VM's speed drifts over minutes, so
+    back-to-back runs compare like with like) and reports per contender the median of each figure,
+    plus the median and range of the per-round req/s ratios."""
+    runs = {name: [] for name in ports}
+    for _ in range(rounds):
+        for name, port in ports.items():
+            runs[name].append(wrk(port, path, connections, seconds, extra))
+    result = {name: {key: statistics.median(r[key] for r in results) for key in ("rps", "p50", "p99", "p999")}
+              | {"errors": sum(r["errors"] for r in results), "requests": sum(r["requests"] for r in results)}
+              for name, results in runs.items()}
+    ratios = [g["rps"] / n["rps"] for g, n in zip(runs["studiogate"], runs["nginx"])]
+    result["ratio"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "rounds": rounds}
+    return result
+
+
 def hit_path(build, seconds, smoke):
     """Cached ended-execution contexts (~1 KiB and ~16 KiB): studiogate vs nginx proxy_cache."""
     rows, sweep = [], []
+    rounds = 1 if smoke else 3
     for size in ([1024] if smoke else [1024, 16384]):
         for threads in ([1] if smoke else [1, 2]):
             stack = Stack(build, threads=threads, nginx=True, seed={"count": 4, "context_bytes": size, "status": "ended"})
             try:
                 execution = f"/v2/Flows/{FLOW}/Executions/{seeded(0)}"
                 path = execution + "/Context"
-                for port in (stack.gw_port, stack.nginx_port):
+                ports = {"studiogate": stack.gw_port, "nginx": stack.nginx_port}
+                for port in ports.values():
                     for target in (execution, path, path):
                         fetch(port, "GET", target, headers={"Authorization": AUTH})
-                result = {}
-                for name, port in (("studiogate", stack.gw_port), ("nginx", stack.nginx_port)):
-                    result[name] = wrk(port, path, 64, seconds)
-                rows.append((size, threads, result))
+                rows.append((size, threads, side_by_side(ports, path, 64, seconds, rounds)))
                 if size == 1024 and threads == 1 and not smoke:
                     for connections in (1, 16, 64, 256):
-                        for name, port in (("studiogate", stack.gw_port), ("nginx", stack.nginx_port)):
-                            sweep.append((connections, name, wrk(port, path, connections, max(2, seconds // 2))))
+                        sweep.append((connections, side_by_side(ports, path, connections, max(2, seconds * 3 // 5), 2)))
                 if size == 1024 and threads == 1:
-                    closing = {name: wrk(port, path, 16, max(2, seconds // 2), ["-H", "Connection: close"])
-                               for name, port in (("studiogate", stack.gw_port), ("nginx", stack.nginx_port))}
+                    closing = side_by_side(ports, path, 16, max(2, seconds * 3 // 5), 1 if smoke else 2, ["-H", "Connection: close"])
             finally:
                 stack.stop()
     return rows, sweep, closing
@@ -313,7 +326,7 @@ def plot(sweep, path):
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for name in ("studiogate", "nginx"):
-        points = [(c, r) for c, n, r in sweep if n == name]
+        points = [(c, r[name]) for c, r in sweep]
         left.plot([c for c, _ in points], [r["rps"] for _, r in points], marker="o", label=name)
         right.plot([c for c, _ in points], [r["p99"] for _, r in points], marker="o", label=name)
     for axis, title in ((left, "requests/s"), (right, "p99 latency (ms)")):
@@ -338,14 +351,15 @@ def main():
         print(json.dumps(memory(args.build, 100_000), indent=1))
         return
     if args.only == "hit":
-        print(json.dumps(hit_path(args.build, 5, True), indent=1, default=str))
+        rows, _, _ = hit_path(args.build, 5, True)
+        print(json.dumps(rows, indent=1, default=str))
         return
-    seconds = 2 if args.smoke else 10
+    seconds = 2 if args.smoke else 5
     report = {}
     print("hit path…", flush=True)
     report["hit"], sweep, report["no_keepalive"] = hit_path(args.build, seconds, args.smoke)
     print("miss path…", flush=True)
-    report["miss"] = miss_path(args.build, seconds)
+    report["miss"] = miss_path(args.build, 2 if args.smoke else 10)
     print("polling…", flush=True)
     report["polling"] = polling(args.build, 3 if args.smoke else 30)
     print("herd…", flush=True)
