@@ -22,8 +22,6 @@ enum ByteClass {
         byte == tab || (byte >= 0x20 && byte != 0x7F)
     }
 
-    /// Visible ASCII only: request targets carry no spaces, controls or raw non-ASCII.
-    @inline(__always) static func isTargetByte(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
 
     @inline(__always) static func hexValue(_ byte: UInt8) -> Int? {
         switch byte {
@@ -32,5 +30,29 @@ enum ByteClass {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
         default: nil
         }
+    }
+
+    /// Whether every byte is in `low...0x7E` (`low` at most 0x80): visible ASCII for targets
+    /// (`low` 0x21), plus space for field values (0x20). Eight bytes per step: in a word `w`, a
+    /// byte is 0x80 or more where `w` has its top bit, 0x7F or more where `w + 0x01…01` has it,
+    /// and below `low` where `(w - low…low) & ~w` has it. Carries and borrows only start from a
+    /// byte that is out of range, so a word with none of those bits has every byte in range.
+    static func allInASCIIRange(_ bytes: UnsafeRawBufferPointer, from low: UInt8) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let tops = ones &* 0x80
+        let lows = ones &* UInt64(low)
+        var index = 0
+        if let base = bytes.baseAddress {
+            while index + 8 <= bytes.count {
+                let word = (base + index).loadUnaligned(as: UInt64.self)
+                if (word | (word &+ ones) | ((word &- lows) & ~word)) & tops != 0 { return false }
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            if bytes[index] < low || bytes[index] > 0x7E { return false }
+            index += 1
+        }
+        return true
     }
 }

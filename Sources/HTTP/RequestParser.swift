@@ -168,7 +168,7 @@ public struct RequestParser: Sendable {
               let secondSpace = Self.find(ByteClass.space, in: line, from: firstSpace + 1, to: line.count), secondSpace > firstSpace + 1
         else { return nil }
         for index in 0..<firstSpace where !ByteClass.isToken(line[index]) { return nil }
-        for index in (firstSpace + 1)..<secondSpace where !ByteClass.isTargetByte(line[index]) { return nil }
+        guard ByteClass.allInASCIIRange(UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)..<secondSpace]), from: 0x21) else { return nil }
         let version = line[(secondSpace + 1)...]
         guard version.count == 8, version.starts(with: "HTTP/".utf8),
               let major = digit(version[version.startIndex + 5]), version[version.startIndex + 6] == UInt8(ascii: "."),
@@ -200,8 +200,11 @@ public struct RequestParser: Sendable {
         var valueEnd = line.count
         while valueStart < valueEnd, line[valueStart] == ByteClass.space || line[valueStart] == ByteClass.tab { valueStart += 1 }
         while valueEnd > valueStart, line[valueEnd - 1] == ByteClass.space || line[valueEnd - 1] == ByteClass.tab { valueEnd -= 1 }
-        for index in valueStart..<valueEnd where !ByteClass.isFieldValue(line[index]) {
-            return .failure(.badRequest("invalid character in header value"))
+        // Visible ASCII and spaces are checked a word at a time; tabs and obs-text byte by byte.
+        if !ByteClass.allInASCIIRange(UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]), from: 0x20) {
+            for index in valueStart..<valueEnd where !ByteClass.isFieldValue(line[index]) {
+                return .failure(.badRequest("invalid character in header value"))
+            }
         }
         let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         return .success((Self.commonName(name) ?? String(decoding: name, as: UTF8.self), String(decoding: line[valueStart..<valueEnd], as: UTF8.self)))

@@ -169,6 +169,28 @@ final class RequestParserTests: XCTestCase {
     }
 
     /// Random byte soup must never crash the parser, only produce requests or errors.
+    /// The word-at-a-time range check agrees with the byte rule for every length, every
+    /// position of the odd byte out, and every byte value there.
+    func testASCIIRangeCheckMatchesTheByteRule() {
+        for low: UInt8 in [0x20, 0x21] {
+            for length in 0...20 {
+                for position in 0..<max(length, 1) {
+                    for odd in 0...255 {
+                        var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                        if length > 0 { bytes[position] = UInt8(odd) }
+                        let expected = bytes.allSatisfy { $0 >= low && $0 <= 0x7E }
+                        XCTAssertEqual(bytes.withUnsafeBytes { ByteClass.allInASCIIRange($0, from: low) }, expected, "\(bytes)")
+                    }
+                }
+            }
+        }
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let bytes = (0..<Int.random(in: 0...40, using: &random)).map { _ in UInt8.random(in: 0x1E...0x81, using: &random) }
+            XCTAssertEqual(bytes.withUnsafeBytes { ByteClass.allInASCIIRange($0, from: 0x21) }, bytes.allSatisfy { $0 >= 0x21 && $0 <= 0x7E })
+        }
+    }
+
     func testRandomInputNeverCrashes() {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("GET POST / HTTP/1.1\r\n:Host Content-Length Transfer-Encoding chunked 0123456789abcdef;\t \u{0}".utf8)
