@@ -169,10 +169,9 @@ public struct RequestParser: Sendable {
         else { return nil }
         for index in 0..<firstSpace where !ByteClass.isToken(line[index]) { return nil }
         guard ByteClass.allInASCIIRange(UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)..<secondSpace]), from: 0x21) else { return nil }
-        let version = line[(secondSpace + 1)...]
-        guard version.count == 8, version.starts(with: "HTTP/".utf8),
-              let major = digit(version[version.startIndex + 5]), version[version.startIndex + 6] == UInt8(ascii: "."),
-              let minor = digit(version[version.startIndex + 7])
+        let version = UnsafeRawBufferPointer(rebasing: line[(secondSpace + 1)...])
+        guard version.count == 8, memcmp(version.baseAddress!, "HTTP/", 5) == 0,
+              let major = digit(version[5]), version[6] == UInt8(ascii: "."), let minor = digit(version[7])
         else { return nil }
         return HTTPRequest(
             method: String(decoding: line[0..<firstSpace], as: UTF8.self),
