@@ -42,7 +42,7 @@ public struct RequestTarget: Equatable, Sendable {
     /// Controls, spaces, non-ASCII, `\\` and `#` anywhere; `.`/`..` segments and encoded `/`, `\\`,
     /// NUL or `.` in the path.
     private static func rejection(path: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>) -> String? {
-        for byte in query where !isAllowed(byte) { return "invalid characters in the request target" }
+        for byte in query where byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "#") { return "invalid characters in the request target" }
         var segmentStart = 0
         for index in 0..<path.count {
             let byte = path[index]
@@ -62,6 +62,7 @@ public struct RequestTarget: Equatable, Sendable {
         return isDotSegment(path, from: segmentStart, to: path.count) ? "dot segments in the path" : nil
     }
 
+    /// In the path; the query may also hold `\\`.
     @inline(__always) private static func isAllowed(_ byte: UInt8) -> Bool {
         byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "#")
     }

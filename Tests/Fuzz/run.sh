@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target for SECONDS: Tests/Fuzz/run.sh TARGET SECONDS
-# TARGET: http-parser | chunked | json-rewriter | engagement. Crashes land in .build/fuzz/TARGET/.
+# TARGET: http-parser | chunked | json-rewriter | engagement | request-target. Crashes land in .build/fuzz/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -10,6 +10,7 @@ case "$target" in
   chunked) sources=(Sources/HTTP/*.swift Tests/Fuzz/ChunkedFuzz.swift) ;;
   json-rewriter) sources=(Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/JSONRewriterFuzz.swift) ;;
   engagement) sources=(Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/EngagementFuzz.swift) ;;
+  request-target) sources=(Sources/Studio/*.swift Tests/Fuzz/RequestTargetFuzz.swift) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 out=.build/fuzz/$target
