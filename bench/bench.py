@@ -10,6 +10,7 @@ import asyncio
 import base64
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -20,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -197,47 +197,55 @@ def miss_path(build, seconds):
         stack.stop()
 
 
+def poll_executions(port, executions, interval, stop, results):
+    """One polling service (its own process, so N of them keep their pace without sharing a GIL):
+    fetches every execution each `interval` until `stop`; reports its request count and when it
+    first saw each execution ended."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    requests, seen_at = 0, {}
+    while time.time() < stop:
+        started = time.time()
+        for index in range(executions):
+            sid = seeded(index)
+            conn.request("GET", f"/v2/Flows/{FLOW}/Executions/{sid}", headers={"Authorization": AUTH})
+            body = conn.getresponse().read()
+            requests += 1
+            if b'"status": "ended"' in body and sid not in seen_at:
+                seen_at[sid] = time.time()
+        time.sleep(max(0, interval - (time.time() - started)))
+    results.put((requests, seen_at))
+
+
 def polling(build, seconds, services=4, executions=200, interval=0.25):
     """Services polling executions; half end during the run. Through the gateway vs directly."""
     results = {}
     for mode in ("gateway", "direct"):
         stack = Stack(build, seed={"count": executions, "context_bytes": 256, "status": "active"})
         port = stack.gw_port if mode == "gateway" else stack.mock_port
-        ended_at, seen_at = {}, {}
-        lock = threading.Lock()
-        stop = time.time() + seconds
         before = upstream_count(stack.mock_port)
-        requests = [0]
-
-        def service():
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            while time.time() < stop:
-                started = time.time()
-                for index in range(executions):
-                    sid = seeded(index)
-                    conn.request("GET", f"/v2/Flows/{FLOW}/Executions/{sid}", headers={"Authorization": AUTH})
-                    body = conn.getresponse().read()
-                    with lock:
-                        requests[0] += 1
-                        if b'"status": "ended"' in body and sid not in seen_at:
-                            seen_at[sid] = time.time()
-                time.sleep(max(0, interval - (time.time() - started)))
-
-        def ender():
-            for index in random.sample(range(executions), executions // 2):
-                time.sleep(random.uniform(0, seconds * 0.7 / (executions // 2)))
-                sid = seeded(index)
-                mock_call(stack.mock_port, "POST", f"/__mock/executions/{sid}/end")
-                with lock:
-                    ended_at[sid] = time.time()
-
-        threads = [threading.Thread(target=service) for _ in range(services)] + [threading.Thread(target=ender)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        stop = time.time() + seconds
+        queue = multiprocessing.Queue()
+        pollers = [multiprocessing.Process(target=poll_executions, args=(port, executions, interval, stop, queue)) for _ in range(services)]
+        for poller in pollers:
+            poller.start()
+        ended_at = {}
+        for index in random.sample(range(executions), executions // 2):
+            time.sleep(random.uniform(0, seconds * 0.7 / (executions // 2)))
+            sid = seeded(index)
+            mock_call(stack.mock_port, "POST", f"/__mock/executions/{sid}/end")
+            ended_at[sid] = time.time()
+        reports = [queue.get(timeout=seconds + 60) for _ in pollers]
+        for poller in pollers:
+            poller.join(10)
+        # Staleness: from the end to the first poller that saw it.
+        seen_at = {}
+        for _, seen in reports:
+            for sid, at in seen.items():
+                seen_at[sid] = min(at, seen_at.get(sid, at))
         staleness = [seen_at[s] - ended_at[s] for s in ended_at if s in seen_at]
-        results[mode] = {"requests": requests[0], "upstream_calls": upstream_count(stack.mock_port) - before,
+        requests = sum(count for count, _ in reports)
+        results[mode] = {"requests": requests, "planned_requests": services * executions * round(seconds / interval),
+                         "upstream_calls": upstream_count(stack.mock_port) - before,
                          "max_staleness": max(staleness) if staleness else None, "unseen": len(ended_at) - len(staleness)}
         stack.stop()
     return results
