@@ -16,7 +16,9 @@ let package = Package(
         .target(name: "Compression", dependencies: ["CZlib"]),
         // fd ownership, non-blocking syscalls, epoll loops, eventfd wake-ups.
         .target(name: "CLinux"),
-        .target(name: "EventLoop", dependencies: ["CLinux"]),
+        .target(name: "EventLoop", dependencies: ["CLinux", "Locking"]),
+        // Shared state behind a lock ThreadSanitizer can see.
+        .target(name: "Locking"),
         // HTTP/1.1 codec over bytes; pure, no I/O.
         .target(name: "HTTP"),
         // Connections: the codec driven by the event loops.
@@ -24,21 +26,21 @@ let package = Package(
         // Studio routes, SIDs, Twilio error bodies; pure.
         .target(name: "Studio"),
         // Which account each credential is proven to belong to; SHA-256 digests only.
-        .target(name: "Auth"),
+        .target(name: "Auth", dependencies: ["Locking"]),
         // Entries, policy, LRU budget, coalescing; pure, clock injected.
-        .target(name: "Cache", dependencies: ["Studio", "Compression"]),
+        .target(name: "Cache", dependencies: ["Studio", "Compression", "Locking"]),
         // URLSession client for the real (or mock) Studio.
-        .target(name: "Upstream", dependencies: ["HTTP"]),
+        .target(name: "Upstream", dependencies: ["HTTP", "Locking"]),
         // The request pipeline and its configuration.
-        .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache"]),
+        .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking"]),
         .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio"]),
         // A spec-faithful in-memory fake of Studio's Execution APIs with a control API for tests.
-        .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio"]),
+        .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio", "Locking"]),
         .executableTarget(name: "mock-studio", dependencies: ["MockStudio"]),
         .testTarget(
             name: "StudioGateTests",
             dependencies: [
-                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache",
+                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache", "Locking",
                 "MockStudio", "studiogate", "mock-studio",
             ]
         ),

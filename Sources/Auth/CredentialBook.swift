@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Which account each credential has been proven to belong to (DESIGN §4).
 ///
@@ -12,7 +12,7 @@ public final class CredentialBook: Sendable {
         var verifiedAt: Double
     }
 
-    private let proofs = Mutex<[SHA256Digest: Proof]>([:])
+    private let proofs = Locked<[SHA256Digest: Proof]>([:])
     private let ttl: Double
     private let capacity: Int
 

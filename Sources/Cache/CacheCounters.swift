@@ -1,4 +1,5 @@
 import Synchronization
+import Locking
 
 /// Counters the metrics endpoint will publish. Updated lock-free on the request path.
 public final class CacheCounters: Sendable {
@@ -7,7 +8,7 @@ public final class CacheCounters: Sendable {
     public let stale = Atomic<Int>(0)
     public let bypass = Atomic<Int>(0)
     public let coalescedWaits = Atomic<Int>(0)
-    private let upstreamStatuses = Mutex<[Int: Int]>([:])
+    private let upstreamStatuses = Locked<[Int: Int]>([:])
 
     public init() {}
 

@@ -1,10 +1,10 @@
-import Synchronization
+import Locking
 
 /// Joins identical concurrent misses: the first caller for a key does the work, later callers
 /// wait for its result (success or failure alike). Results are never kept after delivery.
 public final class Coalescer<Result: Sendable>: Sendable {
     public typealias Waiter = @Sendable (Result) -> Void
-    private let waiting = Mutex<[String: [Waiter]]>([:])
+    private let waiting = Locked<[String: [Waiter]]>([:])
 
     public init() {}
 

@@ -1,10 +1,10 @@
-import Synchronization
+import Locking
 
 /// Which executions are known to have ended. Ending is final in Studio, so a SID is only ever
 /// added (or dropped when its execution is deleted or the book is full). SIDs are globally unique,
 /// so the book needs no account: it only decides how long an account's own entries live.
 public final class ExecutionStatusBook: Sendable {
-    private let ended = Mutex<Set<String>>([])
+    private let ended = Locked<Set<String>>([])
     private let capacity: Int
 
     public init(capacity: Int = 1_000_000) { self.capacity = capacity }

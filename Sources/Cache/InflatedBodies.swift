@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A small, byte-bounded set of inflated bodies for entries hit by clients that do not accept
 /// gzip, so a hot entry is inflated once rather than on every hit. Entries stay stored
@@ -16,7 +16,7 @@ public final class InflatedBodies: Sendable {
         var bytes = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     public let budget: Int
 
     public init(budget: Int) { self.budget = budget }

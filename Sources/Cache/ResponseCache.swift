@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// The shared response store: a byte budget split over independently locked LRU shards.
 /// All entries of one group (one execution, or one flow's list pages, of any account) live in the
@@ -6,8 +6,8 @@ import Synchronization
 /// write makes every account's copy of that group outdated.
 public final class ResponseCache: Sendable {
     private final class Shard: Sendable {
-        let state: Mutex<LRUShard>
-        init(budget: Int) { state = Mutex(LRUShard(budget: budget)) }
+        let state: Locked<LRUShard>
+        init(budget: Int) { state = Locked(LRUShard(budget: budget)) }
     }
 
     private let shards: [Shard]

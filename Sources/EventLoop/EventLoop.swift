@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 import Synchronization
+import Locking
 
 /// Something that owns a file descriptor registered with an `EventLoop`.
 public protocol EventHandler: AnyObject {
@@ -31,7 +32,7 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private var handlers: [Int32: EventHandler] = [:]
     private var tickers: [() -> Void] = []
-    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private let pending = Locked<[@Sendable () -> Void]>([])
     private let threadID = Atomic<UInt>(0)
     private let running = Atomic<Bool>(true)
     /// How often tickers run (timeouts are checked at this granularity).

@@ -7,6 +7,7 @@ import HTTPServer
 import Studio
 import Synchronization
 import Upstream
+import Locking
 
 /// The request pipeline: operations endpoints → target checks → route → credentials → cache or
 /// upstream. Refusals are answered here in Twilio's error shape without calling the upstream.
@@ -18,7 +19,7 @@ public final class Gateway: HTTPHandler {
     let inflated: InflatedBodies
     let credentials: CredentialBook
     let statuses = ExecutionStatusBook()
-    private let policyState: Mutex<CachePolicy>
+    private let policyState: Locked<CachePolicy>
     let coalescer = Coalescer<ReadOutcome>()
     public let counters: CacheCounters
     let metrics = RequestMetrics()
@@ -58,7 +59,7 @@ public final class Gateway: HTTPHandler {
         cache = ResponseCache(budgetBytes: config.cacheSize)
         inflated = InflatedBodies(budget: min(8 << 20, config.cacheSize / 64))
         credentials = CredentialBook(ttl: config.authTTL)
-        policyState = Mutex(CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError))
+        policyState = Locked(CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError))
         let publicAuthority = URL(string: config.effectivePublicURL).flatMap { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } }
         ownAuthorities = [config.listen] + (publicAuthority.map { [$0] } ?? [])
         executionView = URLRewrite(fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)

@@ -1,4 +1,5 @@
 import Synchronization
+import Locking
 
 /// A Prometheus histogram with fixed buckets (seconds).
 final class Histogram: Sendable {
@@ -10,11 +11,11 @@ final class Histogram: Sendable {
     }
 
     let buckets: [Double]
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(buckets: [Double] = Histogram.latencyBuckets) {
         self.buckets = buckets
-        state = Mutex(State(counts: Array(repeating: 0, count: buckets.count)))
+        state = Locked(State(counts: Array(repeating: 0, count: buckets.count)))
     }
 
     func observe(_ value: Double) {
@@ -52,7 +53,7 @@ final class RequestMetrics: Sendable {
         var cache: String
     }
 
-    private let requests = Mutex<[Label: Int]>([:])
+    private let requests = Locked<[Label: Int]>([:])
     let requestLatency = Histogram()
     let upstreamLatency = Histogram()
     let inFlight = Atomic<Int>(0)

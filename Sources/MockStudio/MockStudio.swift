@@ -2,13 +2,13 @@ import Foundation
 import HTTP
 import HTTPServer
 import Studio
-import Synchronization
+import Locking
 
 /// An in-memory, stateful fake of Twilio Studio's v1/v2 Execution APIs (plus Flows), following
 /// the OpenAPI specs, with a control API under `/__mock/` for tests. Engagements are not served
 /// (404), as Twilio will once they are retired.
 public final class MockStudio: HTTPHandler {
-    let state = Mutex(MockFixtures.seed())
+    let state = Locked(MockFixtures.seed())
 
     public init() {}
 

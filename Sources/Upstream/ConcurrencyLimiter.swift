@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import Locking
 
 /// Caps in-flight upstream calls. Callers beyond the cap wait in FIFO order; a caller still
 /// waiting after `queueTimeout` is told so (and answered 503 by the gateway) instead of piling on.
@@ -15,7 +15,7 @@ public final class ConcurrencyLimiter: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     public let limit: Int
     public let queueTimeout: Double
 

@@ -1,8 +1,8 @@
 import Foundation
 import HTTP
-import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
+import Locking
 #endif
 
 public struct UpstreamRequest: Sendable {
@@ -148,11 +148,11 @@ private final class PendingCall: Sendable {
         var task: URLSessionTask?
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let deadlines: Deadlines
 
     init(_ completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void, deadlines: Deadlines) {
-        state = Mutex(State(completion: completion))
+        state = Locked(State(completion: completion))
         self.deadlines = deadlines
     }
 
@@ -189,7 +189,7 @@ private final class PendingCall: Sendable {
 /// memory benchmark grew from 1.4 to 2.8 KB per cached entry.)
 private final class Deadlines: @unchecked Sendable {
     // `timer` is set once in init; everything else is behind the mutex.
-    private let calls = Mutex<[ObjectIdentifier: (call: PendingCall, deadline: UInt64)]>([:])
+    private let calls = Locked<[ObjectIdentifier: (call: PendingCall, deadline: UInt64)]>([:])
     private let timer = DispatchSource.makeTimerSource(queue: .global())
 
     init() {

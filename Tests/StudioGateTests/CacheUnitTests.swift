@@ -2,8 +2,8 @@ import Auth
 @testable import Cache
 @testable import Studio
 @testable import Upstream
-import Synchronization
 import XCTest
+import Locking
 
 final class CachePolicyTests: XCTestCase {
     let policy = CachePolicy(activeTTL: 2, staleIfError: 60)
@@ -154,7 +154,7 @@ final class AuthTests: XCTestCase {
 final class CoalescingAndLimitTests: XCTestCase {
     func testOnlyTheFirstJoinerLeadsAndEveryoneGetsTheResult() {
         let coalescer = Coalescer<Int>()
-        let received = Mutex<[Int]>([])
+        let received = Locked<[Int]>([])
         XCTAssertTrue(coalescer.join("k") { value in received.withLock { $0.append(value) } })
         for _ in 0..<9 { XCTAssertFalse(coalescer.join("k") { value in received.withLock { $0.append(value) } }) }
         XCTAssertTrue(coalescer.join("other") { _ in })
@@ -165,7 +165,7 @@ final class CoalescingAndLimitTests: XCTestCase {
 
     func testLimiterQueuesBeyondTheCapAndTimesOutWaiters() {
         let limiter = ConcurrencyLimiter(limit: 2, queueTimeout: 0.2)
-        let started = Mutex(0)
+        let started = Locked(0)
         let timedOut = expectation(description: "third waiter times out")
         limiter.acquire({ started.withLock { $0 += 1 } }, onTimeout: { XCTFail() })
         limiter.acquire({ started.withLock { $0 += 1 } }, onTimeout: { XCTFail() })

@@ -1,8 +1,8 @@
 import Compression
 import Foundation
 import MockStudio
-import Synchronization
 import XCTest
+import Locking
 
 /// The cache against the real binaries, with upstream calls counted by the mock.
 final class EndToEndCacheTests: XCTestCase {
@@ -164,7 +164,7 @@ final class EndToEndCacheTests: XCTestCase {
         let path = "\(executions)/\(ended)/Steps"
         try harness.control.fault(#"{"path_prefix": "\#(path)", "delay_ms": 300}"#)
         let port = harness.gateway.port
-        let statuses = Mutex<[Int]>([])
+        let statuses = Locked<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: 100) { _ in
             let status = (try? GatewayHarness.send(port, "GET", path, auth: GatewayHarness.authA).status) ?? -1
             statuses.withLock { $0.append(status) }

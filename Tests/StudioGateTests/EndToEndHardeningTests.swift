@@ -3,6 +3,7 @@ import Glibc
 import MockStudio
 import Synchronization
 import XCTest
+import Locking
 
 /// Smuggling, abusive clients and upstream faults against the real binaries.
 final class EndToEndHardeningTests: XCTestCase {
@@ -235,7 +236,7 @@ final class EndToEndHardeningTests: XCTestCase {
 /// large JSON body and then trickles it a byte every 200 ms (for at most 20 s).
 final class TrickleUpstream: @unchecked Sendable {
     let port: UInt16
-    let connections = Mutex(0)
+    let connections = Locked(0)
     private let fd: Int32
     private let stopped = Atomic<Bool>(false)
 

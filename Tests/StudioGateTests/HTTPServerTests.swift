@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 import HTTP
 import HTTPServer
-import Synchronization
 import XCTest
+import Locking
 
 /// Answers with what it received; `/slow/N` answers after N ms from another thread,
 /// `/reset` resets the connection.
@@ -196,7 +196,7 @@ final class HTTPServerTests: XCTestCase {
     func testConcurrentClientsAcrossLoops() throws {
         try start()
         let port = self.port
-        let failures = Mutex(0)
+        let failures = Locked(0)
         DispatchQueue.concurrentPerform(iterations: 16) { worker in
             do {
                 let client = try RawClient(port: port)

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import XCTest
+import Locking
 
 /// Starts the real `studiogate` and `mock-studio` binaries on loopback port 0 and reads the
 /// port they print. Killed when the test's teardown runs.
@@ -87,7 +87,7 @@ final class RunningBinary {
 }
 
 final class CapturedOutput: Sendable {
-    let data = Mutex(Data())
+    let data = Locked(Data())
 }
 
 /// The mock's control API and counters, over a raw client.
