@@ -53,17 +53,9 @@ public enum Socket {
         throw error
     }
 
-    /// Sends without ever raising SIGPIPE on a peer that went away.
-    public static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
-        let n = retryingInterrupts { Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
-        if n >= 0 { return .processed(n) }
-        let error = Errno.current
-        if error.isWouldBlock { return .wouldBlock }
-        throw error
-    }
-
-    /// Sends `head` then `body` in one call (sendmsg with two iovecs, no SIGPIPE), so a response
-    /// body goes from where it is stored to the kernel without being copied behind its head.
+    /// Sends `head` then `body` in one call (sendmsg with two iovecs), never raising SIGPIPE on a
+    /// peer that went away. A response body goes from where it is stored to the kernel without
+    /// being copied behind its head.
     public static func send(_ fd: Int32, _ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
         var vectors = (iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
                        iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count))

@@ -22,7 +22,6 @@ enum ByteClass {
         byte == tab || (byte >= 0x20 && byte != 0x7F)
     }
 
-
     @inline(__always) static func hexValue(_ byte: UInt8) -> Int? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
@@ -32,20 +31,25 @@ enum ByteClass {
         }
     }
 
+    // Eight bytes per step: in a word `w`, a byte is 0x80 or more where `w` has its top bit, and
+    // below `limit` (at most 0x80) where `(w - limit…limit) & ~w` has it. Borrows only start from
+    // a byte below `limit`, so a word with no such bit has no such byte.
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let tops: UInt64 = 0x8080_8080_8080_8080
+
+    @inline(__always) private static func hasByte(below limit: UInt8, in word: UInt64) -> Bool {
+        (word &- ones &* UInt64(limit)) & ~word & tops != 0
+    }
+
     /// Whether every byte is in `low...0x7E` (`low` at most 0x80): visible ASCII for targets
-    /// (`low` 0x21), plus space for field values (0x20). Eight bytes per step: in a word `w`, a
-    /// byte is 0x80 or more where `w` has its top bit, 0x7F or more where `w + 0x01…01` has it,
-    /// and below `low` where `(w - low…low) & ~w` has it. Carries and borrows only start from a
-    /// byte that is out of range, so a word with none of those bits has every byte in range.
+    /// (`low` 0x21), plus space for field values (0x20). A word is also out of range where
+    /// `w + 0x01…01` has a top bit (a byte of 0x7F or more); carries too start only there.
     static func allInASCIIRange(_ bytes: UnsafeRawBufferPointer, from low: UInt8) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let tops = ones &* 0x80
-        let lows = ones &* UInt64(low)
         var index = 0
         if let base = bytes.baseAddress {
             while index + 8 <= bytes.count {
                 let word = (base + index).loadUnaligned(as: UInt64.self)
-                if (word | (word &+ ones) | ((word &- lows) & ~word)) & tops != 0 { return false }
+                if (word | (word &+ ones)) & tops != 0 || hasByte(below: low, in: word) { return false }
                 index += 8
             }
         }
@@ -54,5 +58,20 @@ enum ByteClass {
             index += 1
         }
         return true
+    }
+
+    /// Whether `bytes` holds a CR or LF: only words with a byte below 0x0E are looked at byte by byte.
+    static func containsLineBreak(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        let isLineBreak = { (byte: UInt8) in byte == cr || byte == lf }
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            if hasByte(below: 0x0E, in: word), UnsafeBufferPointer(start: base + index, count: 8).contains(where: isLineBreak) {
+                return true
+            }
+            index += 8
+        }
+        return UnsafeBufferPointer(start: base + index, count: bytes.count - index).contains(where: isLineBreak)
     }
 }

@@ -95,7 +95,7 @@ public enum ResponseSerializer {
         private mutating func text(_ text: String) {
             var text = text
             text.withUTF8 { bytes in
-                guard containsLineBreak(bytes) else { return write(bytes) }
+                guard ByteClass.containsLineBreak(bytes) else { return write(bytes) }
                 for byte in bytes where byte != 0x0D && byte != 0x0A {
                     buffer[count] = byte
                     count += 1
@@ -105,21 +105,4 @@ public enum ResponseSerializer {
     }
 
     public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-}
-
-/// Whether `bytes` holds a CR or LF. Eight bytes at a time: a word has a byte below 0x0E
-/// exactly when `(w - 0x0E…0E) & ~w & 0x80…80` is non-zero; only then are its bytes looked at.
-func containsLineBreak(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-    guard let base = bytes.baseAddress else { return false }
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    var index = 0
-    while index + 8 <= bytes.count {
-        let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-        if (word &- ones &* 0x0E) & ~word & (ones &* 0x80) != 0,
-           UnsafeBufferPointer(start: base + index, count: 8).contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            return true
-        }
-        index += 8
-    }
-    return UnsafeBufferPointer(start: base + index, count: bytes.count - index).contains { $0 == 0x0D || $0 == 0x0A }
 }

@@ -39,8 +39,8 @@ public struct RequestTarget: Equatable, Sendable {
         }
     }
 
-    /// Controls, spaces, non-ASCII, `\\` and `#` anywhere; `.`/`..` segments and encoded `/`, `\\`,
-    /// NUL or `.` in the path.
+    /// Controls, spaces, non-ASCII and `#` anywhere; `\\`, `.`/`..` segments and encoded `/`,
+    /// `\\`, NUL or `.` in the path.
     private static func rejection(path: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>) -> String? {
         for byte in query where byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "#") { return "invalid characters in the request target" }
         var segmentStart = 0

@@ -58,7 +58,7 @@ public enum StudioRouter {
         let version: StudioRoute.Version
         if segments.is(0, "v1") { version = .v1 } else if segments.is(0, "v2") { version = .v2 } else { return .notFound }
         // The segments after /vN/Flows, counted from 0.
-        let rest = (count: segments.count - 2, isEmpty: segments.count == 2)
+        let restCount = segments.count - 2
         func part(_ index: Int) -> UnsafeBufferPointer<UInt8> { segments[index + 2] }
         func sid(_ index: Int, _ prefix: StaticString) -> SID? { SID(bytes: part(index), prefix: prefix) }
         func literal(_ index: Int, _ text: StaticString) -> Bool { segments.is(index + 2, text) }
@@ -70,14 +70,14 @@ public enum StudioRouter {
         }
 
         // /vN/Flows and the flow-level admin paths.
-        if rest.isEmpty { return route(.flowAdmin, version == .v1 ? Methods.get : Methods.getPost) }
-        if version == .v2, rest.count == 1, literal(0, "Validate") { return route(.flowAdmin, Methods.post) }
+        if restCount == 0 { return route(.flowAdmin, version == .v1 ? Methods.get : Methods.getPost) }
+        if version == .v2, restCount == 1, literal(0, "Validate") { return route(.flowAdmin, Methods.post) }
         guard let flow = sid(0, "FW") else { return .notFound }
-        if rest.count == 1 { return route(.flowAdmin, version == .v1 ? Methods.getDelete : Methods.getPostDelete, flow: flow) }
+        if restCount == 1 { return route(.flowAdmin, version == .v1 ? Methods.getDelete : Methods.getPostDelete, flow: flow) }
         if version == .v2 {
-            if rest.count == 2, literal(1, "Revisions") { return route(.flowAdmin, Methods.get, flow: flow) }
-            if rest.count == 2, literal(1, "TestUsers") { return route(.flowAdmin, Methods.getPost, flow: flow) }
-            if rest.count == 3, literal(1, "Revisions"),
+            if restCount == 2, literal(1, "Revisions") { return route(.flowAdmin, Methods.get, flow: flow) }
+            if restCount == 2, literal(1, "TestUsers") { return route(.flowAdmin, Methods.getPost, flow: flow) }
+            if restCount == 3, literal(1, "Revisions"),
                part(2).allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
                 return route(.flowAdmin, Methods.get, flow: flow)
             }
@@ -86,9 +86,9 @@ public enum StudioRouter {
         // The Executions family, and on v1 its Engagement twin.
         let engagements = literal(1, "Engagements")
         guard literal(1, "Executions") || (engagements && version == .v1) else { return .notFound }
-        if rest.count == 2 { return route(.executionList, Methods.getPost, flow: flow, engagements: engagements) }
+        if restCount == 2 { return route(.executionList, Methods.getPost, flow: flow, engagements: engagements) }
         guard let execution = sid(2, "FN") else { return .notFound }
-        switch rest.count {
+        switch restCount {
         case 3:
             // Engagements could be deleted but never updated.
             return route(.execution, engagements ? Methods.getDelete : Methods.getPostDelete,
