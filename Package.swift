@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // StudioGate: a caching gateway for Twilio Studio. No package dependencies by design:
-// Foundation for the upstream, Glibc sockets + epoll for the front, system zlib via CZlib.
+// Glibc sockets + epoll for the front, system libcurl (CCurl) on the same loops for the upstream,
+// system zlib (CZlib).
 import PackageDescription
 
 let package = Package(
@@ -14,6 +15,8 @@ let package = Package(
         // System zlib plus a shim for the deflateInit2/inflateInit2 macros Swift cannot call.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "Compression", dependencies: ["CZlib"]),
+        // System libcurl (libcurl4-openssl-dev) plus typed wrappers for its variadic setters.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         // fd ownership, non-blocking syscalls, epoll loops, eventfd wake-ups.
         .target(name: "CLinux"),
         .target(name: "EventLoop", dependencies: ["CLinux", "Locking"]),
@@ -29,13 +32,13 @@ let package = Package(
         .target(name: "Auth", dependencies: ["Locking"]),
         // Entries, policy, LRU budget, coalescing; pure, clock injected.
         .target(name: "Cache", dependencies: ["Studio", "Compression", "Locking"]),
-        // URLSession client for the real (or mock) Studio.
-        .target(name: "Upstream", dependencies: ["HTTP", "Locking"]),
+        // libcurl multi-socket on the event loops: the client for the real (or mock) Studio.
+        .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
         // The request pipeline and its configuration.
         .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking"]),
         .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio"]),
         // A spec-faithful in-memory fake of Studio's Execution APIs with a control API for tests.
-        .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio", "Locking"]),
+        .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio", "Compression", "Locking"]),
         .executableTarget(name: "mock-studio", dependencies: ["MockStudio"]),
         .testTarget(
             name: "StudioGateTests",

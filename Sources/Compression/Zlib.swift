@@ -14,6 +14,8 @@ public enum Zlib {
     public struct Failure: Error, CustomStringConvertible {
         public let code: Int32
         public let description: String
+        /// The data was fine, but inflating it would pass the caller's limit.
+        public var isOverLimit = false
     }
 
     /// CRC-32 (the zlib/gzip polynomial) of `bytes`.
@@ -65,7 +67,7 @@ public enum Zlib {
                     return (result, outBuf.count - Int(stream.avail_out))
                 }
                 output.append(contentsOf: chunk[0..<produced])
-                guard output.count <= limit else { throw Failure(code: Z_BUF_ERROR, description: "inflated size over \(limit) bytes") }
+                guard output.count <= limit else { throw Failure(code: Z_BUF_ERROR, description: "inflated size over \(limit) bytes", isOverLimit: true) }
                 switch result {
                 case Z_STREAM_END:
                     return output

@@ -16,6 +16,12 @@ extension EventHandler {
     public func loopDidStop() {}
 }
 
+/// State another layer keeps on one loop (see `EventLoop.local`), told when the loop stops.
+public protocol LoopLocal: AnyObject {
+    /// Called once on the loop's thread after every handler has been told.
+    func loopDidStop()
+}
+
 public enum EpollEvents {
     public static let readable = CLINUX_EPOLLIN
     public static let writable = CLINUX_EPOLLOUT
@@ -32,6 +38,9 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private var handlers: [Int32: EventHandler] = [:]
     private var tickers: [() -> Void] = []
+    private var timers = LoopTimers()
+    /// Per-loop state of other layers (the upstream engine's multi handle), keyed by its owner.
+    private var locals: [ObjectIdentifier: LoopLocal] = [:]
     private let pending = Locked<[@Sendable () -> Void]>([])
     private let threadID = Atomic<UInt>(0)
     private let running = Atomic<Bool>(true)
@@ -89,6 +98,29 @@ public final class EventLoop: @unchecked Sendable {
         tickers.append(ticker)
     }
 
+    /// Runs `task` on the loop thread once `nanoseconds` have passed. Loop thread only.
+    @discardableResult
+    public func schedule(after nanoseconds: UInt64, _ task: @escaping () -> Void) -> LoopTimers.ID {
+        precondition(inEventLoop)
+        return timers.add(deadline: MonotonicClock.now() &+ nanoseconds, task)
+    }
+
+    /// Forgets a scheduled task that has not run yet (no-op if it has). Loop thread only.
+    public func cancel(_ timer: LoopTimers.ID) {
+        timers.remove(timer)
+    }
+
+    /// The object `owner` keeps on this loop, made by `make` on first use. Loop thread only, so
+    /// it needs no lock: the state of one loop is only ever touched by that loop.
+    public func local<T: LoopLocal>(for owner: AnyObject, make: () -> T) -> T {
+        precondition(inEventLoop)
+        let key = ObjectIdentifier(owner)
+        if let existing = locals[key] { return existing as! T }
+        let made = make()
+        locals[key] = made
+        return made
+    }
+
     public func stop() {
         running.store(false, ordering: .relaxed)
         execute {}
@@ -100,8 +132,9 @@ public final class EventLoop: @unchecked Sendable {
         var events = [epoll_event](repeating: epoll_event(), count: 512)
         var nextTick = MonotonicClock.now() + tickInterval
         while running.load(ordering: .relaxed) {
+            let timeout = timers.millisecondsUntilNext(now: MonotonicClock.now(), atMost: 250)
             let count = events.withUnsafeMutableBufferPointer { buffer in
-                retryingInterrupts { epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), 250) }
+                retryingInterrupts { epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout) }
             }
             for index in 0..<max(0, Int(count)) {
                 let fd = events[index].data.fd
@@ -114,6 +147,7 @@ public final class EventLoop: @unchecked Sendable {
             }
             runPendingTasks()
             let now = MonotonicClock.now()
+            while let due = timers.popDue(now: now) { due() }
             if now >= nextTick {
                 nextTick = now + tickInterval
                 for ticker in tickers { ticker() }
@@ -128,6 +162,10 @@ public final class EventLoop: @unchecked Sendable {
         for handler in remaining.values { handler.loopDidStop() }
         handlers = [:]
         tickers = []
+        let stoppingLocals = locals
+        for local in stoppingLocals.values { local.loopDidStop() }
+        locals = [:]
+        timers = LoopTimers()
     }
 
     private func runPendingTasks() {

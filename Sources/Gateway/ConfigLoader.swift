@@ -54,6 +54,11 @@ public enum ConfigLoader {
         Setting(name: "upstream-timeout", placeholder: "SECONDS", help: "connect + total time allowed for an upstream call (default 15)") { config, value throws(ConfigError) in
             config.upstreamTimeout = try seconds(value, flag: "--upstream-timeout", allowZero: false)
         },
+        Setting(name: "upstream-ca-file", placeholder: "PEM", help: "trust these CAs for the upstream's certificate instead of the system's") { config, value throws(ConfigError) in
+            guard !value.isEmpty else { return config.upstreamCAFile = nil }  // empty: the system's CAs
+            guard FileManager.default.isReadableFile(atPath: value) else { throw ConfigError("--upstream-ca-file: cannot read '\(value)'") }
+            config.upstreamCAFile = value
+        },
         Setting(name: "max-body-bytes", placeholder: "BYTES", help: "largest request body accepted; larger gets 413 (default 1M)") { config, value throws(ConfigError) in
             config.maxBodyBytes = try bytes(value, flag: "--max-body-bytes")
         },

@@ -45,9 +45,14 @@ public final class Gateway: HTTPHandler {
         let counters = CacheCounters()
         self.counters = counters
         let metrics = self.metrics
+        var upstreamOptions = UpstreamClient.Options()
+        upstreamOptions.timeout = config.upstreamTimeout
+        upstreamOptions.caFile = config.upstreamCAFile
+        upstreamOptions.maxConnectionsPerLoop = config.upstreamConcurrency
         upstream = UpstreamService(
-            client: UpstreamClient(baseURL: URL(string: config.upstream)!, timeout: config.upstreamTimeout, maxConnections: config.upstreamConcurrency),
+            client: UpstreamClient(baseURL: config.upstream, options: upstreamOptions),
             maxConcurrency: config.upstreamConcurrency,
+            threads: config.threads,
             queueTimeout: min(5, config.upstreamTimeout),
             timeout: config.upstreamTimeout,
             onAttempt: { status, seconds in
@@ -221,6 +226,8 @@ public final class Gateway: HTTPHandler {
         case .unreachable(let why): error(.badGateway("The upstream Studio API is unreachable: \(why)"))
         case .overloaded: error(.serviceUnavailable("Too many requests are waiting for the upstream Studio API"))
         case .invalidResponse: error(.badGateway("The upstream Studio API sent a body that is not JSON"))
+        case .bodyTooLarge(let limit): error(.badGateway("The upstream Studio API sent a body over \(limit) bytes"))
+        case .cancelled: error(.badGateway("The upstream call was cancelled"))
         }
     }
 

@@ -18,6 +18,8 @@ public struct GatewayConfig: Sendable, Equatable {
     public var upstreamConcurrency = 32
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var upstreamTimeout: Double = 15
+    /// PEM file of the CAs that sign the upstream's certificate, instead of the system store.
+    public var upstreamCAFile: String? = nil
     public var maxBodyBytes = 1024 * 1024
     public var headerTimeout: Double = 10
     public var idleTimeout: Double = 60

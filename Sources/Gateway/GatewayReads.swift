@@ -41,18 +41,22 @@ extension Gateway {
         // Verified callers of one account share a miss; unverified ones only with the same credential.
         let coalescingKey = (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
             + " " + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
-        let isLeader = coalescer.join(coalescingKey) { [self] outcome in
+        let membership = coalescer.join(coalescingKey) { [self] outcome in
+            if case .failure(.cancelled) = outcome { return exchange.responder.reply(.resetConnection) }
             finish(exchange, response(for: outcome, stale: held, forward: forward), upstreamStatus: outcome.upstreamStatus)
         }
-        guard isLeader else {
+        // A client that goes away stops waiting; when nobody waits any more, the call is cancelled.
+        exchange.responder.onClientGone { [coalescer] in coalescer.leave(coalescingKey, membership) }
+        guard membership.isLeader else {
             CacheCounters.increment(counters.coalescedWaits)
             return
         }
         let execution = forward.route.execution?.value
         let endedBeforeRequest = execution.map { statuses.isEnded($0) } ?? false
-        upstream.send(forward.upstreamRequest, idempotent: true) { [self] result in
+        let call = upstream.send(forward.upstreamRequest, idempotent: true, on: exchange.responder.loop) { [self] result in
             coalescer.complete(coalescingKey, with: absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest))
         }
+        coalescer.onAbandoned(coalescingKey) { call.cancel() }
     }
 
     /// Learns from an upstream answer (credential proof, ended executions) and stores it per policy.

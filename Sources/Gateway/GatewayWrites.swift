@@ -9,7 +9,9 @@ import Upstream
 extension Gateway {
     func passThrough(_ forward: Forward, exchange: Exchange) {
         CacheCounters.increment(counters.bypass)
-        upstream.send(forward.upstreamRequest, idempotent: false) { [self] result in
+        // A write is let run even if its client leaves: it may already be applied, and its answer
+        // still invalidates what it outdated.
+        upstream.send(forward.upstreamRequest, idempotent: false, on: exchange.responder.loop) { [self] result in
             switch result {
             case .failure(let failure):
                 finish(exchange, Self.failureResponse(failure), upstreamStatus: 0)

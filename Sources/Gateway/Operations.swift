@@ -15,7 +15,12 @@ extension Gateway {
         case "/healthz":
             finish(exchange, Self.text(200, "ok\n"), upstreamStatus: nil)
         case "/readyz":
-            readiness(exchange)
+            // The pod's readiness: listening, configured and not draining. Studio's health is not
+            // the application's: an outage must not take the app out of its Service (/upstreamz).
+            let draining = draining.load(ordering: .relaxed)
+            finish(exchange, draining ? Self.text(503, "draining\n") : Self.text(200, "ready\n"), upstreamStatus: nil)
+        case "/upstreamz":
+            upstreamReachability(exchange)
         case "/metrics":
             var response = Self.text(200, renderMetrics())
             response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -26,19 +31,25 @@ extension Gateway {
         return true
     }
 
-    /// Ready while not draining and the upstream answered (any HTTP status) in the last 30 s;
-    /// otherwise it is probed once with a short timeout.
-    private func readiness(_ exchange: Exchange) {
-        if draining.load(ordering: .relaxed) { return finish(exchange, Self.text(503, "draining\n"), upstreamStatus: nil) }
-        if Int(clock()) - metrics.lastUpstreamAnswer.load(ordering: .relaxed) < 30 { return finish(exchange, Self.text(200, "ready\n"), upstreamStatus: nil) }
-        upstream.client.send(UpstreamRequest(method: "GET", pathAndQuery: "/", headers: ["User-Agent": "studiogate/\(StudioGateVersion.current) readiness"]),
-                             timeout: 2) { [self] result in
+    /// 200 when the upstream answered anything (any HTTP status) in the last 30 s; otherwise one
+    /// probe of `GET /`, through the same limiter as every call and shared by concurrent askers.
+    private func upstreamReachability(_ exchange: Exchange) {
+        if Int(clock()) - metrics.lastUpstreamAnswer.load(ordering: .relaxed) < 30 {
+            return finish(exchange, Self.text(200, "reachable\n"), upstreamStatus: nil)
+        }
+        let key = "upstream-probe"
+        let membership = coalescer.join(key) { [self] outcome in
+            switch outcome {
+            case .failure(let failure): finish(exchange, Self.text(503, "upstream unreachable: \(failure)\n"), upstreamStatus: 0)
+            default: finish(exchange, Self.text(200, "reachable\n"), upstreamStatus: outcome.upstreamStatus)
+            }
+        }
+        guard membership.isLeader else { return }
+        let probe = UpstreamRequest(method: "GET", pathAndQuery: "/", headers: ["User-Agent": "studiogate/\(StudioGateVersion.current) readiness"])
+        upstream.send(probe, idempotent: false, on: exchange.responder.loop, timeout: 2) { [self] result in
             switch result {
-            case .success(let answer):
-                metrics.lastUpstreamAnswer.store(Int(clock()), ordering: .relaxed)
-                finish(exchange, Self.text(200, "ready\n"), upstreamStatus: answer.status)
-            case .failure:
-                finish(exchange, Self.text(503, "upstream unreachable\n"), upstreamStatus: 0)
+            case .success(let answer): coalescer.complete(key, with: .passThrough(answer))
+            case .failure(let failure): coalescer.complete(key, with: .failure(failure))
             }
         }
     }
@@ -69,6 +80,17 @@ extension Gateway {
                counters.upstreamCallsByStatus.sorted { $0.key < $1.key }.map { "studiogate_upstream_requests_total{status=\"\($0.key)\"} \($0.value)" })
         family("studiogate_upstream_duration_seconds", "histogram", "Upstream call latency.", metrics.upstreamLatency.render("studiogate_upstream_duration_seconds"))
         family("studiogate_upstream_in_flight", "gauge", "Upstream calls in flight.", ["studiogate_upstream_in_flight \(upstream.inFlight)"])
+        let links = upstream.client.stats
+        family("studiogate_upstream_connections_total", "counter", "Upstream calls by connection: a new one (opened) or one kept alive or multiplexed (reused).",
+               ["studiogate_upstream_connections_total{kind=\"opened\"} \(links.connectionsOpened.load(ordering: .relaxed))",
+                "studiogate_upstream_connections_total{kind=\"reused\"} \(links.connectionsReused.load(ordering: .relaxed))"])
+        family("studiogate_upstream_tls_handshakes_total", "counter", "TLS handshakes with the upstream.",
+               ["studiogate_upstream_tls_handshakes_total \(links.tlsHandshakes.load(ordering: .relaxed))"])
+        family("studiogate_upstream_calls_by_version_total", "counter", "Finished upstream calls by HTTP version.",
+               ["studiogate_upstream_calls_by_version_total{version=\"1.1\"} \(links.http1Calls.load(ordering: .relaxed))",
+                "studiogate_upstream_calls_by_version_total{version=\"2\"} \(links.http2Calls.load(ordering: .relaxed))"])
+        family("studiogate_upstream_writes_not_resent_total", "counter", "Writes answered 502 because their connection failed after they may have been sent.",
+               ["studiogate_upstream_writes_not_resent_total \(links.writesNotResent.load(ordering: .relaxed))"])
         family("studiogate_cache_entries", "gauge", "Entries held.", ["studiogate_cache_entries \(stats.entries)"])
         family("studiogate_cache_bytes", "gauge", "Bytes charged against the budget.", ["studiogate_cache_bytes \(stats.bytes)"])
         family("studiogate_cache_budget_bytes", "gauge", "The cache byte budget.", ["studiogate_cache_budget_bytes \(cache.budget)"])

@@ -40,6 +40,8 @@ final class Connection: EventHandler, @unchecked Sendable {
     private var requestStart: UInt64? = nil
     /// What the handler chose to remember about this connection (see `Responder.connectionMemo`).
     var handlerMemo: (any Sendable)? = nil
+    /// What to run if the client goes away while the current request is being answered.
+    private var clientGone: (() -> Void)? = nil
 
     /// Unparsed input kept while a request is being answered before reading pauses (backpressure).
     private static let maxBufferedWhileBusy = 128 * 1024
@@ -79,6 +81,8 @@ final class Connection: EventHandler, @unchecked Sendable {
             return
         case .success(.processed(0)):
             inputClosed = true
+            // As nginx does: end of input while an answer is being prepared means the client is gone.
+            if case .awaitingResponse = state { notifyClientGone() }
         case .success(.processed(let count)):
             if case .lingering = state { return }  // discard: we only wait for the client to finish
             input.append(contentsOf: context.readBuffer[0..<count])
@@ -151,9 +155,25 @@ final class Connection: EventHandler, @unchecked Sendable {
         flush()
     }
 
+    func watchClientGone(requestID: UInt64, _ action: @escaping () -> Void) {
+        guard case .awaitingResponse(let id, _, _) = state, id == requestID else { return }
+        if inputClosed {
+            action()
+        } else {
+            clientGone = action
+        }
+    }
+
+    private func notifyClientGone() {
+        let action = clientGone
+        clientGone = nil
+        action?()
+    }
+
     /// Called by `Responder` on the loop thread.
     func deliver(_ reply: HTTPReply, requestID: UInt64) {
         guard case .awaitingResponse(let id, let headOnly, let keepAlive) = state, id == requestID else { return }
+        clientGone = nil
         switch reply {
         case .resetConnection:
             Socket.setLingerZero(fd)
@@ -307,6 +327,8 @@ final class Connection: EventHandler, @unchecked Sendable {
 
     func close() {
         guard !isClosed else { return }
+        let wasAwaiting: Bool
+        if case .awaitingResponse = state { wasAwaiting = true } else { wasAwaiting = false }
         state = .closed
         loop.deregister(fd)
         Socket.close(fd)
@@ -315,5 +337,6 @@ final class Connection: EventHandler, @unchecked Sendable {
         input = []
         output = []
         body = []
+        if wasAwaiting { notifyClientGone() }
     }
 }

@@ -33,6 +33,16 @@ public struct Responder: Sendable {
 
     public func respond(_ response: HTTPResponse) { reply(.response(response)) }
 
+    /// The loop that owns the connection; `handle` runs on it, and work started there answers there.
+    public var loop: EventLoop { connection.loop }
+
+    /// Runs `action` once if the client goes away (closes or shuts down its side) before this
+    /// request is answered, so the handler can stop work nobody will read. Call from `handle`.
+    public func onClientGone(_ action: @escaping () -> Void) {
+        precondition(connection.loop.inEventLoop)
+        connection.watchClientGone(requestID: requestID, action)
+    }
+
     /// One value the handler keeps for the lifetime of the connection (e.g. work derived from a
     /// header that keep-alive clients repeat on every request). Only for use inside `handle`,
     /// which runs on the connection's loop; it is dropped when the connection closes.

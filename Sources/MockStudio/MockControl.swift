@@ -7,7 +7,8 @@ import Studio
 /// - `POST /__mock/reset` — back to the fixtures; answers them.   `GET /__mock/fixtures`
 /// - `GET /__mock/requests[?method=GET&path=/v2/...]` — Studio request counters
 /// - `GET /__mock/last-request` — method, target, headers and body of the last Studio request
-/// - `POST /__mock/faults` JSON `{"path_prefix","method","status","code","delay_ms","reset","body","content_type","truncate","times","probability"}`;
+/// - `GET /__mock/connections` — `{"accepted": N}`: TCP connections accepted since start
+/// - `POST /__mock/faults` JSON `{"path_prefix","method","status","code","delay_ms","reset","body","content_type","truncate","times","probability","gzip_bomb_bytes"}`;
 ///   `DELETE /__mock/faults`
 /// - `POST /__mock/executions/{FN}/end` — the execution ends (as if the flow finished)
 /// - `POST /__mock/executions/{FN}/context` — body is the new raw context JSON
@@ -28,6 +29,8 @@ extension MockStudio {
         case ("POST", 1, "reset", _, _):
             state.withLock { $0 = MockFixtures.seed() }
             return ok(MockFixtures.json)
+        case ("GET", 1, "connections", _, _):
+            return ok(#"{"accepted": \#(connections?.accepted ?? -1)}"#)
         case ("GET", 1, "fixtures", _, _):
             return ok(MockFixtures.json)
         case ("GET", 1, "requests", _, _):
@@ -59,7 +62,8 @@ extension MockStudio {
                 contentType: object["content_type"] as? String,
                 truncate: object["truncate"] as? Bool ?? false,
                 remaining: object["times"] as? Int,
-                probability: object["probability"] as? Double ?? 1
+                probability: object["probability"] as? Double ?? 1,
+                gzipBombBytes: object["gzip_bomb_bytes"] as? Int
             )
             state.withLock { $0.faults.append(fault) }
             return ok()

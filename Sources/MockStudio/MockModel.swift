@@ -61,6 +61,8 @@ struct MockFault: Sendable {
     var remaining: Int?
     /// Applies to this fraction of matching requests (1 = all).
     var probability: Double = 1
+    /// Answer 200 with this many zero bytes, gzip-compressed (about 1,000:1): a compression bomb.
+    var gzipBombBytes: Int? = nil
 }
 
 struct MockState: Sendable {

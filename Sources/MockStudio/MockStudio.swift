@@ -1,3 +1,4 @@
+import Compression
 import Foundation
 import HTTP
 import HTTPServer
@@ -9,8 +10,12 @@ import Locking
 /// (404), as Twilio will once they are retired.
 public final class MockStudio: HTTPHandler {
     let state = Locked(MockFixtures.seed())
+    /// The server's connection counter, for `/__mock/connections` (how many the gateway opened).
+    let connections: ConnectionGauge?
 
-    public init() {}
+    public init(connections: ConnectionGauge? = nil) {
+        self.connections = connections
+    }
 
     public func handle(_ request: HTTPRequest, responder: Responder) {
         let (path, query) = Self.split(request.target)
@@ -32,12 +37,18 @@ public final class MockStudio: HTTPHandler {
             }
             return fault
         }
+        let acceptsGzip = request.headers.tokens("Accept-Encoding").contains { $0.hasPrefix("gzip") }
         guard let fault else {
-            responder.respond(studio(request, path: path, query: query))
+            responder.respond(Self.encoded(studio(request, path: path, query: query), gzip: acceptsGzip))
             return
         }
         let reply: @Sendable () -> HTTPReply = { [self] in
             if fault.reset { return .resetConnection }
+            if let size = fault.gzipBombBytes {
+                var headers: HTTPHeaders = ["Content-Type": "application/json", "Content-Encoding": "gzip"]
+                headers.add("Twilio-Request-Id", Self.requestID())
+                return .response(HTTPResponse(status: 200, headers: headers, body: Zlib.compress([UInt8](repeating: 0, count: size), format: .gzip, level: 9)))
+            }
             if fault.truncate {
                 return .raw(Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"sid\": \"FN".utf8))
             }
@@ -46,9 +57,9 @@ public final class MockStudio: HTTPHandler {
             }
             if let status = fault.status {
                 let error = TwilioError(status: status, code: fault.code ?? 20000 + status, message: HTTPStatus.reasonPhrase(status))
-                return .response(Self.json(status, error.json))
+                return .response(Self.error(error))
             }
-            return .response(studio(request, path: path, query: query))
+            return .response(Self.encoded(studio(request, path: path, query: query), gzip: acceptsGzip))
         }
         if fault.delayMilliseconds > 0 {
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(fault.delayMilliseconds)) { responder.reply(reply()) }
@@ -70,7 +81,22 @@ public final class MockStudio: HTTPHandler {
         return HTTPResponse(status: status, headers: headers, text: body)
     }
 
+    /// Twilio compresses its JSON for clients that ask (`Accept-Encoding: gzip`); so does the mock.
+    static func encoded(_ response: HTTPResponse, gzip: Bool) -> HTTPResponse {
+        guard gzip, !response.body.isEmpty else { return response }
+        var compressed = response
+        compressed.body = Zlib.compress(response.body, format: .gzip, level: 6)
+        compressed.headers.add("Content-Encoding", "gzip")
+        return compressed
+    }
+
     static func requestID() -> String { "RQ" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() }
 
-    static func error(_ error: TwilioError) -> HTTPResponse { json(error.status, error.json) }
+    /// Twilio's error answer; a 401 carries the Basic challenge exactly as Twilio sends it (which
+    /// is what made URLSession hang, waiting for someone to answer it).
+    static func error(_ error: TwilioError) -> HTTPResponse {
+        var response = json(error.status, error.json)
+        if error.status == 401 { response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#) }
+        return response
+    }
 }

@@ -1,66 +1,77 @@
-import Dispatch
-import Locking
+import EventLoop
 
-/// Caps in-flight upstream calls. Callers beyond the cap wait in FIFO order; a caller still
-/// waiting after `queueTimeout` is told so (and answered 503 by the gateway) instead of piling on.
-public final class ConcurrencyLimiter: Sendable {
+/// Caps one loop's upstream calls in flight. Callers beyond the cap wait in FIFO order; one still
+/// waiting after `queueTimeout` is told so (and answered 503 by the gateway) instead of piling
+/// on. Confined to its loop, so it needs no lock.
+final class ConcurrencyLimiter: LoopLocal {
     private struct Waiter {
-        let id: UInt64
-        let start: @Sendable () -> Void
+        let ticket: UInt64
+        let deadline: UInt64
+        let start: () -> Void
+        let onTimeout: () -> Void
     }
 
-    private struct State {
-        var active = 0
-        var queue: [Waiter] = []
-        var nextID: UInt64 = 0
-    }
+    let limit: Int
+    private let queueTimeout: UInt64
+    private(set) var active = 0
+    private var queue: [Waiter] = []
+    private var queueHead = 0
+    private var nextTicket: UInt64 = 0
 
-    private let state = Locked(State())
-    public let limit: Int
-    public let queueTimeout: Double
-
-    public init(limit: Int, queueTimeout: Double) {
+    init(loop: EventLoop, limit: Int, queueTimeout: Double) {
         self.limit = max(1, limit)
-        self.queueTimeout = queueTimeout
+        self.queueTimeout = MonotonicClock.nanoseconds(queueTimeout)
+        // Queue deadlines are seconds long; the loop's quarter-second tick is precise enough.
+        loop.addTicker { [weak self] in self?.expireWaiters(now: MonotonicClock.now()) }
     }
 
-    /// Runs `start` once a slot is free (maybe at once); the caller must `release()` after.
-    /// `onTimeout` runs instead if no slot frees within `queueTimeout`.
-    public func acquire(_ start: @escaping @Sendable () -> Void, onTimeout: @escaping @Sendable () -> Void) {
-        let queuedID: UInt64? = state.withLock { state in
-            if state.active < limit {
-                state.active += 1
-                return nil
-            }
-            state.nextID += 1
-            state.queue.append(Waiter(id: state.nextID, start: start))
-            return state.nextID
-        }
-        guard let queuedID else {
+    /// Runs `start` once a slot is free: at once (returning nil) or later (returning the ticket
+    /// that `withdraw` takes). The caller must `release()` after a started call.
+    func acquire(_ start: @escaping () -> Void, onTimeout: @escaping () -> Void) -> UInt64? {
+        if active < limit {
+            active += 1
             start()
-            return
+            return nil
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + queueTimeout) { [self] in
-            let expired = state.withLock { state -> Bool in
-                guard let index = state.queue.firstIndex(where: { $0.id == queuedID }) else { return false }
-                state.queue.remove(at: index)
-                return true
-            }
-            if expired { onTimeout() }
+        nextTicket &+= 1
+        queue.append(Waiter(ticket: nextTicket, deadline: MonotonicClock.now() + queueTimeout, start: start, onTimeout: onTimeout))
+        return nextTicket
+    }
+
+    /// A queued caller gave up (its client went away).
+    func withdraw(_ ticket: UInt64) {
+        if let index = queue[queueHead...].firstIndex(where: { $0.ticket == ticket }) { queue.remove(at: index) }
+    }
+
+    func release() {
+        if let next = popWaiter() {
+            next.start()  // the slot passes straight to the next waiter
+        } else {
+            active -= 1
         }
     }
 
-    public func release() {
-        let next: Waiter? = state.withLock { state in
-            if state.queue.isEmpty {
-                state.active -= 1
-                return nil
-            }
-            return state.queue.removeFirst()  // the slot passes straight to the next waiter
+    var queued: Int { queue.count - queueHead }
+
+    private func popWaiter() -> Waiter? {
+        guard queueHead < queue.count else { return nil }
+        let waiter = queue[queueHead]
+        queueHead += 1
+        if queueHead == queue.count || queueHead > 1024 {
+            queue.removeFirst(queueHead)
+            queueHead = 0
         }
-        next?.start()
+        return waiter
     }
 
-    public var inFlight: Int { state.withLock { $0.active } }
-    public var queued: Int { state.withLock { $0.queue.count } }
+    private func expireWaiters(now: UInt64) {
+        while queueHead < queue.count, queue[queueHead].deadline <= now {
+            popWaiter()?.onTimeout()
+        }
+    }
+
+    func loopDidStop() {
+        queue = []
+        queueHead = 0
+    }
 }

@@ -1,68 +1,97 @@
-import Dispatch
-import Foundation
+import EventLoop
+import Synchronization
 
-/// The upstream as the gateway uses it: bounded concurrency, and retries with jittered
-/// exponential backoff for idempotent requests that met a 429 or a connection error, all
-/// within one deadline per request. Non-idempotent requests (creates, updates) are sent once.
+/// The upstream as the gateway uses it: bounded concurrency per loop, and retries with jittered
+/// exponential backoff for idempotent requests that met a 429 or a connection error, all within
+/// one deadline per request. Non-idempotent requests (creates, updates, deletes) are sent once.
 public final class UpstreamService: Sendable {
     public let client: UpstreamClient
-    let limiter: ConcurrencyLimiter
+    /// Slots per loop: the configured total shared evenly, so no slot is ever borrowed across threads.
+    let slotsPerLoop: Int
+    let queueTimeout: Double
     let timeout: Double
     let maxAttempts: Int
     let baseBackoff: Double
+    private let inFlightCount = Atomic<Int>(0)
     /// Called once per upstream attempt with its status (0 = no HTTP answer) and duration in seconds.
     let onAttempt: @Sendable (Int, Double) -> Void
 
-    public init(client: UpstreamClient, maxConcurrency: Int, queueTimeout: Double, timeout: Double,
+    public init(client: UpstreamClient, maxConcurrency: Int, threads: Int, queueTimeout: Double, timeout: Double,
                 maxAttempts: Int = 3, baseBackoff: Double = 0.1, onAttempt: @escaping @Sendable (Int, Double) -> Void = { _, _ in }) {
         self.client = client
-        limiter = ConcurrencyLimiter(limit: maxConcurrency, queueTimeout: queueTimeout)
+        slotsPerLoop = max(1, (maxConcurrency + max(1, threads) - 1) / max(1, threads))
+        self.queueTimeout = queueTimeout
         self.timeout = timeout
         self.maxAttempts = maxAttempts
         self.baseBackoff = baseBackoff
         self.onAttempt = onAttempt
     }
 
-    public func send(_ request: UpstreamRequest, idempotent: Bool,
-                     completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
-        attempt(request, number: 1, deadline: Date().addingTimeInterval(timeout), idempotent: idempotent, completion: completion)
+    /// Sends `request` from `loop`'s thread (the loop of the client connection); `completion` runs
+    /// there exactly once. `timeout` overrides the whole call's budget in seconds.
+    @discardableResult
+    public func send(_ request: UpstreamRequest, idempotent: Bool, on loop: EventLoop, timeout: Double? = nil,
+                     completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) -> UpstreamCall {
+        precondition(loop.inEventLoop, "upstream calls start on the loop that answers them")
+        let call = UpstreamCall(loop: loop)
+        let deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(timeout ?? self.timeout)
+        attempt(request, number: 1, deadline: deadline, idempotent: idempotent, call: call, completion: completion)
+        return call
     }
 
-    private func attempt(_ request: UpstreamRequest, number: Int, deadline: Date, idempotent: Bool,
-                         completion: @escaping @Sendable (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
-        limiter.acquire({ [self] in
-            let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0 else {
+    private func attempt(_ request: UpstreamRequest, number: Int, deadline: UInt64, idempotent: Bool, call: UpstreamCall,
+                         completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
+        let loop = call.loop
+        let limiter = limiter(on: loop)
+        let ticket = limiter.acquire({ [self] in
+            let now = MonotonicClock.now()
+            guard now < deadline, !call.isCancelled else {
                 limiter.release()
-                completion(.failure(.timeout))
+                completion(.failure(call.isCancelled ? .cancelled : .timeout))
                 return
             }
-            let started = Date()
-            client.send(request, timeout: remaining) { [self] result in
+            inFlightCount.wrappingAdd(1, ordering: .relaxed)
+            let stop = client.attempt(request, on: loop, timeoutMilliseconds: Int((deadline - now) / 1_000_000)) { [self] result in
+                inFlightCount.wrappingSubtract(1, ordering: .relaxed)
                 limiter.release()
-                let elapsed = -started.timeIntervalSinceNow
-                var result = result
-                // FoundationNetworking sometimes reports a dead reused connection as "timed out"
-                // within milliseconds; only a call that used its time budget is a timeout (504).
-                if case .failure(.timeout) = result, elapsed < remaining * 0.5 {
-                    result = .failure(.unreachable("the upstream connection failed"))
-                }
+                call.stopCurrentStage = nil
+                let elapsed = MonotonicClock.now() - now
                 switch result {
-                case .success(let response): onAttempt(response.status, elapsed)
-                case .failure: onAttempt(0, elapsed)
+                case .success(let response): onAttempt(response.status, Double(elapsed) / 1e9)
+                case .failure(.cancelled): break
+                case .failure: onAttempt(0, Double(elapsed) / 1e9)
                 }
-                let backoff = baseBackoff * pow(2, Double(number - 1)) * Double.random(in: 0.5...1.0)
-                if idempotent, number < maxAttempts, Self.isRetryable(result), Date().addingTimeInterval(backoff + 0.05) < deadline {
-                    DispatchQueue.global().asyncAfter(deadline: .now() + backoff) { [self] in
-                        attempt(request, number: number + 1, deadline: deadline, idempotent: idempotent, completion: completion)
-                    }
-                } else {
+                let backoff = MonotonicClock.nanoseconds(baseBackoff * Double(1 << (number - 1)) * Double.random(in: 0.5...1.0))
+                guard idempotent, number < maxAttempts, Self.isRetryable(result),
+                      MonotonicClock.now() + backoff + 50_000_000 < deadline
+                else {
                     completion(result)
+                    return
+                }
+                let retry = loop.schedule(after: backoff) { [self] in
+                    call.stopCurrentStage = nil
+                    attempt(request, number: number + 1, deadline: deadline, idempotent: idempotent, call: call, completion: completion)
+                }
+                call.stopCurrentStage = {
+                    loop.cancel(retry)
+                    completion(.failure(.cancelled))
                 }
             }
+            if let stop { call.stopCurrentStage = stop }
         }, onTimeout: {
+            call.stopCurrentStage = nil
             completion(.failure(.overloaded))
         })
+        if let ticket {
+            call.stopCurrentStage = {
+                limiter.withdraw(ticket)
+                completion(.failure(.cancelled))
+            }
+        }
+    }
+
+    private func limiter(on loop: EventLoop) -> ConcurrencyLimiter {
+        loop.local(for: self) { ConcurrencyLimiter(loop: loop, limit: slotsPerLoop, queueTimeout: queueTimeout) }
     }
 
     /// 429 (Twilio 20429: "safe to retry") and failures to connect; never timeouts (the budget is spent).
@@ -70,9 +99,10 @@ public final class UpstreamService: Sendable {
         switch result {
         case .success(let response): return response.status == 429
         case .failure(.unreachable): return true
-        case .failure(.timeout), .failure(.overloaded), .failure(.invalidResponse): return false
+        case .failure(.timeout), .failure(.overloaded), .failure(.invalidResponse), .failure(.bodyTooLarge), .failure(.cancelled):
+            return false
         }
     }
 
-    public var inFlight: Int { limiter.inFlight }
+    public var inFlight: Int { inFlightCount.load(ordering: .relaxed) }
 }

@@ -23,7 +23,10 @@ while let argument = arguments.next() {
 signal(SIGPIPE, SIG_IGN)
 do {
     let address = try SocketAddress(parsing: listen)
-    let server = try HTTPServer(configuration: HTTPServerConfiguration(address: address, threads: threads), handler: MockStudio())
+    var configuration = HTTPServerConfiguration(address: address, threads: threads)
+    let connections = ConnectionGauge()
+    configuration.connections = connections
+    let server = try HTTPServer(configuration: configuration, handler: MockStudio(connections: connections))
     print("mock-studio listening on http://\(server.localAddress)")
     fflush(nil)
     withExtendedLifetime(server) {

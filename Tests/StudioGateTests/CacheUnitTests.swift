@@ -155,29 +155,12 @@ final class CoalescingAndLimitTests: XCTestCase {
     func testOnlyTheFirstJoinerLeadsAndEveryoneGetsTheResult() {
         let coalescer = Coalescer<Int>()
         let received = Locked<[Int]>([])
-        XCTAssertTrue(coalescer.join("k") { value in received.withLock { $0.append(value) } })
-        for _ in 0..<9 { XCTAssertFalse(coalescer.join("k") { value in received.withLock { $0.append(value) } }) }
-        XCTAssertTrue(coalescer.join("other") { _ in })
+        XCTAssertTrue(coalescer.join("k") { value in received.withLock { $0.append(value) } }.isLeader)
+        for _ in 0..<9 { XCTAssertFalse(coalescer.join("k") { value in received.withLock { $0.append(value) } }.isLeader) }
+        XCTAssertTrue(coalescer.join("other") { _ in }.isLeader)
         coalescer.complete("k", with: 42)
         XCTAssertEqual(received.withLock { $0 }, Array(repeating: 42, count: 10))
-        XCTAssertTrue(coalescer.join("k") { _ in }, "nothing is remembered after delivery")
-    }
-
-    func testLimiterQueuesBeyondTheCapAndTimesOutWaiters() {
-        let limiter = ConcurrencyLimiter(limit: 2, queueTimeout: 0.2)
-        let started = Locked(0)
-        let timedOut = expectation(description: "third waiter times out")
-        limiter.acquire({ started.withLock { $0 += 1 } }, onTimeout: { XCTFail() })
-        limiter.acquire({ started.withLock { $0 += 1 } }, onTimeout: { XCTFail() })
-        limiter.acquire({ XCTFail("no slot was released") }, onTimeout: { timedOut.fulfill() })
-        wait(for: [timedOut], timeout: 2)
-        XCTAssertEqual(started.withLock { $0 }, 2)
-        let fourth = expectation(description: "fourth starts when a slot frees")
-        limiter.acquire({ fourth.fulfill() }, onTimeout: { XCTFail() })
-        XCTAssertEqual(limiter.queued, 1)
-        limiter.release()
-        wait(for: [fourth], timeout: 1)
-        XCTAssertEqual(limiter.inFlight, 2)
+        XCTAssertTrue(coalescer.join("k") { _ in }.isLeader, "nothing is remembered after delivery")
     }
 
     func testRetryableOutcomes() {
@@ -185,6 +168,8 @@ final class CoalescingAndLimitTests: XCTestCase {
         XCTAssertTrue(UpstreamService.isRetryable(.failure(.unreachable("reset"))))
         XCTAssertFalse(UpstreamService.isRetryable(.success(UpstreamResponse(status: 500, headers: [:], body: []))))
         XCTAssertFalse(UpstreamService.isRetryable(.failure(.timeout)))
+        XCTAssertFalse(UpstreamService.isRetryable(.failure(.cancelled)))
+        XCTAssertFalse(UpstreamService.isRetryable(.failure(.bodyTooLarge(limit: 1))))
     }
 }
 

@@ -41,11 +41,24 @@ final class EndToEndOperationsTests: XCTestCase {
         XCTAssertEqual(try harness.control.count("/metrics"), 0)
     }
 
-    func testReadinessFailsWhenTheUpstreamIsUnreachable() throws {
+    /// A Studio outage is not the pod's: /readyz stays ready, /upstreamz tells the truth.
+    func testUpstreamOutageShowsOnUpstreamzNotReadiness() throws {
         let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1"])
         defer { gateway.stop() }
-        XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/readyz", auth: nil).status, 503)
+        XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/upstreamz", auth: nil).status, 503)
+        XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/readyz", auth: nil).status, 200)
         XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/healthz", auth: nil).status, 200)
+    }
+
+    /// Twilio answers an unauthenticated `GET /` with 401 and a Basic challenge: that is an answer,
+    /// so the upstream is reachable (URLSession used to wait on the challenge and report it down).
+    func testAnUpstreamThatChallengesIsReachable() throws {
+        harness = try GatewayHarness()
+        let started = Date()
+        let answer = try harness.get("/upstreamz", auth: nil)
+        XCTAssertEqual(answer.status, 200, answer.text)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1.5)
+        XCTAssertEqual(try harness.control.count("/"), 1)
     }
 
     func testAccessLogHasOneJSONLinePerRequestAndNoSecrets() throws {

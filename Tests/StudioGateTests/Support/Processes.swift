@@ -110,6 +110,15 @@ struct MockControl {
         return try call("GET", "/__mock/requests?\(query)").json?["count"] as? Int ?? -1
     }
 
+    /// The header fields of the last Studio request the mock got, names lowercased.
+    func lastRequestHeaders() throws -> [String: String] {
+        let pairs = try call("GET", "/__mock/last-request").json?["headers"] as? [[String]] ?? []
+        return Dictionary(pairs.map { ($0[0].lowercased(), $0[1]) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// TCP connections the mock has accepted since it started.
+    func acceptedConnections() throws -> Int { try call("GET", "/__mock/connections").json?["accepted"] as? Int ?? -1 }
+
     func totalCount() throws -> Int { try call("GET", "/__mock/requests").json?["count"] as? Int ?? -1 }
 
     func fault(_ json: String) throws { try call("POST", "/__mock/faults", body: json) }
