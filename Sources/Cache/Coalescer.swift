@@ -43,19 +43,23 @@ public final class Coalescer<Result: Sendable>: Sendable {
     }
 
     /// A caller no longer wants the result. The last one out cancels the work; its result then
-    /// finds nobody to deliver to.
-    public func leave(_ key: String, _ membership: Membership) {
-        let cancel: (@Sendable () -> Void)? = state.withLock { state in
-            guard var group = state.groups[key] else { return nil }
-            group.waiters.removeAll { $0.ticket == membership.ticket }
+    /// finds nobody to deliver to. False when the result is already on its way to this caller.
+    @discardableResult
+    public func leave(_ key: String, _ membership: Membership) -> Bool {
+        let (left, cancel): (Bool, (@Sendable () -> Void)?) = state.withLock { state in
+            guard var group = state.groups[key], let index = group.waiters.firstIndex(where: { $0.ticket == membership.ticket }) else {
+                return (false, nil)
+            }
+            group.waiters.remove(at: index)
             if !group.waiters.isEmpty {
                 state.groups[key] = group
-                return nil
+                return (true, nil)
             }
             state.groups[key] = nil
-            return group.cancel
+            return (true, group.cancel)
         }
         cancel?()
+        return left
     }
 
     /// Delivers `result` to everyone who joined `key` and is still there, leader included.

@@ -231,6 +231,10 @@ public final class Gateway: HTTPHandler {
         }
     }
 
+    /// What the access log and metrics record for a client that left before its answer (nginx's 499);
+    /// the connection is gone, so nobody reads it.
+    static let clientClosedRequest = HTTPResponse(status: 499, headers: ["X-Cache": "MISS"], text: "")
+
     /// Unreadable requests get the same Twilio-shaped body as every other refusal.
     public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
         Self.error(TwilioError(status: error.status, code: 20000 + error.status, message: error.description))

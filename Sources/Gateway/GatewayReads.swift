@@ -42,11 +42,12 @@ extension Gateway {
         let coalescingKey = (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
             + " " + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
         let membership = coalescer.join(coalescingKey) { [self] outcome in
-            if case .failure(.cancelled) = outcome { return exchange.responder.reply(.resetConnection) }
             finish(exchange, response(for: outcome, stale: held, forward: forward), upstreamStatus: outcome.upstreamStatus)
         }
         // A client that goes away stops waiting; when nobody waits any more, the call is cancelled.
-        exchange.responder.onClientGone { [coalescer] in coalescer.leave(coalescingKey, membership) }
+        exchange.responder.onClientGone { [self] in
+            if coalescer.leave(coalescingKey, membership) { finish(exchange, Self.clientClosedRequest, upstreamStatus: nil) }
+        }
         guard membership.isLeader else {
             CacheCounters.increment(counters.coalescedWaits)
             return
