@@ -136,8 +136,9 @@ class Stack:
 
 
 def wrk(port, path, connections, seconds, extra=()):
+    script = [] if "-s" in extra else ["-s", os.path.join(HERE, "wrk-report.lua")]
     command = ["taskset", "-c", LOAD_CORES, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: {AUTH}",
-               *extra, "-s", os.path.join(HERE, "wrk-report.lua"), f"http://127.0.0.1:{port}{path}"]
+               *extra, *script, f"http://127.0.0.1:{port}{path}"]
     output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
     match = re.search(r"RESULT rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) p999=([\d.]+) errors=(\d+) requests=(\d+)", output)
     if not match:
@@ -193,6 +194,77 @@ def miss_path(build, seconds):
     try:
         path = f"/v2/Flows/{FLOW}/Executions/{seeded(0)}/Context"
         return {"gateway": wrk(stack.gw_port, path, 1, seconds), "direct": wrk(stack.mock_port, path, 1, seconds)}
+    finally:
+        stack.stop()
+
+
+FORWARD_BODY = json.dumps({
+    "sid": "FN" + "0" * 31 + "1", "account_sid": ACCOUNT, "flow_sid": FLOW, "contact_sid": "FC" + "0" * 31 + "2",
+    "contact_channel_address": "+15551230000", "status": "active", "context": {"flow": {"first_name": "Ada", "phone": "+15557650000",
+    "widgets": {"greeting": {"outcome": "sent", "body": "Hello Ada, thanks for calling. " * 8}}}},
+    "date_created": "2026-11-30T12:00:00Z", "date_updated": "2026-11-30T12:00:05Z",
+    "url": f"https://studio.twilio.com/v2/Flows/{FLOW}/Executions/FN" + "0" * 31 + "1",
+    "links": {"steps": f"https://studio.twilio.com/v2/Flows/{FLOW}/Executions/FN" + "0" * 31 + "1/Steps",
+              "execution_context": f"https://studio.twilio.com/v2/Flows/{FLOW}/Executions/FN" + "0" * 31 + "1/Context"}})
+
+
+class ForwardStack:
+    """The forward workload: a static nginx upstream answering one JSON body for every path (on the
+    load core, with wrk), and two forwarders pinned to the server core, each with keep-alive to it:
+    studiogate (--threads 1) and nginx proxy_pass (upstream keepalive)."""
+
+    def __init__(self, build):
+        self.dir = tempfile.mkdtemp(prefix="studiogate-forward-")
+        os.chmod(self.dir, 0o777)
+        self.static_port, self.nginx_port, self.gw_port = free_port(), free_port(), free_port()
+        body = FORWARD_BODY.replace("\\", "\\\\").replace("'", "\\'")
+        common = f"daemon off; pid {{pid}}; error_log {self.dir}/error.log warn; events {{ worker_connections 4096; }}"
+        static = common.replace("{pid}", f"{self.dir}/static.pid") + f"""
+http {{ access_log off; keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{self.static_port} reuseport backlog=4096;
+    location / {{ default_type application/json; return 200 '{body}'; }} }} }}"""
+        proxy = common.replace("{pid}", f"{self.dir}/proxy.pid") + f"""
+http {{ access_log off; keepalive_requests 1000000;
+  upstream studio {{ server 127.0.0.1:{self.static_port}; keepalive 64; keepalive_requests 1000000; }}
+  server {{ listen 127.0.0.1:{self.nginx_port} reuseport backlog=4096;
+    location / {{ proxy_pass http://studio; proxy_http_version 1.1; proxy_set_header Connection ""; }} }} }}"""
+        self.procs = []
+        for name, conf, cores in (("static", static, LOAD_CORES), ("proxy", proxy, SERVER_CORES)):
+            path = os.path.join(self.dir, f"{name}.conf")
+            open(path, "w").write("worker_processes 1;\n" + conf)
+            self.procs.append(Proc(["nginx", "-c", path, "-p", self.dir], cores))
+        self.procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{self.gw_port}", "--upstream", f"http://127.0.0.1:{self.static_port}",
+                                "--threads", "1", "--log-level", "warn", "--upstream-concurrency", "256"], SERVER_CORES))
+        for port in (self.static_port, self.nginx_port, self.gw_port):
+            wait_listening(port)
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def forward_path(build, seconds, smoke):
+    """Every request names a different execution (nothing cached or coalesced): studiogate's
+    miss path against nginx proxy_pass, both forwarding to the same fast static upstream."""
+    stack = ForwardStack(build)
+    try:
+        script = os.path.join(stack.dir, "distinct.lua")
+        # A different start per process, so rounds never repeat an execution SID.
+        open(script, "w").write(f"""
+counter = {random.randrange(1 << 40)}
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", string.format("/v2/Flows/{FLOW}/Executions/FN%032x", counter))
+end
+""" + open(os.path.join(HERE, "wrk-report.lua")).read())
+        ports = {"studiogate": stack.gw_port, "nginx": stack.nginx_port}
+        for port in ports.values():
+            status, _ = fetch(port, "GET", f"/v2/Flows/{FLOW}/Executions/FN{'a' * 32}", headers={"Authorization": AUTH})
+            assert status == 200, f"forwarder on {port} answered {status}"
+        rounds = 1 if smoke else 3
+        return [(connections, side_by_side(ports, "/", connections, seconds, rounds, ["-s", script]))
+                for connections in ((1, 64) if smoke else (1, 16, 64, 256))]
     finally:
         stack.stop()
 
@@ -353,10 +425,13 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
-    parser.add_argument("--only", choices=["memory", "hit"], help="run one scenario and print it (no files written)")
+    parser.add_argument("--only", choices=["memory", "hit", "forward"], help="run one scenario and print it (no files written)")
     args = parser.parse_args()
     if args.only == "memory":
         print(json.dumps(memory(args.build, 100_000), indent=1))
+        return
+    if args.only == "forward":
+        print(json.dumps(forward_path(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
         return
     if args.only == "hit":
         rows, _, _ = hit_path(args.build, 5, True)
@@ -366,6 +441,8 @@ def main():
     report = {}
     print("hit path…", flush=True)
     report["hit"], sweep, report["no_keepalive"] = hit_path(args.build, seconds, args.smoke)
+    print("forward…", flush=True)
+    report["forward"] = forward_path(args.build, seconds, args.smoke)
     print("miss path…", flush=True)
     report["miss"] = miss_path(args.build, 2 if args.smoke else 10)
     print("polling…", flush=True)
@@ -384,6 +461,7 @@ def main():
     # The smoke run checks the harness works and the headline properties hold, not speed.
     assert all(r[2][n]["errors"] == 0 for r in report["hit"] for n in ("studiogate", "nginx")), "wrk saw errors"
     assert report["herd"]["ok"] == report["herd"]["clients"], "herd requests failed"
+    assert all(r[n]["errors"] == 0 for _, r in report["forward"] for n in ("studiogate", "nginx")), "forward: wrk saw errors"
     assert report["herd"]["upstream_calls"] <= 2, "herd was not coalesced"
 
 

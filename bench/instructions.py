@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""User-space instructions per cached hit, counted by callgrind: a deterministic A/B measure for
-hit-path changes (this VM's req/s drifts by 10-20 % between runs; instruction counts do not).
+"""User-space instructions per cached hit (or, with --miss, per forwarded miss), counted by
+callgrind: a deterministic A/B measure for hit- and miss-path changes (this VM's req/s drifts by
+10-20 % between runs; instruction counts do not).
 
-Usage (normally via bench/instructions.sh): instructions.py BUILD_DIR [REQUESTS] [--top N]
+Usage (normally via bench/instructions.sh): instructions.py BUILD_DIR [REQUESTS] [--top N] [--miss]
 Runs the mock natively and the gateway under callgrind, warms one ended execution's Context,
-zeroes the counters, sends REQUESTS identical keep-alive GETs over one connection, and prints
+zeroes the counters, sends REQUESTS keep-alive GETs over one connection (identical ones: hits;
+with --miss, each for a different execution: misses forwarded to the mock), and prints
 instructions per request, overall and for the heaviest functions (inclusive).
 Loopback only; bounded by REQUESTS and a 120 s timeout.
 """
@@ -23,19 +25,20 @@ import bench  # noqa: E402
 
 
 def send_requests(port, request, count, deadline):
+    """Sends `request` (bytes, or a function of the request's index) `count` times, one at a time."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
         buffer = b""
-        for _ in range(count):
+        for index in range(count):
             if time.time() > deadline:
                 raise RuntimeError("instructions: out of time")
-            client.sendall(request)
+            client.sendall(request(index) if callable(request) else request)
             while True:
                 end = buffer.find(b"\r\n\r\n")
                 if end >= 0:
                     length = int(re.search(rb"Content-Length: (\d+)", buffer[:end]).group(1))
                     if len(buffer) >= end + 4 + length:
                         if not buffer.startswith(b"HTTP/1.1 200"):
-                            raise RuntimeError(f"instructions: not a hit: {buffer[:80]!r}")
+                            raise RuntimeError(f"instructions: not a 200: {buffer[:80]!r}")
                         buffer = buffer[end + 4 + length:]
                         break
                 buffer += client.recv(65536)
@@ -46,6 +49,7 @@ def main():
     parser.add_argument("build")
     parser.add_argument("requests", type=int, nargs="?", default=5000)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--miss", action="store_true", help="each request names another execution (forwarded misses)")
     args = parser.parse_args()
     out = tempfile.mkdtemp(prefix="studiogate-callgrind-")
     mock_port, gw_port = bench.free_port(), bench.free_port()
@@ -63,6 +67,11 @@ def main():
             bench.fetch(gw_port, "GET", target, headers={"Authorization": bench.AUTH})
         request = (f"GET {execution}/Context HTTP/1.1\r\nHost: 127.0.0.1:{gw_port}\r\n"
                    f"Authorization: {bench.AUTH}\r\n\r\n").encode()
+        if args.miss:
+            # The mock answers one seeded execution per SID, active (cached for the TTL, never hit again).
+            bench.mock_call(mock_port, "POST", "/__mock/seed", f'{{"count": {args.requests + 200}, "context_bytes": 256, "status": "active"}}'.encode())
+            request = lambda index: (f"GET /v2/Flows/{bench.FLOW}/Executions/{bench.seeded(1 + index % (args.requests + 199))} HTTP/1.1\r\n"
+                                     f"Host: 127.0.0.1:{gw_port}\r\nAuthorization: {bench.AUTH}\r\n\r\n").encode()
         deadline = time.time() + 120
         send_requests(gw_port, request, 200, deadline)
         subprocess.run(["callgrind_control", "--zero", str(gateway.p.pid)], check=True, capture_output=True)
@@ -74,10 +83,11 @@ def main():
         mock.stop()
     dump = sorted(glob.glob(f"{out}/callgrind.*.*"))[-1]
     total = int(re.search(r"^(?:summary|totals): (\d+)", open(dump).read(), re.M).group(1))
-    print(f"{total / args.requests:,.0f} instructions per hit ({args.requests} hits, one keep-alive connection)")
+    kind = "miss" if args.miss else "hit"
+    print(f"{total / args.requests:,.0f} instructions per {kind} ({args.requests} {kind}es, one keep-alive connection)".replace("hites", "hits"))
     annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", dump],
                                capture_output=True, text=True).stdout
-    rows = [(int(m.group(1).replace(",", "")), m.group(2)) for m in re.finditer(r"^\s*([\d,]+) \([\s\d.]+%\)\s+\?\?\?:(\S+) \[.*studiogate\]$", annotated, re.M)]
+    rows = [(int(m.group(1).replace(",", "")), m.group(2)) for m in re.finditer(r"^\s*([\d,]+) \([\s\d.]+%\)\s+\S*?:?(\S+) \[(?:.*studiogate|.*libcurl.*|.*libz.*|.*libc[.-].*|.*libssl.*|.*libcrypto.*|.*Foundation.*|.*libswiftCore.*)\]$", annotated, re.M)]
     rows = rows[: args.top]
     try:  # readable names when the toolchain's demangler is on PATH
         names = subprocess.run(["swift-demangle", "--simplified", "--compact"], input="\n".join(s for _, s in rows),

@@ -8,14 +8,14 @@ import Upstream
 /// everything else gets its URLs rewritten on the way through.
 extension Gateway {
     /// An entry holding the Execution view of `answer` (URLs already pointing at the gateway).
-    func entry(from answer: UpstreamResponse, account: String, now: Double, lifetime: CachePolicy.Lifetime) -> CachedResponse {
+    func entry(from answer: UpstreamAnswer, account: String, now: Double, lifetime: CachePolicy.Lifetime) -> CachedResponse {
         let expiresAt: Double?
         switch lifetime {
         case .permanent: expiresAt = nil
         case .until(let time): expiresAt = time
         case .notCached: expiresAt = now
         }
-        let body = StudioJSONRewriter.rewrite(answer.body, executionView) ?? answer.body
+        let body = answer.body
         return CachedResponse(status: answer.status, contentType: answer.headers["Content-Type"].map(Self.interned), requestID: answer.headers["Twilio-Request-Id"],
                               gzipBody: Zlib.compress(body, format: .gzip, level: 6), identityLength: body.count,
                               account: account, storedAt: now, expiresAt: expiresAt)
@@ -39,7 +39,8 @@ extension Gateway {
         return updated
     }
 
-    func reply(_ entry: CachedResponse, cacheResult: String, now: Double, forward: Forward) -> HTTPResponse {
+    /// `identity`: the entry's inflated Execution view when the caller has it at hand (a miss).
+    func reply(_ entry: CachedResponse, cacheResult: String, now: Double, forward: Forward, identity: [UInt8]? = nil) -> HTTPResponse {
         let entry = viewed(entry, for: forward)
         var headers = HTTPHeaders(capacity: 6)
         if let contentType = entry.contentType { headers.add("Content-Type", contentType) }
@@ -52,6 +53,7 @@ extension Gateway {
             headers.add("Content-Encoding", "gzip")
             return HTTPResponse(status: entry.status, headers: headers, body: gzipBody)
         }
+        if let identity, !forward.route.viaEngagements { return HTTPResponse(status: entry.status, headers: headers, body: identity) }
         // The stored bytes were compressed by us; failure here would be a bug, not bad input.
         let inflate = { (try? Zlib.decompress(gzipBody, format: .gzip)) ?? [] }
         // Only entries that can be hit again earn a place in the hot set; a miss's entry may not even be stored.
@@ -59,10 +61,11 @@ extension Gateway {
         return HTTPResponse(status: entry.status, headers: headers, body: body)
     }
 
-    func passThroughResponse(_ answer: UpstreamResponse, cacheResult: String, forward: Forward) -> HTTPResponse {
+    /// An answer passed on: its Execution view, translated again for Engagement routes.
+    func passThroughResponse(_ answer: UpstreamAnswer, cacheResult: String, forward: Forward) -> HTTPResponse {
         var headers = answer.headers
         headers.add("X-Cache", cacheResult)
-        var body = StudioJSONRewriter.rewrite(answer.body, executionView) ?? answer.body
+        var body = answer.body
         if forward.route.viaEngagements { body = StudioJSONRewriter.rewrite(body, engagementView) ?? body }
         return HTTPResponse(status: answer.status, headers: headers, body: body)
     }

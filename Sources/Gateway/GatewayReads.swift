@@ -7,16 +7,17 @@ import Upstream
 
 /// What the leader of a coalesced miss hands to every waiter.
 enum ReadOutcome: Sendable {
-    /// A 2xx attributed to `entry.account` (stored or not, per policy).
-    case entry(CachedResponse)
+    /// A 2xx attributed to `entry.account` (stored or not, per policy), with its identity body so
+    /// the miss is answered without inflating what was just compressed.
+    case entry(CachedResponse, identity: [UInt8])
     /// An answer passed on as it is (errors, bodies that cannot be attributed to an account).
-    case passThrough(UpstreamResponse)
+    case passThrough(UpstreamAnswer)
     case failure(UpstreamFailure)
 
     /// For the access log: the upstream's status, 0 when it gave no HTTP answer.
     var upstreamStatus: Int {
         switch self {
-        case .entry(let entry): entry.status
+        case .entry(let entry, _): entry.status
         case .passThrough(let answer): answer.status
         case .failure: 0
         }
@@ -62,13 +63,13 @@ extension Gateway {
 
     /// Learns from an upstream answer (credential proof, ended executions) and stores it per policy.
     func absorb(_ result: Result<UpstreamResponse, UpstreamFailure>, forward: Forward, endedBeforeRequest: Bool) -> ReadOutcome {
-        let answer: UpstreamResponse
+        let answer: UpstreamAnswer
         switch result {
         case .failure(let failure): return .failure(failure)
-        case .success(let success): answer = success
+        case .success(let response): answer = UpstreamAnswer(response, view: executionView)
         }
-        if Self.isMalformedSuccess(answer) { return .failure(.invalidResponse) }
-        guard let (account, facts) = learn(from: answer, forward: forward), (200..<300).contains(answer.status) else {
+        if answer.isMalformedSuccess { return .failure(.invalidResponse) }
+        guard let (account, facts) = learn(from: answer, forward: forward), answer.isSuccess else {
             return .passThrough(answer)
         }
         let now = clock()
@@ -78,25 +79,19 @@ extension Gateway {
         if lifetime != .notCached, let key = CacheKey(account: account, route: forward.route, query: forward.query) {
             cache.put(key, entry)
         }
-        return .entry(entry)
-    }
-
-    /// A 2xx whose body is not a JSON object (HTML from a proxy, a truncated or garbled body):
-    /// never cached, never attributed, answered 502 (or stale).
-    static func isMalformedSuccess(_ answer: UpstreamResponse) -> Bool {
-        (200..<300).contains(answer.status) && answer.status != 204 && ExecutionFacts(body: answer.body) == nil
+        return .entry(entry, identity: answer.body)
     }
 
     /// Applies DESIGN §4 to any upstream answer: 401/403 forgets the credential; a 2xx proves it
     /// for the account the body belongs to and reveals ended executions. Returns that account,
     /// or nil when the answer cannot be attributed to one.
-    func learn(from answer: UpstreamResponse, forward: Forward) -> (String, ExecutionFacts)? {
+    func learn(from answer: UpstreamAnswer, forward: Forward) -> (String, ExecutionFacts)? {
         if answer.status == 401 || answer.status == 403 {
             credentials.forget(forward.credential)
             return nil
         }
-        guard (200..<300).contains(answer.status) else { return nil }
-        let facts = ExecutionFacts(body: answer.body) ?? ExecutionFacts()
+        guard answer.isSuccess else { return nil }
+        let facts = answer.facts ?? ExecutionFacts()
         let account: String?
         if forward.username.hasPrefix("AC") {
             // An account's own credential: the body, if it names an account, must agree.
@@ -116,8 +111,8 @@ extension Gateway {
     func response(for outcome: ReadOutcome, stale: CachedResponse?, forward: Forward) -> HTTPResponse {
         let now = clock()
         switch outcome {
-        case .entry(let entry):
-            return reply(entry, cacheResult: "MISS", now: now, forward: forward)
+        case .entry(let entry, let identity):
+            return reply(entry, cacheResult: "MISS", now: now, forward: forward, identity: identity)
         case .passThrough(let answer):
             if answer.status == 429 || answer.status >= 500, let stale, policy.maySendStale(stale, now: now) {
                 CacheCounters.increment(counters.stale)

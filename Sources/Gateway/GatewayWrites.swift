@@ -15,17 +15,19 @@ extension Gateway {
             switch result {
             case .failure(let failure):
                 finish(exchange, Self.failureResponse(failure), upstreamStatus: 0)
-            case .success(let answer) where Self.isMalformedSuccess(answer):
-                finish(exchange, Self.failureResponse(.invalidResponse), upstreamStatus: answer.status)
-            case .success(let answer):
+            case .success(let response):
+                let answer = UpstreamAnswer(response, view: executionView)
+                if answer.isMalformedSuccess {
+                    return finish(exchange, Self.failureResponse(.invalidResponse), upstreamStatus: answer.status)
+                }
                 let learned = learn(from: answer, forward: forward)
-                if (200..<300).contains(answer.status) { invalidate(after: forward, answer: answer, account: learned?.0) }
+                if answer.isSuccess { invalidate(after: forward, answer: answer, account: learned?.0) }
                 finish(exchange, passThroughResponse(answer, cacheResult: "BYPASS", forward: forward), upstreamStatus: answer.status)
             }
         }
     }
 
-    func invalidate(after forward: Forward, answer: UpstreamResponse, account: String?) {
+    func invalidate(after forward: Forward, answer: UpstreamAnswer, account: String?) {
         let route = forward.route
         guard let flow = route.flow?.value, route.resource != .flowAdmin else { return }
         cache.removeGroup(CacheKey.listGroup(flow: flow))
@@ -40,7 +42,7 @@ extension Gateway {
             cache.removeGroup(execution) { _, entry in !entry.isPermanent }
             guard let account, let key = CacheKey(account: account, route: route, query: "") else { return }
             let now = clock()
-            let status = ExecutionFacts(body: answer.body)?.status
+            let status = answer.facts?.status
             let lifetime = policy.lifetime(route: route, status: answer.status, endedBeforeRequest: false, bodyStatus: status, now: now)
             if lifetime != .notCached { cache.put(key, entry(from: answer, account: account, now: now, lifetime: lifetime)) }
         default:

@@ -48,7 +48,7 @@ extension Gateway {
         let probe = UpstreamRequest(method: "GET", pathAndQuery: "/", headers: ["User-Agent": "studiogate/\(StudioGateVersion.current) readiness"])
         upstream.send(probe, idempotent: false, on: exchange.responder.loop, timeout: 2) { [self] result in
             switch result {
-            case .success(let answer): coalescer.complete(key, with: .passThrough(answer))
+            case .success(let answer): coalescer.complete(key, with: .passThrough(UpstreamAnswer(answer, view: executionView)))
             case .failure(let failure): coalescer.complete(key, with: .failure(failure))
             }
         }

@@ -65,6 +65,6 @@ public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
 }
 
-public func trimmedOWS(_ text: Substring) -> String {
+func trimmedOWS(_ text: Substring) -> String {
     String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// What the cache needs to know from a Studio body: whose it is and which executions have ended.
 /// Read on the miss path only (hits never parse JSON).
 public struct ExecutionFacts: Equatable, Sendable {
@@ -7,6 +5,12 @@ public struct ExecutionFacts: Equatable, Sendable {
         public var sid: String
         public var status: String?
         public var account: String?
+
+        public init(sid: String, status: String? = nil, account: String? = nil) {
+            self.sid = sid
+            self.status = status
+            self.account = account
+        }
     }
 
     /// Top-level `account_sid`, or the one every list item shares.
@@ -22,22 +26,10 @@ public struct ExecutionFacts: Equatable, Sendable {
         self.items = items
     }
 
-    /// Nil when the body is not a JSON object.
+    /// Nil when the body is not a JSON object. (The gateway reads them from the same pass that
+    /// rewrites the body: `StudioJSONRewriter.rewriteAndRead`.)
     public init?(body: [UInt8]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
-        account = object["account_sid"] as? String
-        status = object["status"] as? String
-        if let list = object["executions"] as? [[String: Any]] {
-            items = list.compactMap { item in
-                (item["sid"] as? String).map { Item(sid: $0, status: item["status"] as? String, account: item["account_sid"] as? String) }
-            }
-            let accounts = Set(items.compactMap(\.account))
-            if account == nil, accounts.count == 1 { account = accounts.first }
-            if accounts.count > 1 { account = nil }  // a mixed page cannot be attributed to one account
-        }
-        if account == nil, let steps = object["steps"] as? [[String: Any]] {
-            let accounts = Set(steps.compactMap { $0["account_sid"] as? String })
-            if accounts.count == 1 { account = accounts.first }
-        }
+        guard let read = StudioJSONRewriter.rewriteAndRead(body, URLRewrite(fromOrigins: [], toOrigin: "")) else { return nil }
+        self = read.facts
     }
 }

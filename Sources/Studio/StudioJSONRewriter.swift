@@ -8,18 +8,73 @@
 public enum StudioJSONRewriter {
     /// The rewritten body, or nil when `body` is not a single JSON object.
     public static func rewrite(_ body: [UInt8], _ rules: URLRewrite) -> [UInt8]? {
+        rewriteAndRead(body, rules)?.bytes
+    }
+
+    /// The rewritten body and, from the same pass, what the cache must learn from it (whose it
+    /// is, which executions have ended); nil when `body` is not a single JSON object.
+    public static func rewriteAndRead(_ body: [UInt8], _ rules: URLRewrite) -> (bytes: [UInt8], facts: ExecutionFacts)? {
         body.withUnsafeBufferPointer { input in
             var scanner = Scanner(input: input, rules: rules)
-            return try? scanner.document()
+            guard let bytes = try? scanner.document() else { return nil }
+            return (bytes, scanner.facts.result)
         }
+    }
+}
+
+/// The members of a Studio body that say whose it is and what has ended, gathered while scanning.
+private struct FactsGatherer {
+    var account: String?
+    var status: String?
+    /// Which top-level array the scanner is in (`executions`, `steps` or another).
+    var list: String?
+    var item = ExecutionFacts.Item(sid: "")
+    var items: [ExecutionFacts.Item] = []
+    var stepAccounts: Set<String> = []
+
+    /// A string member of the top level or of a list item.
+    mutating func found(_ key: String, _ value: String, inItem: Bool) {
+        if !inItem {
+            switch key {
+            case "account_sid": account = value
+            case "status": status = value
+            default: break
+            }
+            return
+        }
+        switch (list, key) {
+        case ("executions", "sid"): item.sid = value
+        case ("executions", "status"): item.status = value
+        case ("executions", "account_sid"): item.account = value
+        case ("steps", "account_sid"): stepAccounts.insert(value)
+        default: break
+        }
+    }
+
+    mutating func itemEnded() {
+        if list == "executions", !item.sid.isEmpty { items.append(item) }
+        item = ExecutionFacts.Item(sid: "")
+    }
+
+    /// Top-level `account_sid`, or the one every execution of a page shares (a mixed page cannot
+    /// be attributed to one account), or the one every step shares.
+    var result: ExecutionFacts {
+        var facts = ExecutionFacts(account: account, status: status, items: items)
+        let accounts = Set(items.compactMap(\.account))
+        if facts.account == nil, accounts.count == 1 { facts.account = accounts.first }
+        if accounts.count > 1 { facts.account = nil }
+        if facts.account == nil, stepAccounts.count == 1 { facts.account = stepAccounts.first }
+        return facts
     }
 }
 
 private struct MalformedJSON: Error {}
 
 /// What a value means to the rewriter, from where it sits.
-private enum Role {
+private enum Role: Equatable {
     case root, links, meta, metaKey, list, listItem, url, opaque
+    /// A member the cache learns from (`account_sid`, `status`, an item's `sid`): read, copied as is.
+    case fact(key: String, inItem: Bool)
 }
 
 private struct Scanner {
@@ -27,6 +82,7 @@ private struct Scanner {
     let rules: URLRewrite
     var index = 0
     var output: [UInt8] = []
+    var facts = FactsGatherer()
 
     init(input: UnsafeBufferPointer<UInt8>, rules: URLRewrite) {
         self.input = input
@@ -48,7 +104,12 @@ private struct Scanner {
     private mutating func copyWhitespace() {
         let start = index
         while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
-        output.append(contentsOf: input[start..<index])
+        copy(start..<index)
+    }
+
+    /// Appends input bytes as one block copy (appending a Slice goes byte by byte).
+    private mutating func copy(_ range: Range<Int>) {
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: input[range]))
     }
 
     private mutating func expect(_ byte: UInt8) throws {
@@ -67,11 +128,15 @@ private struct Scanner {
             let token = try stringToken()
             let text = decode(token)
             let replacement = role == .url ? rules.rewrite(text) : (rules.engagementView && text == "executions" ? "engagements" : nil)
-            if let replacement { output.append(contentsOf: JSONText.quoted(replacement).utf8) } else { output.append(contentsOf: input[token]) }
+            if let replacement { output.append(contentsOf: JSONText.quoted(replacement).utf8) } else { copy(token) }
+        case (.fact(let key, let inItem), UInt8(ascii: "\"")):
+            let token = try stringToken()
+            facts.found(key, decode(token), inItem: inItem)
+            copy(token)
         default:
             let start = index
             try skipValue()
-            output.append(contentsOf: input[start..<index])
+            copy(start..<index)
         }
     }
 
@@ -85,7 +150,7 @@ private struct Scanner {
             if let renamed = renamed(key, in: role) {
                 output.append(contentsOf: JSONText.quoted(renamed).utf8)
             } else {
-                output.append(contentsOf: input[keyToken])
+                copy(keyToken)
             }
             copyWhitespace()
             try expect(UInt8(ascii: ":"))
@@ -97,6 +162,7 @@ private struct Scanner {
                 copyWhitespace()
                 continue
             }
+            if role == .listItem { facts.itemEnded() }
             return try expect(UInt8(ascii: "}"))
         }
     }
@@ -117,17 +183,26 @@ private struct Scanner {
         }
     }
 
-    private func childRole(of key: String, in role: Role) -> Role {
+    private mutating func childRole(of key: String, in role: Role) -> Role {
         switch role {
         case .root:
             switch key {
             case "url": return .url
             case "links": return .links
             case "meta": return .meta
-            default: return peekIsArray() ? .list : .opaque
+            case "account_sid", "status": return .fact(key: key, inItem: false)
+            default:
+                guard peekIsArray() else { return .opaque }
+                facts.list = key
+                return .list
             }
         case .listItem:
-            return key == "url" ? .url : key == "links" ? .links : .opaque
+            switch key {
+            case "url": return .url
+            case "links": return .links
+            case "sid", "status", "account_sid": return .fact(key: key, inItem: true)
+            default: return .opaque
+            }
         case .links:
             return .url
         case .meta:

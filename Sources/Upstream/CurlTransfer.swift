@@ -96,24 +96,41 @@ final class CurlTransfer {
 
     // MARK: curl callbacks (on the loop thread, inside curl_multi_socket_action)
 
+    /// One line of the answer's head. Runs for every header line of every call, so it works on
+    /// the bytes and makes strings only of the few fields kept.
     fileprivate func headerLine(_ line: UnsafeRawBufferPointer) {
         var end = line.count
         while end > 0, line[end - 1] == UInt8(ascii: "\r") || line[end - 1] == UInt8(ascii: "\n") { end -= 1 }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
-        if text.hasPrefix("HTTP/") {
+        let line = UnsafeRawBufferPointer(rebasing: line[0..<end])
+        if line.starts(with: "HTTP/".utf8) {
             // A new answer (100 Continue, then the final one): start over.
-            status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+            status = 0
+            if let space = line.firstIndex(of: UInt8(ascii: " ")), space + 4 <= line.count {
+                for digit in line[(space + 1)..<(space + 4)] where (0x30...0x39).contains(digit) { status = status * 10 + Int(digit - 0x30) }
+            }
             headers = HTTPHeaders(capacity: 4)
             contentEncoding = nil
             return
         }
-        guard let colon = text.firstIndex(of: ":") else { return }
-        let name = String(text[..<colon])
-        let value = trimmedOWS(text[text.index(after: colon)...])
-        if asciiCaseInsensitiveEquals(name, "Content-Encoding") {
-            contentEncoding = value.lowercased()
-        } else if let kept = Self.returnedHeaders.first(where: { asciiCaseInsensitiveEquals(name, $0) }) {
-            headers.add(kept, value)
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+        var valueStart = colon + 1
+        var valueEnd = line.count
+        while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
+        while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        let value = { String(decoding: UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]), as: UTF8.self) }
+        if Self.nameMatches(name, "content-encoding") {
+            contentEncoding = value().lowercased()
+        } else if let kept = Self.returnedHeaders.first(where: { Self.nameMatches(name, $0) }) {
+            headers.add(kept, value())
+        }
+    }
+
+    /// ASCII case-insensitive comparison of a field name's bytes with `wanted`.
+    private static func nameMatches(_ name: UnsafeRawBufferPointer, _ wanted: String) -> Bool {
+        var wanted = wanted
+        return wanted.withUTF8 { wanted in
+            name.count == wanted.count && zip(name, wanted).allSatisfy { $0 | 0x20 == $1 | 0x20 }
         }
     }
 
