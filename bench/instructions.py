@@ -69,9 +69,11 @@ def main():
                    f"Authorization: {bench.AUTH}\r\n\r\n").encode()
         if args.miss:
             # The mock answers one seeded execution per SID, active (cached for the TTL, never hit again).
-            bench.mock_call(mock_port, "POST", "/__mock/seed", f'{{"count": {args.requests + 200}, "context_bytes": 256, "status": "active"}}'.encode())
-            request = lambda index: (f"GET /v2/Flows/{bench.FLOW}/Executions/{bench.seeded(1 + index % (args.requests + 199))} HTTP/1.1\r\n"
-                                     f"Host: 127.0.0.1:{gw_port}\r\nAuthorization: {bench.AUTH}\r\n\r\n").encode()
+            # Warm-up and measured requests never repeat a SID, so none of them is a hit.
+            bench.mock_call(mock_port, "POST", "/__mock/seed", f'{{"count": {args.requests + 201}, "context_bytes": 256, "status": "active"}}'.encode())
+            sids = iter(range(1, args.requests + 201))
+            request = lambda _: (f"GET /v2/Flows/{bench.FLOW}/Executions/{bench.seeded(next(sids))} HTTP/1.1\r\n"
+                                 f"Host: 127.0.0.1:{gw_port}\r\nAuthorization: {bench.AUTH}\r\n\r\n").encode()
         deadline = time.time() + 120
         send_requests(gw_port, request, 200, deadline)
         subprocess.run(["callgrind_control", "--zero", str(gateway.p.pid)], check=True, capture_output=True)

@@ -25,25 +25,31 @@ public enum Zlib {
 
     public static func compress(_ input: [UInt8], format: Format = .gzip, level: Int32 = 6) -> [UInt8] {
         var stream = z_stream()
-        let initResult = czlib_deflate_init2(&stream, level, format.windowBits, 8, Z_DEFAULT_STRATEGY)
+        // A window and hash table sized to the input: a 1 KiB body needs neither a 32 KiB window
+        // nor zlib's 64 KiB tables, whose setup (allocation, clearing) cost more than compressing.
+        // The output is the same standard stream; any inflater reads it.
+        let windowLog = Int32(max(9, min(15, Int.bitWidth - (max(1, input.count) - 1).leadingZeroBitCount)))
+        let memoryLevel = max(1, min(8, windowLog - 7))
+        let windowBits = format == .gzip ? windowLog + 16 : windowLog
+        let initResult = czlib_deflate_init2(&stream, level, windowBits, memoryLevel, Z_DEFAULT_STRATEGY)
         precondition(initResult == Z_OK, "deflateInit2 failed: \(initResult)")  // only fails on bad arguments or OOM
         defer { deflateEnd(&stream) }
 
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))))
+        // Scratch space left uninitialised (zero-filling it cost more than compressing a small body).
+        let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Int(deflateBound(&stream, UInt(input.count))))
+        defer { scratch.deallocate() }
         let produced: Int = input.withUnsafeBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-                stream.avail_in = UInt32(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = UInt32(outBuf.count)
-                let result = deflate(&stream, Z_FINISH)
-                precondition(result == Z_STREAM_END, "deflate with a deflateBound buffer must finish: \(result)")
-                return outBuf.count - Int(stream.avail_out)
-            }
+            stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+            stream.avail_in = UInt32(inBuf.count)
+            stream.next_out = scratch.baseAddress
+            stream.avail_out = UInt32(scratch.count)
+            let result = deflate(&stream, Z_FINISH)
+            precondition(result == Z_STREAM_END, "deflate with a deflateBound buffer must finish: \(result)")
+            return scratch.count - Int(stream.avail_out)
         }
-        // A fresh array of the exact size: removeSubrange would keep deflateBound's capacity,
-        // which is larger than the input, in every cache entry.
-        return Array(output[0..<produced])
+        // A fresh array of the exact size: deflateBound's capacity is larger than the input, and
+        // it would be kept in every cache entry.
+        return Array(UnsafeBufferPointer(rebasing: scratch[0..<produced]))
     }
 
     /// Inflates `input`; refuses to produce more than `limit` bytes (a compressed bomb is an error).
@@ -55,18 +61,17 @@ public enum Zlib {
 
         var output: [UInt8] = []
         output.reserveCapacity(max(64, input.count * 4))
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 16 * 1024)  // never zero-filled
+        defer { chunk.deallocate() }
         return try input.withUnsafeBufferPointer { inBuf in
             stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
             stream.avail_in = UInt32(inBuf.count)
             while true {
-                let (result, produced) = chunk.withUnsafeMutableBufferPointer { outBuf in
-                    stream.next_out = outBuf.baseAddress
-                    stream.avail_out = UInt32(outBuf.count)
-                    let result = inflate(&stream, Z_NO_FLUSH)
-                    return (result, outBuf.count - Int(stream.avail_out))
-                }
-                output.append(contentsOf: chunk[0..<produced])
+                stream.next_out = chunk.baseAddress
+                stream.avail_out = UInt32(chunk.count)
+                let result = inflate(&stream, Z_NO_FLUSH)
+                let produced = chunk.count - Int(stream.avail_out)
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<produced]))
                 guard output.count <= limit else { throw Failure(code: Z_BUF_ERROR, description: "inflated size over \(limit) bytes", isOverLimit: true) }
                 switch result {
                 case Z_STREAM_END:

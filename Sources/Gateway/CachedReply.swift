@@ -16,8 +16,11 @@ extension Gateway {
         case .notCached: expiresAt = now
         }
         let body = answer.body
+        // Kept for good (ended data): compress hard once. Kept for seconds (active data, list
+        // pages, polled over and over): compress fast; the smaller size would not pay for itself.
+        let level: Int32 = expiresAt == nil ? 6 : 1
         return CachedResponse(status: answer.status, contentType: answer.headers["Content-Type"].map(Self.interned), requestID: answer.headers["Twilio-Request-Id"],
-                              gzipBody: Zlib.compress(body, format: .gzip, level: 6), identityLength: body.count,
+                              gzipBody: Zlib.compress(body, format: .gzip, level: level), identityLength: body.count,
                               account: account, storedAt: now, expiresAt: expiresAt)
     }
 

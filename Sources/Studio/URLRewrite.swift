@@ -12,15 +12,22 @@ public struct URLRewrite: Sendable, Equatable {
         self.engagementView = engagementView
     }
 
+    private static func lowered(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+
     static func trimmedOrigin(_ origin: String) -> String { origin.hasSuffix("/") ? String(origin.dropLast()) : origin }
 
     /// The rewritten URL, or nil when `url` is not one of ours (left untouched).
     public func rewrite(_ url: String) -> String? {
-        let lower = url.lowercased()
+        // Byte comparisons: this runs for every URL of every forwarded body.
+        let bytes = url.utf8
         guard let origin = fromOrigins.first(where: { origin in
-            lower.hasPrefix(origin.lowercased()) && (lower.count == origin.count || ["/", "?"].contains(lower[lower.index(lower.startIndex, offsetBy: origin.count)]))
+            let originBytes = origin.utf8
+            guard bytes.count >= originBytes.count, zip(bytes, originBytes).allSatisfy({ Self.lowered($0) == Self.lowered($1) }) else { return false }
+            guard bytes.count > originBytes.count else { return true }
+            let next = bytes[bytes.index(bytes.startIndex, offsetBy: originBytes.count)]
+            return next == UInt8(ascii: "/") || next == UInt8(ascii: "?")
         }) else { return nil }
-        var rest = String(url.dropFirst(origin.count))
+        var rest = String(url.utf8.dropFirst(origin.utf8.count))!
         if engagementView { rest = Self.engagementPath(rest) }
         return toOrigin + rest
     }

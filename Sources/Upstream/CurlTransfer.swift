@@ -130,7 +130,9 @@ final class CurlTransfer {
     private static func nameMatches(_ name: UnsafeRawBufferPointer, _ wanted: String) -> Bool {
         var wanted = wanted
         return wanted.withUTF8 { wanted in
-            name.count == wanted.count && zip(name, wanted).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+            guard name.count == wanted.count else { return false }
+            for index in 0..<name.count where name[index] | 0x20 != wanted[index] | 0x20 { return false }
+            return true
         }
     }
 
