@@ -10,7 +10,9 @@ import HTTP
 final class Connection: EventHandler, @unchecked Sendable {
     private enum State {
         case reading
-        case awaitingResponse(id: UInt64, headOnly: Bool, keepAlive: Bool)
+        /// `announceKeepAlive`: an HTTP/1.0 request asked to keep the connection; the answer says
+        /// `Connection: keep-alive` or the client closes it (RFC 9112 §9.3).
+        case awaitingResponse(id: UInt64, headOnly: Bool, keepAlive: Bool, announceKeepAlive: Bool)
         /// Writing a last response; then half-close and drain before closing (lingering close),
         /// so the client reads the response instead of a reset.
         case closing
@@ -130,7 +132,9 @@ final class Connection: EventHandler, @unchecked Sendable {
             case .request(let request):
                 requestStart = nil
                 nextRequestID &+= 1
-                state = .awaitingResponse(id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: request.keepAlive)
+                let keepAlive = request.keepAlive
+                state = .awaitingResponse(id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: keepAlive,
+                                          announceKeepAlive: keepAlive && request.version == .http1_0)
                 compactInput()
                 updateInterest()
                 context.handler.handle(request, responder: Responder(connection: self, requestID: nextRequestID))
@@ -153,7 +157,7 @@ final class Connection: EventHandler, @unchecked Sendable {
 
     /// Called by `Responder` on the loop thread.
     func deliver(_ reply: HTTPReply, requestID: UInt64) {
-        guard case .awaitingResponse(let id, let headOnly, let keepAlive) = state, id == requestID else { return }
+        guard case .awaitingResponse(let id, let headOnly, let keepAlive, let announceKeepAlive) = state, id == requestID else { return }
         switch reply {
         case .resetConnection:
             Socket.setLingerZero(fd)
@@ -166,7 +170,8 @@ final class Connection: EventHandler, @unchecked Sendable {
         case .response(let response):
             let closeAfter = !keepAlive || inputClosed
             settleBody()
-            if ResponseSerializer.serializeHead(response, into: &output, headOnly: headOnly, close: closeAfter, date: context.date) {
+            if ResponseSerializer.serializeHead(response, into: &output, headOnly: headOnly, close: closeAfter,
+                                                keepAlive: announceKeepAlive, date: context.date) {
                 body = response.body
                 bodyIndex = 0
             }

@@ -118,6 +118,25 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(client.isClosedByPeer())
     }
 
+    /// Issue 18 #8: an HTTP/1.0 client keeps the connection only if the answer says
+    /// `Connection: keep-alive` (RFC 9112 §9.3); HTTP/1.1 answers need no such header.
+    func testHTTP10KeepAliveIsAnnouncedAndHonoured() throws {
+        try start()
+        let client = try RawClient(port: port)
+        for index in 0..<2 {
+            client.send("GET /old/\(index) HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            let response = try client.readResponse()
+            XCTAssertEqual(response.text, "GET /old/\(index) 0 ")
+            XCTAssertEqual(response.header("Connection"), "keep-alive")
+        }
+        client.send("GET /last HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().header("Connection"), "close")
+        XCTAssertTrue(client.isClosedByPeer())
+        let modern = try RawClient(port: port)
+        modern.send("GET /new HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertNil(try modern.readResponse().header("Connection"))
+    }
+
     func testBadRequestsGetTheirStatusThenCloseAndTheServerKeepsServing() throws {
         try start { $0.limits.maxBodyBytes = 100 }
         let cases: [(String, Int)] = [
