@@ -39,6 +39,9 @@ final class Connection: EventHandler, @unchecked Sendable {
     private var interest: UInt32 = 0
     /// When the current phase times out, and what to do then.
     private var deadline: UInt64 = 0
+    /// When the connection last made progress as a connection (opened, or a write went out): the
+    /// idle timeout counts from here. Empty lines a client sends between requests do not move it.
+    private var idleSince: UInt64 = 0
     private var requestStart: UInt64? = nil
     /// What the handler chose to remember about this connection (see `Responder.connectionMemo`).
     var handlerMemo: (any Sendable)? = nil
@@ -51,7 +54,8 @@ final class Connection: EventHandler, @unchecked Sendable {
         self.loop = context.loop
         self.context = context
         self.parser = RequestParser(limits: context.configuration.limits)
-        self.deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
+        self.idleSince = MonotonicClock.now()
+        self.deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
     }
 
     func start() throws(Errno) {
@@ -117,8 +121,10 @@ final class Connection: EventHandler, @unchecked Sendable {
                 if !parser.isIdle(bufferedBytes: input.count - inputIndex) {
                     startRequestTimer()
                 } else {
+                    // Idle (perhaps after empty lines, RFC 9112 §2.2, which the parser bounds): the
+                    // idle timeout runs from the last real progress, not from these bytes.
                     requestStart = nil
-                    if !hasUnsentOutput { setDeadline(context.configuration.idleTimeout) }
+                    if !hasUnsentOutput { deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout) }
                 }
                 compactInput()
                 updateInterest()
@@ -198,7 +204,8 @@ final class Connection: EventHandler, @unchecked Sendable {
                 let fromHead = min(count, output.count - outputIndex)
                 outputIndex += fromHead
                 bodyIndex += count - fromHead
-                setDeadline(context.configuration.idleTimeout)
+                idleSince = MonotonicClock.now()
+                deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
             case .success(.wouldBlock):
                 updateInterest()
                 return

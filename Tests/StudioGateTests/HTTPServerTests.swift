@@ -189,6 +189,30 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(idle.isClosedByPeer(), "idle connection must be closed after the idle timeout")
     }
 
+    /// Issue 18 #3: a keep-alive connection that only sends empty lines is still idle: it is closed
+    /// at the idle timeout (the lines do not reset the timer), and too many of them are a 400.
+    func testEmptyLinesDoNotKeepAnIdleConnectionOpen() throws {
+        try start { $0.idleTimeout = 0.8 }
+        let client = try RawClient(port: port)
+        client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let started = Date()
+        var closed = false
+        // One empty line every 0.2 s: four before the idle timeout, fewer than the bound.
+        while !closed && Date().timeIntervalSince(started) < 5 {
+            client.send("\r\n")
+            var poller = pollfd(fd: client.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 200) > 0 { closed = client.isClosedByPeer() }
+        }
+        XCTAssertTrue(closed, "a connection sending only empty lines must be closed at the idle timeout")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.5)
+
+        let flood = try RawClient(port: port)
+        flood.send(String(repeating: "\r\n", count: 1000) + "GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try flood.readResponse().status, 400)
+        XCTAssertTrue(flood.isClosedByPeer())
+    }
+
     func testHandlerCanResetTheConnection() throws {
         try start()
         let client = try RawClient(port: port)
