@@ -5,6 +5,11 @@ import HTTP
 /// One client connection: reads and parses requests, hands them to the handler one at a time
 /// (pipelined requests wait in the buffer, so answers go out in order), writes the answers.
 ///
+/// Backpressure both ways: while a request is being answered, reading pauses once
+/// `maxBufferedWhileBusy` bytes wait unparsed; while more than `maxUnsentOutput` answer bytes wait
+/// for the client to read them, no further request is taken and reading pauses (a client that
+/// pipelines and never reads cannot make the server queue answers without bound).
+///
 /// `@unchecked Sendable`: a `Responder` carries a reference across threads, but every method
 /// here runs on `loop`'s thread (`Responder.reply` hops there first).
 final class Connection: EventHandler, @unchecked Sendable {
@@ -68,7 +73,11 @@ final class Connection: EventHandler, @unchecked Sendable {
     // MARK: events
 
     func handleEvents(_ events: UInt32) {
-        if events & EpollEvents.writable != 0 { flush() }
+        if events & EpollEvents.writable != 0 {
+            let wasFull = outputIsFull
+            flush()
+            if wasFull, !outputIsFull, case .reading = state { processInput() }  // the client read: take requests again
+        }
         if events & (EpollEvents.readable | EpollEvents.hangup) != 0 { readAvailable() }
     }
 
@@ -107,6 +116,12 @@ final class Connection: EventHandler, @unchecked Sendable {
         processing = true
         defer { processing = false }
         while case .reading = state {
+            if outputIsFull {
+                // Resumed from handleEvents once the client reads (updateInterest stops reading).
+                compactInput()
+                updateInterest()
+                return
+            }
             let (consumed, event) = input.withUnsafeBytes { bytes in
                 parser.parse(UnsafeRawBufferPointer(rebasing: bytes[inputIndex...]))
             }
@@ -204,6 +219,11 @@ final class Connection: EventHandler, @unchecked Sendable {
                 let fromHead = min(count, output.count - outputIndex)
                 outputIndex += fromHead
                 bodyIndex += count - fromHead
+                if outputIndex >= 64 * 1024, outputIndex * 2 >= output.count {
+                    // A client that keeps the queue from emptying must not keep what was sent.
+                    output.removeFirst(outputIndex)
+                    outputIndex = 0
+                }
                 idleSince = MonotonicClock.now()
                 deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
             case .success(.wouldBlock):
@@ -249,7 +269,9 @@ final class Connection: EventHandler, @unchecked Sendable {
         guard !isClosed else { return }
         var wanted = EpollEvents.hangup
         switch state {
-        case .reading, .lingering:
+        case .reading:
+            if !inputClosed && !outputIsFull { wanted |= EpollEvents.readable }
+        case .lingering:
             if !inputClosed { wanted |= EpollEvents.readable }
         case .awaitingResponse:
             if !inputClosed && input.count - inputIndex < Self.maxBufferedWhileBusy { wanted |= EpollEvents.readable }
@@ -265,6 +287,11 @@ final class Connection: EventHandler, @unchecked Sendable {
     }
 
     private var hasUnsentOutput: Bool { outputIndex < output.count || bodyIndex < body.count }
+
+    /// More answer bytes wait for the client than `maxUnsentOutput`: take no request until it reads.
+    private var outputIsFull: Bool {
+        (output.count - outputIndex) + (body.count - bodyIndex) > context.configuration.maxUnsentOutput
+    }
 
     /// Moves the unsent part of `body` into `output`, so whatever is queued next follows it.
     private func settleBody() {
