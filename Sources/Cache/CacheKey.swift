@@ -32,10 +32,14 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     public static func listGroup(flow: String) -> String { flow + "/lists" }
 
-    /// Sorted by name then value, re-encoded the same way, so `?b=2&a=1` and `?a=1&b=2` share an entry.
+    /// Sorted by name, re-encoded the same way, so `?b=2&a=1` and `?a=1&b=2` share an entry. The
+    /// sort is stable: a repeated name keeps its order (`?PageSize=2&PageSize=3` is not
+    /// `?PageSize=3&PageSize=2`: the upstream may read either occurrence).
     public static func canonicalQuery(_ query: String) -> String {
         if query.isEmpty { return "" }
-        let pairs = FormURLEncoded.parse(query).sorted { ($0.name, $0.value) < ($1.name, $1.value) }
+        let pairs = FormURLEncoded.parse(query).enumerated()
+            .sorted { ($0.element.name, $0.offset) < ($1.element.name, $1.offset) }
+            .map(\.element)
         return pairs.isEmpty ? "" : "?" + FormURLEncoded.serialize(pairs)
     }
 

@@ -7,8 +7,9 @@ import Glibc
 /// File: magic `SGSNAP`, a UInt16 format version, then records, each `SGR1 · length (UInt32) ·
 /// crc32 (UInt32) · payload`. A damaged record (bad marker, length or CRC) is skipped by scanning
 /// to the next `SGR1` marker, so one bad byte costs one record; a record cut short at the end of
-/// the file is reported as truncation. Written to a temp file with mode 0600, fsync'd,
-/// then renamed over the old one, so a crash mid-write leaves the previous snapshot intact.
+/// the file is reported as truncation. Written to a new temp file (unpredictable name, mode 0600,
+/// never through a symlink), fsync'd, then renamed over the old one, so a crash mid-write leaves
+/// the previous snapshot intact. A world-writable directory is refused for reading and writing.
 /// Credentials are not entries and are never written.
 public enum SnapshotFile {
     static let magic = Array("SGSNAP".utf8)
@@ -105,38 +106,105 @@ public enum SnapshotFile {
         return (CacheKey(account: account, resource: resource, group: group), entry)
     }
 
-    /// Writes atomically: temp file (0600) → fsync → rename → fsync the directory.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temp = "\(directory)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    /// A state directory any local user can write to: they could plant the snapshot (poisoned
+    /// entries served as cached answers) or a symlink where it is written. Refused, not repaired.
+    public struct UnsafeDirectory: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String {
+            "state directory \(path) is world-writable (mode o+w): any local user could plant or replace the snapshot; "
+                + "run chmod o-w on it or choose a directory only the gateway's user can write"
+        }
+    }
+
+    /// Opens `directory` for the *at calls, refusing a world-writable one (sticky bit or not).
+    static func openDirectory(_ directory: String) throws -> Int32 {
+        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let code = errno
+            close(fd)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
+        guard status.st_mode & S_IWOTH == 0 else {
+            close(fd)
+            throw UnsafeDirectory(path: directory)
+        }
+        return fd
+    }
+
+    /// Throws `UnsafeDirectory` if `directory` is world-writable, a POSIXError if it cannot be opened.
+    public static func checkDirectory(_ directory: String) throws {
+        close(try openDirectory(directory))
+    }
+
+    /// The snapshot's bytes, or nil if there is none. Refuses a world-writable directory and does
+    /// not follow a symlink at `path`.
+    public static func read(from path: String) throws -> [UInt8]? {
+        let directoryFD = try openDirectory((path as NSString).deletingLastPathComponent)
+        defer { close(directoryFD) }
+        let fd = openat(directoryFD, (path as NSString).lastPathComponent, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Writes atomically and safely in a directory others may not write to: a new temp file with
+    /// an unpredictable name (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600, so nothing planted is
+    /// opened or followed) → write → fsync → rename over `path` (a symlink there is replaced, not
+    /// followed) → fsync the directory. A crash leaves the previous snapshot intact.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let name = (path as NSString).lastPathComponent
+        let directoryFD = try openDirectory((path as NSString).deletingLastPathComponent)
+        defer { close(directoryFD) }
+        var temp = ""
+        var fd: Int32 = -1
+        for _ in 0..<8 {  // a collision of 128 random bits means someone is guessing; give up soon
+            var random = SystemRandomNumberGenerator()
+            temp = ".\(name).tmp-" + String(random.next(), radix: 16) + String(random.next(), radix: 16)
+            fd = openat(directoryFD, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd >= 0 || errno != EEXIST { break }
+        }
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        func abandon(_ code: Int32) -> POSIXError {
+            close(fd)
+            unlinkat(directoryFD, temp, 0)
+            return POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
         var written = 0
         while written < bytes.count {
             let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                unlink(temp)
-                throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+                throw abandon(errno)
             }
             written += n
         }
-        guard fsync(fd) == 0, close(fd) == 0 else {
-            unlink(temp)
-            throw POSIXError(.EIO)
-        }
-        guard rename(temp, path) == 0 else {
+        guard fsync(fd) == 0 else { throw abandon(errno) }
+        guard close(fd) == 0 else {
             let code = errno
-            unlink(temp)
+            unlinkat(directoryFD, temp, 0)
             throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
         }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
+        guard renameat(directoryFD, temp, directoryFD, name) == 0 else {
+            let code = errno
+            unlinkat(directoryFD, temp, 0)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
         }
+        guard fsync(directoryFD) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     }
 
     private static func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {

@@ -9,8 +9,9 @@ import Studio
 /// constant time.
 ///
 /// - `GET /admin/stats`
-/// - `GET /admin/entries?execution=FN…` or `?flow=FW…`
-/// - `POST /admin/purge?execution=FN…` or `?flow=FW…`
+/// - `GET /admin/entries?execution=FN…` or `?flow=FW…` or `?account=AC…` (combinable)
+/// - `POST /admin/purge?execution=FN…` or `?flow=FW…` or `?account=AC…`: `account` alone purges
+///   that tenant's entries; with `execution` or `flow` it narrows that purge to the one account.
 public struct AdminHandler: HTTPHandler {
     let gateway: Gateway
     let token: [UInt8]?
@@ -35,6 +36,9 @@ public struct AdminHandler: HTTPHandler {
         let params = FormURLEncoded.parse(query)
         let execution = params.last { $0.name == "execution" }.flatMap { SID($0.value, prefix: "FN") }?.value
         let flow = params.last { $0.name == "flow" }.flatMap { SID($0.value, prefix: "FW") }?.value
+        let accountParam = params.last { $0.name == "account" }
+        let account = accountParam.flatMap { SID($0.value, prefix: "AC") }?.value
+        if accountParam != nil, account == nil { return Self.json(400, #"{"error": "account must be an AC… SID"}"#) }
         let now = gateway.clock()
         switch (request.method, path) {
         case ("GET", "/admin/stats"):
@@ -42,27 +46,34 @@ public struct AdminHandler: HTTPHandler {
             let counters = gateway.counters
             return Self.json(200, #"{"entries": \#(stats.entries), "bytes": \#(stats.bytes), "budget_bytes": \#(gateway.cache.budget), "evictions": \#(stats.evictions), "hits": \#(counters.hits.load(ordering: .relaxed)), "misses": \#(counters.misses.load(ordering: .relaxed)), "stale": \#(counters.stale.load(ordering: .relaxed)), "bypass": \#(counters.bypass.load(ordering: .relaxed)), "coalesced_waits": \#(counters.coalescedWaits.load(ordering: .relaxed)), "verified_credentials": \#(gateway.credentials.count)}"#)
         case ("GET", "/admin/entries"):
-            guard execution != nil || flow != nil else { return Self.json(400, #"{"error": "give execution=FN… or flow=FW…"}"#) }
-            let entries = gateway.cache.entries { key, _ in Self.matches(key, execution: execution, flow: flow) }
+            guard execution != nil || flow != nil || account != nil else {
+                return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
+            }
+            let entries = gateway.cache.entries { key, _ in Self.matches(key, execution: execution, flow: flow, account: account) }
             let items = entries.map { key, entry in
                 #"{"account_sid": \#(JSONText.quoted(entry.account)), "resource": \#(JSONText.quoted(key.resource)), "status": \#(entry.status), "permanent": \#(entry.isPermanent), "age_seconds": \#(Int(now - entry.storedAt)), "size_bytes": \#(entry.cost(for: key)), "body_bytes": \#(entry.identityLength)}"#
             }
             return Self.json(200, #"{"entries": [\#(items.joined(separator: ", "))]}"#)
         case ("POST", "/admin/purge"):
-            guard execution != nil || flow != nil else { return Self.json(400, #"{"error": "give execution=FN… or flow=FW…"}"#) }
-            let purged = gateway.cache.removeAll { key, _ in Self.matches(key, execution: execution, flow: flow) }
-            if let execution { gateway.statuses.forget(execution) }
-            gateway.logger.log(.info, "admin purge \(execution ?? flow ?? ""): \(purged) entries")
+            guard execution != nil || flow != nil || account != nil else {
+                return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
+            }
+            let purged = gateway.cache.removeAll { key, _ in Self.matches(key, execution: execution, flow: flow, account: account) }
+            // An execution belongs to one account: its status is forgotten unless the purge was
+            // narrowed to another account and found nothing.
+            if let execution, account == nil || purged > 0 { gateway.statuses.forget(execution) }
+            gateway.logger.log(.info, "admin purge \(execution ?? flow ?? "")\(account.map { (execution ?? flow) == nil ? $0 : " account " + $0 } ?? ""): \(purged) entries")
             return Self.json(200, #"{"purged": \#(purged)}"#)
         default:
             return Self.json(404, #"{"error": "no such admin endpoint"}"#)
         }
     }
 
-    static func matches(_ key: CacheKey, execution: String?, flow: String?) -> Bool {
+    static func matches(_ key: CacheKey, execution: String?, flow: String?, account: String? = nil) -> Bool {
+        if let account, key.account != account { return false }
         if let execution { return key.group == execution }
         if let flow { return key.resource.contains("/Flows/\(flow)/") }
-        return false
+        return account != nil
     }
 
     /// Compares without an early exit, so timing does not reveal how much of a guess was right.

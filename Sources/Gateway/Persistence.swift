@@ -6,11 +6,28 @@ import Foundation
 extension Gateway {
     var snapshotPath: String? { config.stateDir.map { ($0 as NSString).appendingPathComponent("cache.snapshot") } }
 
+    /// Throws (with a message for the operator) if `--state-dir` exists and is world-writable.
+    public static func checkStateDirectory(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }  // created 0700 on first write
+        try SnapshotFile.checkDirectory(path)
+    }
+
     /// Loads the snapshot, if any; a damaged file is reported and what can be read is kept.
+    /// Nothing is loaded from a world-writable directory.
     @discardableResult
     public func restoreSnapshot() -> SnapshotFile.LoadReport? {
-        guard let path = snapshotPath, let data = FileManager.default.contents(atPath: path) else { return nil }
-        let (entries, report) = SnapshotFile.decode([UInt8](data), now: clock())
+        guard let path = snapshotPath else { return nil }
+        let bytes: [UInt8]
+        do {
+            guard let read = try SnapshotFile.read(from: path) else { return nil }
+            bytes = read
+        } catch let error as POSIXError where error.code == .ENOENT {
+            return nil  // no state directory yet
+        } catch {
+            logger.log(.error, "snapshot \(path) not restored: \(error)")
+            return nil
+        }
+        let (entries, report) = SnapshotFile.decode(bytes, now: clock())
         for (key, entry) in entries {
             cache.put(key, entry)
             if key.group.hasPrefix("FN") { statuses.markEnded(key.group) }
@@ -21,7 +38,7 @@ extension Gateway {
         return report
     }
 
-    /// Writes every immutable entry; returns how many.
+    /// Writes every immutable entry; returns how many (0 if the write failed).
     @discardableResult
     public func writeSnapshot() -> Int {
         guard let path = snapshotPath else { return 0 }
@@ -33,6 +50,7 @@ extension Gateway {
             logger.log(.debug, "snapshot \(path): wrote \(entries.count) entries")
         } catch {
             logger.log(.error, "snapshot \(path) failed: \(error)")
+            return 0
         }
         return entries.count
     }

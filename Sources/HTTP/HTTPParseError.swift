@@ -43,6 +43,8 @@ public struct HTTPLimits: Sendable {
     public var maxBodyBytes = 1024 * 1024
     /// Longest chunk-size or trailer line accepted.
     public var maxChunkLine = 4 * 1024
+    /// Empty lines (CRLF) ignored before one request line (RFC 9112 §2.2); one more is a 400.
+    public var maxEmptyLines = 8
 
     public init() {}
 }

@@ -24,6 +24,8 @@ public struct RequestParser: Sendable {
 
     public let limits: HTTPLimits
     private var state: State = .head(scanned: 0)
+    /// Empty lines skipped before the current request line (bounded by `limits.maxEmptyLines`).
+    private var emptyLines = 0
 
     public init(limits: HTTPLimits = HTTPLimits()) { self.limits = limits }
 
@@ -70,9 +72,14 @@ public struct RequestParser: Sendable {
     }
 
     private mutating func parseHead(_ bytes: UnsafeRawBufferPointer, scanned: Int) -> (consumed: Int, event: Event) {
-        // RFC 9112 §2.2: ignore empty lines before a request line.
+        // RFC 9112 §2.2: ignore empty lines before a request line, but only a few: they are not a
+        // request, and a connection sending nothing else must not live forever.
         var skip = 0
-        while skip + 1 < bytes.count, bytes[skip] == ByteClass.cr, bytes[skip + 1] == ByteClass.lf { skip += 2 }
+        while skip + 1 < bytes.count, bytes[skip] == ByteClass.cr, bytes[skip + 1] == ByteClass.lf {
+            skip += 2
+            emptyLines += 1
+            if emptyLines > limits.maxEmptyLines { return fail(.badRequest("too many empty lines before the request line")) }
+        }
         if skip > 0 {
             let (consumed, event) = parseHead(UnsafeRawBufferPointer(rebasing: bytes[skip...]), scanned: max(0, scanned - skip))
             return (consumed + skip, event)
@@ -92,12 +99,14 @@ public struct RequestParser: Sendable {
             index = lf + 1
         }
         guard let headEnd = end else {
+            // (The empty-line count carries on until this head is complete.)
             let lineEnd = firstLineEnd ?? Self.find(ByteClass.lf, in: bytes, from: 0, to: bytes.count)
             if lineEnd == nil, bytes.count > limits.maxRequestLine { return fail(.uriTooLong) }
             if bytes.count > limits.maxRequestLine + limits.maxHeaderBytes { return fail(.headersTooLarge) }
             state = .head(scanned: bytes.count)
             return (0, .needMoreData)
         }
+        emptyLines = 0
         switch parseHeadLines(UnsafeRawBufferPointer(rebasing: bytes[0..<headEnd])) {
         case .failure(let error):
             return fail(error)

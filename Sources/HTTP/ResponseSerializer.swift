@@ -5,26 +5,28 @@ public enum ResponseSerializer {
     /// - Parameters:
     ///   - headOnly: the request was HEAD: send Content-Length but no body.
     ///   - close: announce `Connection: close`.
+    ///   - keepAlive: announce `Connection: keep-alive` (an HTTP/1.0 client that asked to keep the
+    ///     connection keeps it only if the answer says so, RFC 9112 §9.3); `close` wins.
     ///   - date: the cached IMF-fixdate string for the Date header.
-    public static func serialize(_ response: HTTPResponse, headOnly: Bool, close: Bool, date: String) -> [UInt8] {
+    public static func serialize(_ response: HTTPResponse, headOnly: Bool, close: Bool, keepAlive: Bool = false, date: String) -> [UInt8] {
         var out: [UInt8] = []
-        serialize(response, into: &out, headOnly: headOnly, close: close, date: date)
+        serialize(response, into: &out, headOnly: headOnly, close: close, keepAlive: keepAlive, date: date)
         return out
     }
 
     /// Appends head and body to `out`.
-    public static func serialize(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, date: String) {
-        if serializeHead(response, into: &out, headOnly: headOnly, close: close, date: date) { out.append(contentsOf: response.body) }
+    public static func serialize(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, keepAlive: Bool = false, date: String) {
+        if serializeHead(response, into: &out, headOnly: headOnly, close: close, keepAlive: keepAlive, date: date) { out.append(contentsOf: response.body) }
     }
 
     /// Appends the head to `out` (the connection's output buffer), composed in one scratch
     /// buffer: one copy whatever the field count. Returns whether `response.body` follows it.
-    public static func serializeHead(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, date: String) -> Bool {
+    public static func serializeHead(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, keepAlive: Bool = false, date: String) -> Bool {
         let statusLine = statusLines[response.status]
             ?? Array("HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
         let noBody = HTTPStatus.forbidsBody(response.status)
         // An upper bound: line breaks are dropped, never added.
-        var capacity = statusLine.count + "Date: \r\nContent-Length: 18446744073709551615\r\nConnection: close\r\n\r\n".utf8.count + date.utf8.count
+        var capacity = statusLine.count + "Date: \r\nContent-Length: 18446744073709551615\r\nConnection: keep-alive\r\n\r\n".utf8.count + date.utf8.count
         for (name, value) in response.headers { capacity += name.utf8.count + value.utf8.count + 4 }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
             var head = HeadWriter(buffer: scratch)
@@ -34,7 +36,11 @@ public enum ResponseSerializer {
             }
             head.field("Date", date)
             if !noBody { head.field("Content-Length", response.body.count) }
-            if close { head.field("Connection", "close") }
+            if close {
+                head.field("Connection", "close")
+            } else if keepAlive {
+                head.field("Connection", "keep-alive")
+            }
             head.write("\r\n")
             out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<head.count]))
         }

@@ -5,12 +5,19 @@ import HTTP
 /// One client connection: reads and parses requests, hands them to the handler one at a time
 /// (pipelined requests wait in the buffer, so answers go out in order), writes the answers.
 ///
+/// Backpressure both ways: while a request is being answered, reading pauses once
+/// `maxBufferedWhileBusy` bytes wait unparsed; while more than `maxUnsentOutput` answer bytes wait
+/// for the client to read them, no further request is taken and reading pauses (a client that
+/// pipelines and never reads cannot make the server queue answers without bound).
+///
 /// `@unchecked Sendable`: a `Responder` carries a reference across threads, but every method
 /// here runs on `loop`'s thread (`Responder.reply` hops there first).
 final class Connection: EventHandler, @unchecked Sendable {
     private enum State {
         case reading
-        case awaitingResponse(id: UInt64, headOnly: Bool, keepAlive: Bool)
+        /// `announceKeepAlive`: an HTTP/1.0 request asked to keep the connection; the answer says
+        /// `Connection: keep-alive` or the client closes it (RFC 9112 §9.3).
+        case awaitingResponse(id: UInt64, headOnly: Bool, keepAlive: Bool, announceKeepAlive: Bool)
         /// Writing a last response; then half-close and drain before closing (lingering close),
         /// so the client reads the response instead of a reset.
         case closing
@@ -37,6 +44,9 @@ final class Connection: EventHandler, @unchecked Sendable {
     private var interest: UInt32 = 0
     /// When the current phase times out, and what to do then.
     private var deadline: UInt64 = 0
+    /// When the connection last made progress as a connection (opened, or a write went out): the
+    /// idle timeout counts from here. Empty lines a client sends between requests do not move it.
+    private var idleSince: UInt64 = 0
     private var requestStart: UInt64? = nil
     /// What the handler chose to remember about this connection (see `Responder.connectionMemo`).
     var handlerMemo: (any Sendable)? = nil
@@ -51,7 +61,8 @@ final class Connection: EventHandler, @unchecked Sendable {
         self.loop = context.loop
         self.context = context
         self.parser = RequestParser(limits: context.configuration.limits)
-        self.deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
+        self.idleSince = MonotonicClock.now()
+        self.deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
     }
 
     func start() throws(Errno) {
@@ -64,7 +75,11 @@ final class Connection: EventHandler, @unchecked Sendable {
     // MARK: events
 
     func handleEvents(_ events: UInt32) {
-        if events & EpollEvents.writable != 0 { flush() }
+        if events & EpollEvents.writable != 0 {
+            let wasFull = outputIsFull
+            flush()
+            if wasFull, !outputIsFull, case .reading = state { processInput() }  // the client read: take requests again
+        }
         if events & (EpollEvents.readable | EpollEvents.hangup) != 0 { readAvailable() }
     }
 
@@ -105,6 +120,12 @@ final class Connection: EventHandler, @unchecked Sendable {
         processing = true
         defer { processing = false }
         while case .reading = state {
+            if outputIsFull {
+                // Resumed from handleEvents once the client reads (updateInterest stops reading).
+                compactInput()
+                updateInterest()
+                return
+            }
             let (consumed, event) = input.withUnsafeBytes { bytes in
                 parser.parse(UnsafeRawBufferPointer(rebasing: bytes[inputIndex...]))
             }
@@ -119,8 +140,10 @@ final class Connection: EventHandler, @unchecked Sendable {
                 if !parser.isIdle(bufferedBytes: input.count - inputIndex) {
                     startRequestTimer()
                 } else {
+                    // Idle (perhaps after empty lines, RFC 9112 §2.2, which the parser bounds): the
+                    // idle timeout runs from the last real progress, not from these bytes.
                     requestStart = nil
-                    if !hasUnsentOutput { setDeadline(context.configuration.idleTimeout) }
+                    if !hasUnsentOutput { deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout) }
                 }
                 compactInput()
                 updateInterest()
@@ -134,7 +157,9 @@ final class Connection: EventHandler, @unchecked Sendable {
             case .request(let request):
                 requestStart = nil
                 nextRequestID &+= 1
-                state = .awaitingResponse(id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: request.keepAlive)
+                let keepAlive = request.keepAlive
+                state = .awaitingResponse(id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: keepAlive,
+                                          announceKeepAlive: keepAlive && request.version == .http1_0)
                 compactInput()
                 updateInterest()
                 context.handler.handle(request, responder: Responder(connection: self, requestID: nextRequestID))
@@ -156,7 +181,7 @@ final class Connection: EventHandler, @unchecked Sendable {
     }
 
     func watchClientGone(requestID: UInt64, _ action: @escaping () -> Void) {
-        guard case .awaitingResponse(let id, _, _) = state, id == requestID else { return }
+        guard case .awaitingResponse(let id, _, _, _) = state, id == requestID else { return }
         if inputClosed {
             action()
         } else {
@@ -172,7 +197,7 @@ final class Connection: EventHandler, @unchecked Sendable {
 
     /// Called by `Responder` on the loop thread.
     func deliver(_ reply: HTTPReply, requestID: UInt64) {
-        guard case .awaitingResponse(let id, let headOnly, let keepAlive) = state, id == requestID else { return }
+        guard case .awaitingResponse(let id, let headOnly, let keepAlive, let announceKeepAlive) = state, id == requestID else { return }
         clientGone = nil
         switch reply {
         case .resetConnection:
@@ -186,7 +211,8 @@ final class Connection: EventHandler, @unchecked Sendable {
         case .response(let response):
             let closeAfter = !keepAlive || inputClosed
             settleBody()
-            if ResponseSerializer.serializeHead(response, into: &output, headOnly: headOnly, close: closeAfter, date: context.date) {
+            if ResponseSerializer.serializeHead(response, into: &output, headOnly: headOnly, close: closeAfter,
+                                                keepAlive: announceKeepAlive, date: context.date) {
                 body = response.body
                 bodyIndex = 0
             }
@@ -213,7 +239,13 @@ final class Connection: EventHandler, @unchecked Sendable {
                 let fromHead = min(count, output.count - outputIndex)
                 outputIndex += fromHead
                 bodyIndex += count - fromHead
-                setDeadline(context.configuration.idleTimeout)
+                if outputIndex >= 64 * 1024, outputIndex * 2 >= output.count {
+                    // A client that keeps the queue from emptying must not keep what was sent.
+                    output.removeFirst(outputIndex)
+                    outputIndex = 0
+                }
+                idleSince = MonotonicClock.now()
+                deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
             case .success(.wouldBlock):
                 updateInterest()
                 return
@@ -257,7 +289,9 @@ final class Connection: EventHandler, @unchecked Sendable {
         guard !isClosed else { return }
         var wanted = EpollEvents.hangup
         switch state {
-        case .reading, .lingering:
+        case .reading:
+            if !inputClosed && !outputIsFull { wanted |= EpollEvents.readable }
+        case .lingering:
             if !inputClosed { wanted |= EpollEvents.readable }
         case .awaitingResponse:
             if !inputClosed && input.count - inputIndex < Self.maxBufferedWhileBusy { wanted |= EpollEvents.readable }
@@ -273,6 +307,11 @@ final class Connection: EventHandler, @unchecked Sendable {
     }
 
     private var hasUnsentOutput: Bool { outputIndex < output.count || bodyIndex < body.count }
+
+    /// More answer bytes wait for the client than `maxUnsentOutput`: take no request until it reads.
+    private var outputIsFull: Bool {
+        (output.count - outputIndex) + (body.count - bodyIndex) > context.configuration.maxUnsentOutput
+    }
 
     /// Moves the unsent part of `body` into `output`, so whatever is queued next follows it.
     private func settleBody() {

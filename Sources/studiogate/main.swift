@@ -28,6 +28,14 @@ do {
     fail(error.description, code: 2)
 }
 
+if let stateDir = config.stateDir {
+    do {
+        try Gateway.checkStateDirectory(stateDir)
+    } catch {
+        fail("--state-dir: \(error)", code: 2)
+    }
+}
+
 var demoServer: HTTPServer? = nil
 if config.demo {
     do {

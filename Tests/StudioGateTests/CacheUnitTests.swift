@@ -118,6 +118,17 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertEqual(a?.group, "FW\(String(repeating: "a", count: 32))/lists")
         XCTAssertEqual(CacheKey.canonicalQuery("b=%41&a=x+y"), "?a=x%20y&b=A")
     }
+
+    /// Issue 18 #6: names are sorted, but a repeated name keeps its order (the upstream may read
+    /// the first or the last), so `PageSize=2&PageSize=3` and `PageSize=3&PageSize=2` are two entries.
+    func testRepeatedQueryNamesKeepTheirOrderInTheKey() throws {
+        let route = try XCTUnwrap({ if case .route(let r) = StudioRouter.match(path: "/v2/Flows/FW\(String(repeating: "a", count: 32))/Executions") { return r }; return nil }())
+        let first = CacheKey(account: "ACa", route: route, query: "PageSize=2&PageSize=3")
+        let second = CacheKey(account: "ACa", route: route, query: "PageSize=3&PageSize=2")
+        XCTAssertNotEqual(first, second)
+        XCTAssertEqual(CacheKey(account: "ACa", route: route, query: "b=1&a=2"), CacheKey(account: "ACa", route: route, query: "a=2&b=1"))
+        XCTAssertEqual(CacheKey.canonicalQuery("z=1&a=3&z=0&a=1&m=x"), "?a=3&a=1&m=x&z=1&z=0")
+    }
 }
 
 final class AuthTests: XCTestCase {

@@ -116,6 +116,24 @@ final class EndToEndOperationsTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 2)
     }
 
+    /// Issue 18 #7: a world-writable --state-dir is refused at start with a clear message.
+    func testWorldWritableStateDirectoryIsRefusedAtStart() throws {
+        let directory = try temporaryDirectory()
+        XCTAssertEqual(chmod(directory.path, 0o777), 0)
+        let process = Process()
+        process.executableURL = RunningBinary.productsDirectory.appendingPathComponent("studiogate")
+        process.arguments = ["--listen", "127.0.0.1:0", "--state-dir", directory.path]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10) { if process.isRunning { process.terminate() } }  // it must not start
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 2, message)
+        XCTAssertTrue(message.contains("world-writable"), message)
+    }
+
     func testSIGTERMLetsInFlightRequestsFinishThenExitsZero() throws {
         harness = try GatewayHarness(["--drain-timeout", "5"])
         try harness.control.fault(#"{"path_prefix": "\#(base)", "delay_ms": 800}"#)

@@ -1,3 +1,5 @@
+import Cache
+import Foundation
 import Auth
 @testable import Gateway
 import HTTP
@@ -94,5 +96,53 @@ final class GatewayPlanTests: XCTestCase {
         XCTAssertEqual(switched.digest, CredentialBook.digest(authorization: other))
         XCTAssertEqual(switched.username, "AC" + String(repeating: "2", count: 32))
         XCTAssertNil(CallerCredential.derive("Basic !!!", reusing: first), "a bad value never falls back to the remembered one")
+    }
+}
+
+/// Issue 18 #8: `POST /admin/purge?account=AC…` purges one tenant without emptying everyone's
+/// cache; with `execution` or `flow` it narrows that purge to the one account.
+final class AdminPurgeTests: XCTestCase {
+    let accountA = "AC" + String(repeating: "a", count: 32)
+    let accountB = "AC" + String(repeating: "b", count: 32)
+    let flow = "FW" + String(repeating: "f", count: 32)
+    let execution = "FN" + String(repeating: "e", count: 32)
+
+    func purge(_ admin: AdminHandler, _ query: String) -> (status: Int, purged: Int?) {
+        let response = admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?" + query, headers: ["Host": "x"]))
+        let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        return (response.status, json?["purged"] as? Int)
+    }
+
+    func fill(_ gateway: Gateway) {
+        for account in [accountA, accountB] {
+            for resource in ["/v2/Flows/\(flow)/Executions/\(execution)", "/v2/Flows/\(flow)/Executions/\(execution)/Context"] {
+                let entry = CachedResponse(status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
+                                           account: account, storedAt: 0, expiresAt: nil)
+                XCTAssertTrue(gateway.cache.put(CacheKey(account: account, resource: resource, group: execution), entry))
+            }
+            let list = CachedResponse(status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
+                                      account: account, storedAt: 0, expiresAt: 100)
+            XCTAssertTrue(gateway.cache.put(CacheKey(account: account, resource: "/v2/Flows/\(flow)/Executions", group: CacheKey.listGroup(flow: flow)), list))
+        }
+    }
+
+    func accounts(_ gateway: Gateway) -> [String] {
+        gateway.cache.entries { _, _ in true }.map(\.0.account).sorted()
+    }
+
+    func testPurgeByAccountLeavesOtherTenantsAlone() {
+        let gateway = Gateway(config: GatewayConfig())
+        let admin = AdminHandler(gateway: gateway, token: nil)
+        fill(gateway)
+        XCTAssertEqual(purge(admin, "account=\(accountA)&execution=\(execution)").purged, 2)
+        XCTAssertEqual(accounts(gateway), [accountA, accountB, accountB, accountB])
+        XCTAssertEqual(purge(admin, "flow=\(flow)&account=\(accountB)").purged, 3)
+        XCTAssertEqual(accounts(gateway), [accountA])
+        fill(gateway)
+        XCTAssertEqual(purge(admin, "account=\(accountB)").purged, 3)
+        XCTAssertEqual(accounts(gateway), [accountA, accountA, accountA])
+        XCTAssertEqual(purge(admin, "account=not-an-account").status, 400)
+        XCTAssertEqual(purge(admin, "").status, 400)
+        XCTAssertEqual(purge(admin, "execution=\(execution)").purged, 2, "without account: every tenant, as before")
     }
 }

@@ -33,6 +33,17 @@ struct EchoHandler: HTTPHandler {
     }
 }
 
+/// Answers every request with `bodySize` bytes and counts what it answered.
+struct CountingHandler: HTTPHandler {
+    let answered = Locked(0)
+    let bodySize: Int
+
+    func handle(_ request: HTTPRequest, responder: Responder) {
+        answered.withLock { $0 += 1 }
+        responder.respond(HTTPResponse(status: 200, body: [UInt8](repeating: UInt8(ascii: "m"), count: bodySize)))
+    }
+}
+
 final class HTTPServerTests: XCTestCase {
     var server: HTTPServer!
     var port: UInt16 { server.localAddress.port }
@@ -118,6 +129,25 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(client.isClosedByPeer())
     }
 
+    /// Issue 18 #8: an HTTP/1.0 client keeps the connection only if the answer says
+    /// `Connection: keep-alive` (RFC 9112 §9.3); HTTP/1.1 answers need no such header.
+    func testHTTP10KeepAliveIsAnnouncedAndHonoured() throws {
+        try start()
+        let client = try RawClient(port: port)
+        for index in 0..<2 {
+            client.send("GET /old/\(index) HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            let response = try client.readResponse()
+            XCTAssertEqual(response.text, "GET /old/\(index) 0 ")
+            XCTAssertEqual(response.header("Connection"), "keep-alive")
+        }
+        client.send("GET /last HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().header("Connection"), "close")
+        XCTAssertTrue(client.isClosedByPeer())
+        let modern = try RawClient(port: port)
+        modern.send("GET /new HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertNil(try modern.readResponse().header("Connection"))
+    }
+
     func testBadRequestsGetTheirStatusThenCloseAndTheServerKeepsServing() throws {
         try start { $0.limits.maxBodyBytes = 100 }
         let cases: [(String, Int)] = [
@@ -168,6 +198,101 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
         let idle = try RawClient(port: port)
         XCTAssertTrue(idle.isClosedByPeer(), "idle connection must be closed after the idle timeout")
+    }
+
+    /// Issue 18 #3: a keep-alive connection that only sends empty lines is still idle: it is closed
+    /// at the idle timeout (the lines do not reset the timer), and too many of them are a 400.
+    func testEmptyLinesDoNotKeepAnIdleConnectionOpen() throws {
+        try start { $0.idleTimeout = 0.8 }
+        let client = try RawClient(port: port)
+        client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let started = Date()
+        var closed = false
+        // One empty line every 0.2 s: four before the idle timeout, fewer than the bound.
+        while !closed && Date().timeIntervalSince(started) < 5 {
+            client.send("\r\n")
+            var poller = pollfd(fd: client.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 200) > 0 { closed = client.isClosedByPeer() }
+        }
+        XCTAssertTrue(closed, "a connection sending only empty lines must be closed at the idle timeout")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.5)
+
+        let flood = try RawClient(port: port)
+        flood.send(String(repeating: "\r\n", count: 1000) + "GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try flood.readResponse().status, 400)
+        XCTAssertTrue(flood.isClosedByPeer())
+    }
+
+    /// Issue 18 #1: a client pipelining requests it never reads the answers to. The server stops
+    /// taking requests (and reading) while its unsent output is over the cap, so what it answers
+    /// is bounded by the cap plus the kernel's socket buffers, not by what the client sends; when
+    /// the client reads, it resumes and every answer arrives, in order.
+    func testPipeliningClientThatNeverReadsGetsBoundedOutput() throws {
+        let bodySize = 4096
+        let handler = CountingHandler(bodySize: bodySize)
+        var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"), threads: 1)
+        configuration.idleTimeout = 30
+        server = try HTTPServer(configuration: configuration, handler: handler)
+        let client = try RawClient(port: port)
+        var small: Int32 = 64 * 1024
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(client.fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))  // so a stall shows
+        var oneSecond = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(client.fd, SOL_SOCKET, SO_SNDTIMEO, &oneSecond, socklen_t(MemoryLayout<timeval>.size))
+
+        // 200 requests per write, as in the report; 20,000 in all (unbounded: 80 MiB of answers).
+        let batch = Array(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 200).utf8)
+        var sent = 0
+        var stalled = false
+        sending: for _ in 0..<100 {
+            var offset = 0
+            while offset < batch.count {
+                let n = batch[offset...].withUnsafeBytes { Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 {  // nothing accepted for a second: the server stopped reading
+                    stalled = true
+                    sent += offset
+                    break sending
+                }
+                offset += n
+            }
+            sent += batch.count
+        }
+        let requestSize = batch.count / 200
+        XCTAssertTrue(stalled, "the server kept reading requests whose answers were never read")
+        // Once the client's writes stall, the server has stopped and what it answered is final; if
+        // they did not (the bug), wait for the server to finish what it took.
+        var answered = handler.answered.withLock { $0 }
+        var steady = 0
+        while steady < 5 && answered < sent / requestSize {
+            Thread.sleep(forTimeInterval: 0.1)
+            let now = handler.answered.withLock { $0 }
+            steady = now == answered ? steady + 1 : 0
+            answered = now
+        }
+        // Answers can only be in the server's output (the cap), its socket's send buffer (at most
+        // tcp_wmem's maximum) or the client's receive buffer (fixed by SO_RCVBUF above).
+        var receiveBuffer: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, &length)
+        let bound = 256 * 1024 + Self.socketBufferMax("tcp_wmem") + Int(receiveBuffer) + 2 * (bodySize + 200)
+        XCTAssertLessThanOrEqual(answered * (bodySize + 100), bound,
+                                 "\(answered) answers (\(answered * bodySize) bytes) queued for a client that reads nothing")
+
+        print("pipelining: sent \(sent / requestSize) requests, stalled \(stalled), \(answered) answered before the client read")
+        // Reading resumes the server: every request sent is answered, in order.
+        let expected = sent / requestSize
+        for index in 0..<expected {
+            guard let response = try? client.readResponse() else { return XCTFail("answer \(index) of \(expected) missing") }
+            if response.body.count != bodySize { return XCTFail("answer \(index): \(response.body.count) bytes") }
+        }
+        XCTAssertEqual(handler.answered.withLock { $0 }, expected)
+    }
+
+    /// The largest size the kernel lets a TCP socket buffer grow to (`net.ipv4.tcp_wmem`'s third field).
+    static func socketBufferMax(_ name: String) -> Int {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/\(name)", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }.last ?? 16 * 1024 * 1024
     }
 
     func testHandlerCanResetTheConnection() throws {

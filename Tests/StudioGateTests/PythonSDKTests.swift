@@ -19,7 +19,8 @@ final class PythonSDKTests: XCTestCase {
         var environment = ProcessInfo.processInfo.environment
         environment["GATEWAY_URL"] = "http://127.0.0.1:\(harness.gateway.port)"
         environment["MOCK_URL"] = "http://127.0.0.1:\(harness.mock.port)"
-        environment["OPENAPI_DIR"] = package.deletingLastPathComponent().appendingPathComponent("shared/reference/openapi").path
+        // Vendored in the repository (Tests/python/openapi/README.md): a fresh clone needs nothing beside it.
+        environment["OPENAPI_DIR"] = package.appendingPathComponent("Tests/python/openapi").path
         environment["MOCK_FIXTURES"] = MockFixtures.json
         process.environment = environment
         let output = Pipe()

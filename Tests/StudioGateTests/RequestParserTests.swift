@@ -72,6 +72,24 @@ final class RequestParserTests: XCTestCase {
         XCTAssertEqual(h.requests.count, 1)
     }
 
+    /// Issue 18 #3: empty lines before a request line are ignored (RFC 9112 §2.2) but bounded, per
+    /// request, however they are split.
+    func testEmptyLinesBeforeARequestAreBounded() {
+        let limit = HTTPLimits().maxEmptyLines
+        let request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        let allowed = String(repeating: "\r\n", count: limit)
+        let h = ParserHarness.parse(allowed + request + allowed + request)
+        XCTAssertNil(h.error)
+        XCTAssertEqual(h.requests.count, 2)
+        var drip = ParserHarness()
+        for _ in 0...limit { drip.feed("\r\n") }
+        XCTAssertEqual(drip.error?.status, 400)
+        var split = ParserHarness()
+        for byte in (String(repeating: "\r\n", count: limit + 1) + request).utf8 { split.feed([byte]) }
+        XCTAssertEqual(split.error?.status, 400)
+        XCTAssertEqual(split.requests.count, 0)
+    }
+
     func testKeepAliveRules() {
         XCTAssertFalse(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").requests[0].keepAlive)
         XCTAssertFalse(ParserHarness.parse("GET / HTTP/1.0\r\n\r\n").requests[0].keepAlive)

@@ -17,6 +17,15 @@ final class ResponseSerializerTests: XCTestCase {
                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: \(date)\r\nContent-Length: 2\r\n\r\n")
     }
 
+    /// Issue 18 #8: `Connection: keep-alive` for HTTP/1.0 keep-alive answers; `close` wins.
+    func testKeepAliveIsAnnouncedWhenAsked() {
+        let response = HTTPResponse(status: 200, text: "x")
+        XCTAssertEqual(String(decoding: ResponseSerializer.serialize(response, headOnly: false, close: false, keepAlive: true, date: date), as: UTF8.self),
+                       "HTTP/1.1 200 OK\r\nDate: \(date)\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\nx")
+        XCTAssertTrue(String(decoding: ResponseSerializer.serialize(response, headOnly: false, close: true, keepAlive: true, date: date), as: UTF8.self)
+            .contains("Connection: close\r\n\r\n"))
+    }
+
     func testCRAndLFCannotSplitTheResponse() {
         let response = HTTPResponse(status: 404, headers: ["X-A": "one\r\nSet-Cookie: evil=1", "X-B\r\nInjected": "v\n"], text: "")
         let serialized = text(response)

@@ -30,7 +30,9 @@ class RecordingHttpClient(TwilioHttpClient):
 
 @pytest.fixture(scope="session")
 def env():
-    return {key: os.environ[key] for key in ["GATEWAY_URL", "MOCK_URL", "OPENAPI_DIR"]} | json.loads(os.environ["MOCK_FIXTURES"])
+    # The specs are vendored beside this file (openapi/README.md); OPENAPI_DIR may point elsewhere.
+    openapi = os.environ.get("OPENAPI_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi")
+    return {key: os.environ[key] for key in ["GATEWAY_URL", "MOCK_URL"]} | {"OPENAPI_DIR": openapi} | json.loads(os.environ["MOCK_FIXTURES"])
 
 
 @pytest.fixture(scope="session")
