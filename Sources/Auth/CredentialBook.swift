@@ -1,15 +1,23 @@
 import Locking
 
-/// Which account each credential has been proven to belong to (DESIGN §4).
+/// Which account each credential has been proven to belong to, and for which kinds of resource
+/// (DESIGN §4).
 ///
 /// A credential is the SHA-256 of the whole `Authorization` value; the value itself is never kept.
-/// It is verified for an account when the upstream answered it with 2xx for that account, and
-/// stays verified for `ttl`; an upstream 401/403 forgets it at once. Time is injected (seconds on
-/// a monotonic clock) so the rules are tested without waiting.
+/// It is verified for an account *and a resource family* (a small integer the gateway assigns per
+/// route kind) when the upstream answered it with 2xx there, and stays verified for `ttl`.
+/// Families matter because Twilio's restricted API keys may read executions but not contexts: a
+/// proof for one kind of resource says nothing about another. An upstream 401 forgets the
+/// credential at once; a 403 forgets it for that family. Time is injected (seconds on a monotonic
+/// clock) so the rules are tested without waiting.
 public final class CredentialBook: Sendable {
+    /// Families are bits of a 64-bit set.
+    public static let familyLimit = 64
+
     private struct Proof {
         var account: String
-        var verifiedAt: Double
+        /// When each family was last verified (unset families are absent).
+        var verifiedAt: [Int: Double]
     }
 
     private let proofs = Locked<[SHA256Digest: Proof]>([:])
@@ -23,32 +31,45 @@ public final class CredentialBook: Sendable {
 
     public static func digest(authorization: String) -> SHA256Digest { SHA256.hash(authorization.utf8) }
 
-    /// The account `credential` is currently verified for, if any.
-    public func verifiedAccount(_ credential: SHA256Digest, now: Double) -> String? {
+    /// The account `credential` is currently verified for, for `family`, if any.
+    public func verifiedAccount(_ credential: SHA256Digest, family: Int, now: Double) -> String? {
         proofs.withLock { proofs in
-            guard let proof = proofs[credential] else { return nil }
-            guard now - proof.verifiedAt < ttl else {
-                proofs[credential] = nil
+            guard let proof = proofs[credential], let at = proof.verifiedAt[family] else { return nil }
+            guard now - at < ttl else {
+                proofs[credential]?.verifiedAt[family] = nil
+                if proofs[credential]?.verifiedAt.isEmpty == true { proofs[credential] = nil }
                 return nil
             }
             return proof.account
         }
     }
 
-    public func verify(_ credential: SHA256Digest, account: String, now: Double) {
+    public func verify(_ credential: SHA256Digest, account: String, family: Int, now: Double) {
         proofs.withLock { proofs in
             if proofs.count >= capacity, proofs[credential] == nil {
                 // Full: drop expired proofs, then (if still full) an arbitrary one. A dropped proof only
                 // costs one more upstream round trip for that caller.
-                proofs = proofs.filter { now - $0.value.verifiedAt < ttl }
+                proofs = proofs.filter { proof in proof.value.verifiedAt.values.contains { now - $0 < ttl } }
                 if proofs.count >= capacity, let victim = proofs.keys.first { proofs[victim] = nil }
             }
-            proofs[credential] = Proof(account: account, verifiedAt: now)
+            if proofs[credential]?.account != account {
+                proofs[credential] = Proof(account: account, verifiedAt: [:])  // a different account: start over
+            }
+            proofs[credential]?.verifiedAt[family] = now
         }
     }
 
+    /// The upstream refused the credential (401): no proof of it stands.
     public func forget(_ credential: SHA256Digest) {
         _ = proofs.withLock { $0.removeValue(forKey: credential) }
+    }
+
+    /// The upstream refused the credential this kind of resource (403): that proof is gone.
+    public func forget(_ credential: SHA256Digest, family: Int) {
+        proofs.withLock { proofs in
+            proofs[credential]?.verifiedAt[family] = nil
+            if proofs[credential]?.verifiedAt.isEmpty == true { proofs[credential] = nil }
+        }
     }
 
     public var count: Int { proofs.withLock { $0.count } }

@@ -20,7 +20,7 @@ public final class Gateway: HTTPHandler {
     let credentials: CredentialBook
     let statuses = ExecutionStatusBook()
     private let policyState: Locked<CachePolicy>
-    let coalescer = Coalescer<ReadOutcome>()
+    let coalescer = Coalescer<SharedRead>()
     public let counters: CacheCounters
     let metrics = RequestMetrics()
     public let logger: Logger
@@ -142,6 +142,9 @@ public final class Gateway: HTTPHandler {
 
         var pathAndQuery: String { route.upstreamPath + (query.isEmpty ? "" : "?" + query) }
         var credential: SHA256Digest { caller.digest }
+        /// The kind of resource a proof covers (restricted API keys differ per kind).
+        var family: Int { Self.families.firstIndex(of: route.resource)! }
+        private static let families: [StudioRoute.Resource] = [.executionList, .execution, .executionContext, .stepList, .step, .stepContext, .flowAdmin]
         var username: String { caller.username }
 
         /// Built only when the upstream is called (never on a hit).

@@ -24,12 +24,19 @@ enum ReadOutcome: Sendable {
     }
 }
 
+/// What a coalesced miss hands its waiters: the outcome, and whose credential met it.
+struct SharedRead: Sendable {
+    let outcome: ReadOutcome
+    /// Nil for the gateway's own calls (the readiness probe).
+    let leader: SHA256Digest?
+}
+
 /// GETs of the Executions family: fresh hit → answer from cache; otherwise one coalesced upstream
 /// call whose answer teaches the gateway who the caller is and what has ended.
 extension Gateway {
     func read(_ forward: Forward, exchange: Exchange) {
         let now = clock()
-        let account = credentials.verifiedAccount(forward.credential, now: now)
+        let account = credentials.verifiedAccount(forward.credential, family: forward.family, now: now)
         let key = account.flatMap { CacheKey(account: $0, route: forward.route, query: forward.query) }
         let held = key.flatMap { cache.get($0) }
         if let held, held.isFresh(now: now) {
@@ -39,11 +46,17 @@ extension Gateway {
         }
         CacheCounters.increment(counters.misses)
 
-        // Verified callers of one account share a miss; unverified ones only with the same credential.
+        // Callers verified for this account and kind of resource share a miss; unverified ones
+        // only with the same credential.
         let coalescingKey = (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
             + " " + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
-        let membership = coalescer.join(coalescingKey) { [self] outcome in
-            finish(exchange, response(for: outcome, stale: held, forward: forward), upstreamStatus: outcome.upstreamStatus)
+        let membership = coalescer.join(coalescingKey) { [self] shared in
+            // Only a stored-kind answer is everyone's; a refusal or failure belongs to the credential
+            // that met it, and another credential asks for itself.
+            if case .entry = shared.outcome {} else if shared.leader != forward.credential {
+                return readAlone(forward, exchange: exchange, stale: held)
+            }
+            finish(exchange, response(for: shared.outcome, stale: held, forward: forward), upstreamStatus: shared.outcome.upstreamStatus)
         }
         // A client that goes away stops waiting; when nobody waits any more, the call is cancelled.
         exchange.responder.onClientGone { [self] in
@@ -55,10 +68,30 @@ extension Gateway {
         }
         let execution = forward.route.execution?.value
         let endedBeforeRequest = execution.map { statuses.isEnded($0) } ?? false
-        let call = upstream.send(forward.upstreamRequest, idempotent: true, on: exchange.responder.loop) { [self] result in
-            coalescer.complete(coalescingKey, with: absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest))
+        let admission: Admission = account == nil ? .unverified(credential: forward.credential.hashValue) : .verified
+        let call = upstream.send(forward.upstreamRequest, idempotent: true, admission: admission, on: exchange.responder.loop) { [self] result in
+            let outcome = absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest)
+            coalescer.complete(coalescingKey, with: SharedRead(outcome: outcome, leader: forward.credential))
         }
         coalescer.onAbandoned(coalescingKey) { call.cancel() }
+    }
+
+    /// How the caller queues for an upstream slot: verified credentials before guesses.
+    func admission(of forward: Forward) -> Admission {
+        credentials.verifiedAccount(forward.credential, family: forward.family, now: clock()) == nil
+            ? .unverified(credential: forward.credential.hashValue) : .verified
+    }
+
+    /// A waiter whose leader's answer was not its to take: its own upstream call, on its own loop.
+    func readAlone(_ forward: Forward, exchange: Exchange, stale: CachedResponse?) {
+        let loop = exchange.responder.loop
+        loop.execute { [self] in
+            let endedBeforeRequest = forward.route.execution.map { statuses.isEnded($0.value) } ?? false
+            upstream.send(forward.upstreamRequest, idempotent: true, admission: admission(of: forward), on: loop) { [self] result in
+                let outcome = absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest)
+                finish(exchange, response(for: outcome, stale: stale, forward: forward), upstreamStatus: outcome.upstreamStatus)
+            }
+        }
     }
 
     /// Learns from an upstream answer (credential proof, ended executions) and stores it per policy.
@@ -86,8 +119,12 @@ extension Gateway {
     /// for the account the body belongs to and reveals ended executions. Returns that account,
     /// or nil when the answer cannot be attributed to one.
     func learn(from answer: UpstreamAnswer, forward: Forward) -> (String, ExecutionFacts)? {
-        if answer.status == 401 || answer.status == 403 {
+        if answer.status == 401 {
             credentials.forget(forward.credential)
+            return nil
+        }
+        if answer.status == 403 {
+            credentials.forget(forward.credential, family: forward.family)  // e.g. a restricted key on contexts
             return nil
         }
         guard answer.isSuccess else { return nil }
@@ -100,7 +137,7 @@ extension Gateway {
             account = facts.account  // API keys (SK…) belong to the account their answers name
         }
         guard let account, SID(account, prefix: "AC") != nil else { return nil }
-        credentials.verify(forward.credential, account: account, now: clock())
+        credentials.verify(forward.credential, account: account, family: forward.family, now: clock())
         if forward.route.resource == .execution, facts.status == "ended", let sid = forward.route.execution {
             statuses.markEnded(sid.value)
         }

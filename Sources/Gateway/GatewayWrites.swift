@@ -11,7 +11,7 @@ extension Gateway {
         CacheCounters.increment(counters.bypass)
         // A write is let run even if its client leaves: it may already be applied, and its answer
         // still invalidates what it outdated.
-        upstream.send(forward.upstreamRequest, idempotent: false, on: exchange.responder.loop) { [self] result in
+        upstream.send(forward.upstreamRequest, idempotent: false, admission: admission(of: forward), on: exchange.responder.loop) { [self] result in
             switch result {
             case .failure(let failure):
                 finish(exchange, Self.failureResponse(failure), upstreamStatus: 0)

@@ -38,7 +38,8 @@ extension Gateway {
             return finish(exchange, Self.text(200, "reachable\n"), upstreamStatus: nil)
         }
         let key = "upstream-probe"
-        let membership = coalescer.join(key) { [self] outcome in
+        let membership = coalescer.join(key) { [self] shared in
+            let outcome = shared.outcome
             switch outcome {
             case .failure(let failure): finish(exchange, Self.text(503, "upstream unreachable: \(failure)\n"), upstreamStatus: 0)
             default: finish(exchange, Self.text(200, "reachable\n"), upstreamStatus: outcome.upstreamStatus)
@@ -48,8 +49,8 @@ extension Gateway {
         let probe = UpstreamRequest(method: "GET", pathAndQuery: "/", headers: ["User-Agent": "studiogate/\(StudioGateVersion.current) readiness"])
         upstream.send(probe, idempotent: false, on: exchange.responder.loop, timeout: 2) { [self] result in
             switch result {
-            case .success(let answer): coalescer.complete(key, with: .passThrough(UpstreamAnswer(answer, view: executionView)))
-            case .failure(let failure): coalescer.complete(key, with: .failure(failure))
+            case .success(let answer): coalescer.complete(key, with: SharedRead(outcome: .passThrough(UpstreamAnswer(answer, view: executionView)), leader: nil))
+            case .failure(let failure): coalescer.complete(key, with: SharedRead(outcome: .failure(failure), leader: nil))
             }
         }
     }

@@ -9,6 +9,9 @@ public enum MockFixtures {
     public static let tokenB = "token-b-0123456789abcdef"
     public static let apiKeyA = MockSID.make("SK", 0xa3)
     public static let apiKeySecretA = "secret-key-a-0123456789"
+    /// A restricted key of account A: no access to Context and Step Context (403).
+    public static let restrictedKeyA = MockSID.make("SK", 0xa7)
+    public static let restrictedKeySecretA = "secret-restricted-a-0123456789"
     public static let flowA = MockSID.make("FW", 0xa4)
     public static let flowB = MockSID.make("FW", 0xb4)
     /// Ended execution of flow A with the tricky context.
@@ -26,6 +29,7 @@ public enum MockFixtures {
         state.accounts[accountA] = MockAccount(sid: accountA, authToken: tokenA)
         state.accounts[accountB] = MockAccount(sid: accountB, authToken: tokenB)
         state.apiKeys[apiKeyA] = MockAPIKey(sid: apiKeyA, secret: apiKeySecretA, account: accountA)
+        state.apiKeys[restrictedKeyA] = MockAPIKey(sid: restrictedKeyA, secret: restrictedKeySecretA, account: accountA, restricted: true)
         state.flows[flowA] = MockFlow(sid: flowA, account: accountA, friendlyName: "Order status")
         state.flows[flowB] = MockFlow(sid: flowB, account: accountB, friendlyName: "Appointment reminders")
 

@@ -10,6 +10,9 @@ struct MockAPIKey: Sendable {
     var sid: String
     var secret: String
     var account: String
+    /// A restricted key (Twilio's fine-grained permissions): may read executions and steps but
+    /// not their contexts, which answer 403 (code 20403).
+    var restricted = false
 }
 
 struct MockFlow: Sendable {

@@ -5,9 +5,12 @@ import Studio
 /// The Studio REST operations of the mock.
 extension MockStudio {
     func studio(_ request: HTTPRequest, path: String, query: String) -> HTTPResponse {
-        guard let account = authenticate(request.headers["Authorization"]) else { return Self.error(.unauthorized) }
+        guard let (account, restricted) = authenticate(request.headers["Authorization"]) else { return Self.error(.unauthorized) }
         guard case .route(let route) = StudioRouter.match(path: path), !route.viaEngagements else {
             return Self.error(.notFound(path: path))
+        }
+        if restricted, route.resource == .executionContext || route.resource == .stepContext {
+            return Self.error(TwilioError(status: 403, code: 20403, message: "Forbidden: this API key may not read contexts"))
         }
         guard route.allows(request.method) else { return Self.error(.methodNotAllowed(request.method)) }
         let version = route.version.rawValue
@@ -57,11 +60,12 @@ extension MockStudio {
     }
 
     /// The account a Basic credential belongs to: an account SID + auth token, or an API key + secret.
-    func authenticate(_ authorization: String?) -> String? {
+    /// The account a credential belongs to, and whether it is a restricted key.
+    func authenticate(_ authorization: String?) -> (account: String, restricted: Bool)? {
         guard let credentials = BasicCredentials(authorization: authorization) else { return nil }
         return state.withLock { state in
-            if let account = state.accounts[credentials.username], account.authToken == credentials.password { return account.sid }
-            if let key = state.apiKeys[credentials.username], key.secret == credentials.password { return key.account }
+            if let account = state.accounts[credentials.username], account.authToken == credentials.password { return (account.sid, false) }
+            if let key = state.apiKeys[credentials.username], key.secret == credentials.password { return (key.account, key.restricted) }
             return nil
         }
     }

@@ -30,30 +30,30 @@ public final class UpstreamService: Sendable {
     /// Sends `request` from `loop`'s thread (the loop of the client connection); `completion` runs
     /// there exactly once. `timeout` overrides the whole call's budget in seconds.
     @discardableResult
-    public func send(_ request: UpstreamRequest, idempotent: Bool, on loop: EventLoop, timeout: Double? = nil,
-                     completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) -> UpstreamCall {
+    public func send(_ request: UpstreamRequest, idempotent: Bool, admission: Admission = .verified, on loop: EventLoop,
+                     timeout: Double? = nil, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) -> UpstreamCall {
         precondition(loop.inEventLoop, "upstream calls start on the loop that answers them")
         let call = UpstreamCall(loop: loop)
         let deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(timeout ?? self.timeout)
-        attempt(request, number: 1, deadline: deadline, idempotent: idempotent, call: call, completion: completion)
+        attempt(request, number: 1, deadline: deadline, idempotent: idempotent, admission: admission, call: call, completion: completion)
         return call
     }
 
-    private func attempt(_ request: UpstreamRequest, number: Int, deadline: UInt64, idempotent: Bool, call: UpstreamCall,
-                         completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
+    private func attempt(_ request: UpstreamRequest, number: Int, deadline: UInt64, idempotent: Bool, admission: Admission,
+                         call: UpstreamCall, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
         let loop = call.loop
         let limiter = limiter(on: loop)
-        let ticket = limiter.acquire({ [self] in
+        let ticket = limiter.acquire(admission, { [self] in
             let now = MonotonicClock.now()
             guard now < deadline, !call.isCancelled else {
-                limiter.release()
+                limiter.release(admission)
                 completion(.failure(call.isCancelled ? .cancelled : .timeout))
                 return
             }
             inFlightCount.wrappingAdd(1, ordering: .relaxed)
             let stop = client.attempt(request, on: loop, timeoutMilliseconds: Int((deadline - now) / 1_000_000)) { [self] result in
                 inFlightCount.wrappingSubtract(1, ordering: .relaxed)
-                limiter.release()
+                limiter.release(admission)
                 call.stopCurrentStage = nil
                 let elapsed = MonotonicClock.now() - now
                 switch result {
@@ -61,16 +61,13 @@ public final class UpstreamService: Sendable {
                 case .failure(.cancelled): break
                 case .failure: onAttempt(0, Double(elapsed) / 1e9)
                 }
+                guard idempotent, number < maxAttempts, Self.isRetryable(result) else { return completion(result) }
                 let backoff = MonotonicClock.nanoseconds(baseBackoff * Double(1 << (number - 1)) * Double.random(in: 0.5...1.0))
-                guard idempotent, number < maxAttempts, Self.isRetryable(result),
-                      MonotonicClock.now() + backoff + 50_000_000 < deadline
-                else {
-                    completion(result)
-                    return
-                }
+                guard MonotonicClock.now() + backoff + 50_000_000 < deadline else { return completion(result) }
                 let retry = loop.schedule(after: backoff) { [self] in
                     call.stopCurrentStage = nil
-                    attempt(request, number: number + 1, deadline: deadline, idempotent: idempotent, call: call, completion: completion)
+                    attempt(request, number: number + 1, deadline: deadline, idempotent: idempotent, admission: admission, call: call,
+                            completion: completion)
                 }
                 call.stopCurrentStage = {
                     loop.cancel(retry)

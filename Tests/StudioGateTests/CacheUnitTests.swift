@@ -144,21 +144,37 @@ final class AuthTests: XCTestCase {
     func testCredentialProofsExpireAndCanBeForgotten() {
         let book = CredentialBook(ttl: 300)
         let credential = CredentialBook.digest(authorization: "Basic QUM6dG9rZW4=")
-        XCTAssertNil(book.verifiedAccount(credential, now: 0))
-        book.verify(credential, account: "ACa", now: 0)
-        XCTAssertEqual(book.verifiedAccount(credential, now: 299), "ACa")
-        XCTAssertNil(book.verifiedAccount(credential, now: 300))
-        book.verify(credential, account: "ACa", now: 400)
+        XCTAssertNil(book.verifiedAccount(credential, family: 0, now: 0))
+        book.verify(credential, account: "ACa", family: 0, now: 0)
+        XCTAssertEqual(book.verifiedAccount(credential, family: 0, now: 299), "ACa")
+        XCTAssertNil(book.verifiedAccount(credential, family: 0, now: 300))
+        book.verify(credential, account: "ACa", family: 0, now: 400)
         book.forget(credential)
-        XCTAssertNil(book.verifiedAccount(credential, now: 401))
-        XCTAssertNil(book.verifiedAccount(CredentialBook.digest(authorization: "Basic other"), now: 401))
+        XCTAssertNil(book.verifiedAccount(credential, family: 0, now: 401))
+        XCTAssertNil(book.verifiedAccount(CredentialBook.digest(authorization: "Basic other"), family: 0, now: 401))
+    }
+
+    /// Restricted API keys: a proof for executions says nothing about contexts; a 403 there
+    /// takes only that family's proof.
+    func testProofsArePerResourceFamily() {
+        let book = CredentialBook(ttl: 300)
+        let key = CredentialBook.digest(authorization: "Basic U0s6c2VjcmV0")
+        book.verify(key, account: "ACa", family: 1, now: 0)
+        XCTAssertEqual(book.verifiedAccount(key, family: 1, now: 1), "ACa")
+        XCTAssertNil(book.verifiedAccount(key, family: 2, now: 1), "verified for executions, not for contexts")
+        book.verify(key, account: "ACa", family: 2, now: 2)
+        book.forget(key, family: 2)
+        XCTAssertNil(book.verifiedAccount(key, family: 2, now: 3))
+        XCTAssertEqual(book.verifiedAccount(key, family: 1, now: 3), "ACa", "a 403 on contexts leaves the executions proof")
+        book.verify(key, account: "ACb", family: 3, now: 4)
+        XCTAssertNil(book.verifiedAccount(key, family: 1, now: 5), "proven for another account: the old proofs are gone")
     }
 
     func testCapacityIsBounded() {
         let book = CredentialBook(ttl: 10, capacity: 100)
-        for index in 0..<1000 { book.verify(SHA256.hash("c\(index)".utf8), account: "ACa", now: Double(index) / 100) }
+        for index in 0..<1000 { book.verify(SHA256.hash("c\(index)".utf8), account: "ACa", family: 0, now: Double(index) / 100) }
         XCTAssertLessThanOrEqual(book.count, 100)
-        XCTAssertEqual(book.verifiedAccount(SHA256.hash("c999".utf8), now: 10), "ACa")
+        XCTAssertEqual(book.verifiedAccount(SHA256.hash("c999".utf8), family: 0, now: 10), "ACa")
     }
 }
 

@@ -187,6 +187,27 @@ final class UpstreamEngineTests: XCTestCase {
         XCTAssertEqual(answers.filter { (try? $0.get().status) == 200 }.count, 2)
     }
 
+    /// Guessed passwords get a quarter of the slots, two per credential; verified callers the rest.
+    func testUnverifiedCallersCannotTakeTheSlotsOfVerifiedOnes() throws {
+        try MockControl(port: mock.localAddress.port).fault(#"{"path_prefix": "/v2", "delay_ms": 400}"#)
+        let upstream = service(concurrency: 8)
+        let started = Locked<[String]>([])
+        let done = expectation(description: "all answered")
+        done.expectedFulfillmentCount = 6
+        let (loop, request) = (self.loop, get(executionPath, auth: auth))
+        loop.execute {
+            for (name, admission) in [("guess-1", Admission.unverified(credential: 1)), ("guess-2", .unverified(credential: 2)),
+                                      ("guess-3", .unverified(credential: 3)), ("same-1a", .unverified(credential: 4)),
+                                      ("verified", .verified), ("verified-2", .verified)] {
+                upstream.send(request, idempotent: true, admission: admission, on: loop) { _ in done.fulfill() }
+                started.withLock { $0.append("\(name):\(upstream.inFlight)") }
+            }
+        }
+        wait(for: [done], timeout: 5)
+        // In flight after each send: two guesses start, the other two wait; both verified start at once.
+        XCTAssertEqual(started.withLock { $0 }, ["guess-1:1", "guess-2:2", "guess-3:2", "same-1a:2", "verified:3", "verified-2:4"])
+    }
+
     func testLoopTimersRunInDeadlineOrderAndCanBeCancelled() {
         var timers = LoopTimers()
         var ran: [Int] = []
