@@ -170,12 +170,14 @@ final class EndToEndOperationsTests: XCTestCase {
         XCTAssertEqual(try harness.get("/healthz", auth: nil).status, 200, "serving continues")
     }
 
-    /// Ended entries survive kill -9 (from the periodic snapshot); after one verification of the
-    /// caller, every restored entry is served without asking the upstream.
+    /// Ended entries survive kill -9 (from the periodic snapshot); once the caller is verified
+    /// again for a kind of resource (one upstream call each), every restored entry of that kind is
+    /// served without asking the upstream.
     func testEndedEntriesSurviveARestartAndDamagedSnapshotsAreSurvived() throws {
         let directory = try temporaryDirectory()
         harness = try GatewayHarness(["--state-dir", directory.path, "--snapshot-interval", "0.2"])
-        let paths = [base, base + "/Context", base + "/Steps"]
+        let other = "/v2/Flows/\(MockFixtures.flowA)/Executions/FN" + String(repeating: "0", count: 28) + "a103"  // ended too
+        let paths = [base, base + "/Context", base + "/Steps", other, other + "/Context", other + "/Steps"]
         for path in paths { XCTAssertEqual(try harness.get(path).status, 200) }
         Thread.sleep(forTimeInterval: 0.6)
         let snapshot = directory.appendingPathComponent("cache.snapshot")
@@ -186,13 +188,13 @@ final class EndToEndOperationsTests: XCTestCase {
 
         try harness.restartGateway(killing: SIGKILL)
         let before = try paths.map { try harness.control.count($0) }
-        XCTAssertEqual(try harness.get(paths[0]).status, 200)  // verifies the caller (one upstream call)
-        for path in paths.dropFirst() {
+        for path in paths.prefix(3) { XCTAssertEqual(try harness.get(path).status, 200) }  // verify the caller per kind
+        for path in paths.dropFirst(3) {
             let response = try harness.get(path)
             XCTAssertEqual(response.header("X-Cache"), "HIT", path)
         }
         let after = try paths.map { try harness.control.count($0) }
-        XCTAssertEqual(zip(after, before).map { $0 - $1 }, [1, 0, 0])
+        XCTAssertEqual(zip(after, before).map { $0 - $1 }, [1, 1, 1, 0, 0, 0])
 
         // Garbled and truncated files: reported, skipped, never a crash.
         var garbled = [UInt8](bytes)
