@@ -1,3 +1,4 @@
+import CStartup
 import Dispatch
 import EventLoop
 import Foundation
@@ -5,6 +6,9 @@ import Gateway
 import HTTPServer
 import MockStudio
 
+// Already blocked by CStartup's .preinit_array entry before any library initialiser ran; blocking
+// again here covers a renamed binary, for which that entry stands aside.
+_ = cstartup_signals_blocked_early()
 Lifecycle.blockSignals()
 signal(SIGPIPE, SIG_IGN)
 
