@@ -12,6 +12,15 @@ _ = cstartup_signals_blocked_early()
 Lifecycle.blockSignals()
 signal(SIGPIPE, SIG_IGN)
 
+// `studiogate probe URL`: the exec health check, before any gateway configuration is read.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "probe" {
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    for number in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&unblock, number) }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    exit(Probe.run(Array(CommandLine.arguments.dropFirst(2))))
+}
+
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("studiogate: error: \(message)\n".utf8))
     exit(code)
