@@ -26,6 +26,16 @@ func fail(_ message: String, code: Int32) -> Never {
     exit(code)
 }
 
+/// What to do about a listening address that cannot be had.
+func addressHint(_ error: any Error, flag: String, variable: String) -> String {
+    switch (error as? Errno)?.rawValue {
+    case EADDRINUSE?: return "; another process is listening there: stop it or choose another address with \(flag) HOST:PORT (\(variable))"
+    case EADDRNOTAVAIL?: return "; no interface has that address: choose another with \(flag) HOST:PORT (\(variable))"
+    case EACCES?: return "; ports below 1024 need privileges: choose another with \(flag) HOST:PORT (\(variable))"
+    default: return ""
+    }
+}
+
 func loadConfig() throws(ConfigError) -> ConfigLoader.Outcome {
     try ConfigLoader.load(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
 }
@@ -52,6 +62,10 @@ if config.demo {
 }
 
 let logger = Logger(level: Logger.Level(config.logLevel) ?? .info)
+for warning in ConfigLoader.warnings(for: config) { logger.log(.warn, warning) }
+if let stateDir = config.stateDir {
+    do { try StateDirectory.checkWritable(stateDir) } catch { fail(error.description + " (--state-dir, STUDIOGATE_STATE_DIR or state_dir; empty = off)", code: 1) }
+}
 let connections = ConnectionGauge()
 var gatewayBox: Gateway? = nil
 let server: HTTPServer
@@ -71,7 +85,7 @@ do {
         return gateway
     }
 } catch {
-    fail("cannot listen on \(config.listen): \(error)", code: 1)
+    fail("cannot listen on \(config.listen): \(error)" + addressHint(error, flag: "--listen", variable: "STUDIOGATE_LISTEN"), code: 1)
 }
 let gateway = gatewayBox!
 gateway.restoreSnapshot()
@@ -83,7 +97,7 @@ if let adminListen = config.adminListen {
         adminConfig.log = { message in logger.log(.warn, "admin: " + message) }
         admin = try HTTPServer(configuration: adminConfig, handler: AdminHandler(gateway: gateway, token: config.adminToken))
     } catch {
-        fail("cannot listen on --admin-listen \(adminListen): \(error)", code: 1)
+        fail("cannot listen on admin address \(adminListen): \(error)" + addressHint(error, flag: "--admin-listen", variable: "STUDIOGATE_ADMIN_LISTEN"), code: 1)
     }
 }
 
@@ -93,7 +107,7 @@ lifecycle.start()
 
 print("studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)"
       + (admin.map { ", admin on http://\($0.localAddress)" } ?? ""))
-if config.demo { print(Demo.instructions(gateway: "http://\(server.localAddress)")) }
+if config.demo { print(Demo.instructions(gateway: config.publicURL ?? "http://\(server.localAddress)")) }
 fflush(nil)
 
 withExtendedLifetime((server, demoServer, admin)) {
