@@ -8,7 +8,9 @@ import Glibc
 /// Deliberately no Foundation and no event loop: a blocking socket with a deadline, the request
 /// line, and the status code of the answer's first line.
 enum Probe {
-    static let usage = "usage: studiogate probe http://HOST:PORT/PATH [--timeout SECONDS]   (exit 0 on 2xx, 1 otherwise, 2 on bad usage)"
+    static let usage = "usage: studiogate probe http://HOST:PORT/PATH [--timeout SECONDS] [--wait SECONDS]\n"
+        + "  one GET; exit 0 on 2xx, 1 otherwise, 2 on bad usage. --timeout bounds each attempt (default 2);\n"
+        + "  --wait retries every 0.2 s until a 2xx or SECONDS have passed (default 0: one attempt)"
 
     struct Target: Equatable {
         var host: String
@@ -42,17 +44,20 @@ enum Probe {
     static func run(_ arguments: [String]) -> Int32 {
         var url: String? = nil
         var timeout = 2.0
+        var wait = 0.0
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
-            if argument == "--timeout" || argument.hasPrefix("--timeout=") {
+            if let option = ["--timeout", "--wait"].first(where: { argument == $0 || argument.hasPrefix($0 + "=") }) {
                 let value: String
-                if argument.hasPrefix("--timeout=") { value = String(argument.dropFirst("--timeout=".count)) }
+                if argument.hasPrefix(option + "=") { value = String(argument.dropFirst(option.count + 1)) }
                 else if index < arguments.count { value = arguments[index]; index += 1 }
-                else { return usageError("--timeout needs a value") }
-                guard let seconds = Double(value), seconds > 0, seconds <= 60 else { return usageError("--timeout: expected seconds in (0, 60], got '\(value)'") }
-                timeout = seconds
+                else { return usageError("\(option) needs a value") }
+                guard let seconds = Double(value), seconds.isFinite, option == "--wait" ? seconds >= 0 : seconds > 0, seconds <= 3600 else {
+                    return usageError("\(option): expected a number of seconds, got '\(value)'")
+                }
+                if option == "--wait" { wait = seconds } else { timeout = seconds }
             } else if argument == "--help" || argument == "-h" {
                 print(usage)
                 return 0
@@ -64,7 +69,14 @@ enum Probe {
         }
         guard let url else { return usageError("give the URL to probe") }
         guard let target = parse(url) else { return usageError("expected http://HOST:PORT/PATH, got '\(url)'") }
-        switch get(target, timeout: timeout) {
+        let giveUp = now() + wait
+        var result = get(target, timeout: timeout)
+        while wait > 0, now() < giveUp {
+            if case .success(let status) = result, (200..<300).contains(status) { break }
+            usleep(200_000)
+            result = get(target, timeout: min(timeout, max(0.1, giveUp - now())))
+        }
+        switch result {
         case .success(let status) where (200..<300).contains(status):
             print("probe: \(url): \(status)")
             return 0
