@@ -94,6 +94,23 @@ final class EndToEndDeploymentTests: XCTestCase {
         XCTAssertTrue(silent.stderr.contains("no answer in time"), silent.stderr)
     }
 
+    /// `--wait` (the pre-1.29 manifest's postStart hook): retries until the gateway comes up.
+    func testProbeWaitRetriesUntilTheGatewayListens() throws {
+        let port = closedPort()
+        let probe = Process()
+        probe.executableURL = RunningBinary.productsDirectory.appendingPathComponent("studiogate")
+        probe.arguments = ["probe", "http://127.0.0.1:\(port)/healthz", "--wait", "20", "--timeout", "1"]
+        probe.standardError = FileHandle.nullDevice
+        probe.standardOutput = FileHandle.nullDevice
+        try probe.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertTrue(probe.isRunning, "nothing listens yet: the probe keeps trying")
+        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:\(port)", "--upstream", "http://127.0.0.1:1"])
+        defer { gateway.stop() }
+        probe.waitUntilExit()
+        XCTAssertEqual(probe.terminationStatus, 0)
+    }
+
     // MARK: items 5, 10, 15: start-up warnings and refusals
 
     func testWildcardListenWithoutPublicURLWarnsAtStart() throws {
