@@ -36,7 +36,9 @@ let package = Package(
         .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
         // The request pipeline and its configuration.
         .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking"]),
-        .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio"]),
+        // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
+        .target(name: "CStartup"),
+        .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio", "CStartup"]),
         // A spec-faithful in-memory fake of Studio's Execution APIs with a control API for tests.
         .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio", "Compression", "Locking"]),
         .executableTarget(name: "mock-studio", dependencies: ["MockStudio"]),

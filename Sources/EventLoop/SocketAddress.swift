@@ -79,6 +79,11 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         family == AF_INET6 ? host == "::1" : host.hasPrefix("127.")
     }
 
+    /// 0.0.0.0 or [::]: every interface.
+    public var isWildcard: Bool {
+        family == AF_INET6 ? host == "::" : host == "0.0.0.0"
+    }
+
     /// `host:port`, with brackets around IPv6 hosts, as used in URLs.
     public var description: String { family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 

@@ -65,9 +65,15 @@ public struct AdminHandler: HTTPHandler {
             gateway.logger.log(.info, "admin purge \(execution ?? flow ?? "")\(account.map { (execution ?? flow) == nil ? $0 : " account " + $0 } ?? ""): \(purged) entries")
             return Self.json(200, #"{"purged": \#(purged)}"#)
         default:
-            return Self.json(404, #"{"error": "no such admin endpoint"}"#)
+            // A known path with the wrong method is a 405 naming the right one; anything else 404.
+            guard let allowed = Self.endpoints[path] else { return Self.json(404, #"{"error": "no such admin endpoint"}"#) }
+            var response = Self.json(405, #"{"error": "use \#(allowed) \#(path)"}"#)
+            response.headers.add("Allow", allowed)
+            return response
         }
     }
+
+    static let endpoints = ["/admin/stats": "GET", "/admin/entries": "GET", "/admin/purge": "POST"]
 
     static func matches(_ key: CacheKey, execution: String?, flow: String?, account: String? = nil) -> Bool {
         if let account, key.account != account { return false }

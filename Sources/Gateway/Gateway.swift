@@ -76,8 +76,7 @@ public final class Gateway: HTTPHandler {
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
     public func reload(_ updated: GatewayConfig) {
         policyState.withLock { $0 = CachePolicy(activeTTL: updated.activeTTL, staleIfError: updated.staleIfError) }
-        // Logged before the level changes, so raising the level still records the reload.
-        logger.log(.info, "configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError) log_level=\(updated.logLevel)")
+        logger.notice("configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError) log_level=\(updated.logLevel)")
         logger.level = Logger.Level(updated.logLevel) ?? logger.level
     }
 
@@ -90,6 +89,7 @@ public final class Gateway: HTTPHandler {
         let knownCaller = responder.connectionMemo as? CallerCredential
         switch plan(request, knownCaller: knownCaller) {
         case .respond(let response):
+            exchange.route = refusedRoute(request, status: response.status)
             CacheCounters.increment(counters.bypass)
             finish(exchange, response, upstreamStatus: nil)
         case .forward(let forward):
@@ -240,7 +240,7 @@ public final class Gateway: HTTPHandler {
 
     /// Unreadable requests get the same Twilio-shaped body as every other refusal.
     public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
-        Self.error(TwilioError(status: error.status, code: 20000 + error.status, message: error.description))
+        recordUnreadable(Self.error(TwilioError(status: error.status, code: 20000 + error.status, message: error.description)))
     }
 }
 

@@ -161,7 +161,10 @@ extension Gateway {
                 CacheCounters.increment(counters.stale)
                 return reply(stale, cacheResult: "STALE", now: now, forward: forward)
             }
-            return Self.failureResponse(failure)
+            // The lookup missed and the upstream was asked: MISS, as /admin/stats counts it.
+            var response = Self.failureResponse(failure)
+            response.headers.set("X-Cache", "MISS")
+            return response
         }
     }
 }

@@ -41,6 +41,12 @@ public final class Logger: Sendable {
         write(#"{"time":"\#(Self.timestamp())","level":"\#(level.name)","message":\#(JSONText.quoted(message()))}"#)
     }
 
+    /// Lines an operator must always see whatever `--log-level` says (configuration reloads and
+    /// their failures): written with level "notice", never filtered.
+    public func notice(_ message: String) {
+        write(#"{"time":"\#(Self.timestamp())","level":"notice","message":\#(JSONText.quoted(message))}"#)
+    }
+
     struct Access {
         var method: String
         var path: String

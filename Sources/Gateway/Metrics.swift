@@ -60,9 +60,10 @@ final class RequestMetrics: Sendable {
     /// Monotonic second of the last HTTP answer from the upstream (any status), for /readyz.
     let lastUpstreamAnswer = Atomic<Int>(Int.min / 2)
 
-    func record(route: RouteLabel, status: Int, cache: String, seconds: Double) {
+    /// `seconds` nil: counted, but kept out of the latency histogram (requests never read whole).
+    func record(route: RouteLabel, status: Int, cache: String, seconds: Double?) {
         requests.withLock { $0[Label(route: route, status: status, cache: cache), default: 0] += 1 }
-        requestLatency.observe(seconds)
+        if let seconds { requestLatency.observe(seconds) }
     }
 
     func renderRequests() -> [String] {

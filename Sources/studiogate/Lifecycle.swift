@@ -79,7 +79,7 @@ final class Lifecycle: @unchecked Sendable {
             let outcome = try ConfigLoader.load(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
             if case .run(let updated) = outcome { gateway.reload(updated) }
         } catch {
-            logger.log(.error, "SIGHUP: configuration not reloaded: \(error)")
+            logger.notice("SIGHUP: configuration not reloaded: \(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CStartup
 import Dispatch
 import EventLoop
 import Foundation
@@ -5,12 +6,34 @@ import Gateway
 import HTTPServer
 import MockStudio
 
+// Already blocked by CStartup's .preinit_array entry before any library initialiser ran; blocking
+// again here covers a renamed binary, for which that entry stands aside.
+_ = cstartup_signals_blocked_early()
 Lifecycle.blockSignals()
 signal(SIGPIPE, SIG_IGN)
+
+// `studiogate probe URL`: the exec health check, before any gateway configuration is read.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "probe" {
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    for number in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&unblock, number) }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    exit(Probe.run(Array(CommandLine.arguments.dropFirst(2))))
+}
 
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("studiogate: error: \(message)\n".utf8))
     exit(code)
+}
+
+/// What to do about a listening address that cannot be had.
+func addressHint(_ error: any Error, flag: String, variable: String) -> String {
+    switch (error as? Errno)?.rawValue {
+    case EADDRINUSE?: return "; another process is listening there: stop it or choose another address with \(flag) HOST:PORT (\(variable))"
+    case EADDRNOTAVAIL?: return "; no interface has that address: choose another with \(flag) HOST:PORT (\(variable))"
+    case EACCES?: return "; ports below 1024 need privileges: choose another with \(flag) HOST:PORT (\(variable))"
+    default: return ""
+    }
 }
 
 func loadConfig() throws(ConfigError) -> ConfigLoader.Outcome {
@@ -47,6 +70,10 @@ if config.demo {
 }
 
 let logger = Logger(level: Logger.Level(config.logLevel) ?? .info)
+for warning in ConfigLoader.warnings(for: config) { logger.log(.warn, warning) }
+if let stateDir = config.stateDir {
+    do { try StateDirectory.checkWritable(stateDir) } catch { fail(error.description + " (--state-dir, STUDIOGATE_STATE_DIR or state_dir; empty = off)", code: 1) }
+}
 let connections = ConnectionGauge()
 var gatewayBox: Gateway? = nil
 let server: HTTPServer
@@ -66,7 +93,7 @@ do {
         return gateway
     }
 } catch {
-    fail("cannot listen on \(config.listen): \(error)", code: 1)
+    fail("cannot listen on \(config.listen): \(error)" + addressHint(error, flag: "--listen", variable: "STUDIOGATE_LISTEN"), code: 1)
 }
 let gateway = gatewayBox!
 gateway.restoreSnapshot()
@@ -78,7 +105,7 @@ if let adminListen = config.adminListen {
         adminConfig.log = { message in logger.log(.warn, "admin: " + message) }
         admin = try HTTPServer(configuration: adminConfig, handler: AdminHandler(gateway: gateway, token: config.adminToken))
     } catch {
-        fail("cannot listen on --admin-listen \(adminListen): \(error)", code: 1)
+        fail("cannot listen on admin address \(adminListen): \(error)" + addressHint(error, flag: "--admin-listen", variable: "STUDIOGATE_ADMIN_LISTEN"), code: 1)
     }
 }
 
@@ -88,7 +115,7 @@ lifecycle.start()
 
 print("studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)"
       + (admin.map { ", admin on http://\($0.localAddress)" } ?? ""))
-if config.demo { print(Demo.instructions(gateway: "http://\(server.localAddress)")) }
+if config.demo { print(Demo.instructions(gateway: config.publicURL ?? "http://\(server.localAddress)")) }
 fflush(nil)
 
 withExtendedLifetime((server, demoServer, admin)) {

