@@ -64,6 +64,13 @@ final class EndToEndCacheTests: XCTestCase {
         }
         let delay = try XCTUnwrap(seenAfter, "the change never showed")
         XCTAssertLessThanOrEqual(delay, 2.0, "active TTL 1 s + 1 s")
+
+        // The active execution's own fetch lives for the TTL too: its end shows within it.
+        let execution = "\(executions)/\(active)"
+        XCTAssertEqual(try harness.get(execution).json?["status"] as? String, "active")
+        try harness.control.call("POST", "/__mock/executions/\(active)/end")
+        Thread.sleep(forTimeInterval: 1.2)
+        XCTAssertEqual(try harness.get(execution).json?["status"] as? String, "ended", "an active execution is never kept for good")
     }
 
     func testEndingThroughTheGatewayIsVisibleAtOnce() throws {

@@ -168,6 +168,9 @@ final class RequestParserTests: XCTestCase {
         XCTAssertEqual(ParserHarness.parse("GET /" + String(repeating: "a", count: 200), limits: limits).error, .uriTooLong)
         XCTAssertEqual(ParserHarness.parse("GET /" + String(repeating: "a", count: 120) + " HTTP/1.1\r\nHost: x\r\n\r\n", limits: limits).error, .uriTooLong)
         XCTAssertEqual(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "v", count: 500), limits: limits).error, .headersTooLarge)
+        // A complete head whose fields alone pass the limit, under request line + fields together.
+        XCTAssertEqual(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "v", count: 320) + "\r\n\r\n", limits: limits).error,
+                       .headersTooLarge)
         let manyFields = (0..<6).map { "X-\($0): v\r\n" }.joined()
         XCTAssertEqual(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\n" + manyFields + "\r\n", limits: limits).error, .headersTooLarge)
         XCTAssertEqual(ParserHarness.parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", limits: limits).error, .bodyTooLarge)
