@@ -99,7 +99,7 @@ final class DocumentedCommandsTests: XCTestCase {
         let blocks = Self.fencedBlocks(readme)
         let shellLines = blocks.filter { $0.language == "sh" }.flatMap { $0.text.split(separator: "\n") }
             .map { String($0.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        XCTAssertEqual(shellLines, ["swift run studiogate --demo", "swift run studiogate probe http://127.0.0.1:8080/readyz", "swift test"],
+        XCTAssertEqual(shellLines, ["swift run studiogate --demo", "swift test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
                        "the README's commands changed: teach this test to run the new ones")
         let (demo, banner) = try startDemo()
         defer { demo.stop() }
