@@ -38,23 +38,6 @@ final class EndToEndDeploymentTests: XCTestCase {
                         stderr: String(decoding: stderr, as: UTF8.self), seconds: Date().timeIntervalSince(started))
     }
 
-    /// A loopback port nothing listens on.
-    func closedPort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                _ = bind(fd, pointer, length)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     // MARK: item 1: the exec probe
 
     func testProbeExitsZeroOnAHealthyGatewayAndOneOtherwise() throws {
@@ -65,7 +48,7 @@ final class EndToEndDeploymentTests: XCTestCase {
         XCTAssertEqual(try run(["probe", "http://127.0.0.1:\(port)/readyz"]).status, 0)
         XCTAssertEqual(try run(["probe", "http://localhost:\(port)/healthz", "--timeout", "1"]).status, 0)
 
-        let closed = try run(["probe", "http://127.0.0.1:\(closedPort())/healthz"])
+        let closed = try run(["probe", "http://127.0.0.1:\(LoopbackPort.free())/healthz"])
         XCTAssertEqual(closed.status, 1)
         XCTAssertTrue(closed.stderr.contains("Connection refused"), closed.stderr)
         let notFound = try run(["probe", "http://127.0.0.1:\(port)/no-such-endpoint"])
@@ -75,20 +58,9 @@ final class EndToEndDeploymentTests: XCTestCase {
         XCTAssertEqual(try run(["probe"]).status, 2)
 
         // A listener that accepts (in the kernel backlog) but never answers: the timeout bounds it.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, silentPort) = LoopbackPort.bind(listening: true)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                _ = bind(fd, pointer, length)
-                _ = listen(fd, 8)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        let silent = try run(["probe", "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/healthz", "--timeout", "0.5"])
+        let silent = try run(["probe", "http://127.0.0.1:\(silentPort)/healthz", "--timeout", "0.5"])
         XCTAssertEqual(silent.status, 1)
         XCTAssertLessThan(silent.seconds, 5)
         XCTAssertTrue(silent.stderr.contains("no answer in time"), silent.stderr)
@@ -96,7 +68,7 @@ final class EndToEndDeploymentTests: XCTestCase {
 
     /// `--wait` (the pre-1.29 manifest's postStart hook): retries until the gateway comes up.
     func testProbeWaitRetriesUntilTheGatewayListens() throws {
-        let port = closedPort()
+        let port = LoopbackPort.free()
         let probe = Process()
         probe.executableURL = RunningBinary.productsDirectory.appendingPathComponent("studiogate")
         probe.arguments = ["probe", "http://127.0.0.1:\(port)/healthz", "--wait", "20", "--timeout", "1"]
@@ -116,7 +88,7 @@ final class EndToEndDeploymentTests: XCTestCase {
     func testWildcardListenWithoutPublicURLWarnsAtStart() throws {
         let process = Process()
         process.executableURL = RunningBinary.productsDirectory.appendingPathComponent("studiogate")
-        process.arguments = ["--listen", "0.0.0.0:0", "--upstream", "http://127.0.0.1:\(closedPort())"]
+        process.arguments = ["--listen", "0.0.0.0:0", "--upstream", "http://127.0.0.1:\(LoopbackPort.free())"]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -228,7 +200,7 @@ final class EndToEndDeploymentTests: XCTestCase {
 
     func testA502OnAGetIsAMissInTheHeaderAndInStats() throws {
         let token = String(repeating: "0123456789abcdef", count: 2)
-        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(closedPort())",
+        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(LoopbackPort.free())",
                                                        "--admin-listen", "127.0.0.1:0", "--admin-token", token, "--upstream-timeout", "2"])
         defer { gateway.stop() }
         let response = try GatewayHarness.send(gateway.port, "GET", base, auth: GatewayHarness.authA)

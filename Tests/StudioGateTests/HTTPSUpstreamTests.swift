@@ -29,8 +29,8 @@ final class HTTPSUpstreamTests: XCTestCase {
         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf
         """)
         mock = try RunningBinary("mock-studio", ["--listen", "127.0.0.1:0"])
-        http2Port = try Self.freePort()
-        http1Port = try Self.freePort()
+        http2Port = LoopbackPort.free()
+        http1Port = LoopbackPort.free()
         try startNginx()
     }
 
@@ -54,21 +54,6 @@ final class HTTPSUpstreamTests: XCTestCase {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw NSError(domain: "sh", code: Int(process.terminationStatus), userInfo: [NSLocalizedDescriptionKey: command]) }
-    }
-
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                guard bind(fd, raw, length) == 0, getsockname(fd, raw, &length) == 0 else { throw POSIXError(.EADDRINUSE) }
-            }
-        }
-        return UInt16(bigEndian: address.sin_port)
     }
 
     func startNginx() throws {
