@@ -47,7 +47,9 @@ final class EndToEndClientAbuseTests: XCTestCase {
         XCTAssertTrue(stalled, "the gateway kept reading a connection whose answers were never read")
         let grown = residentBytes(pid) - before
         print("pipelining end to end: stalled \(stalled), resident memory \(before / 1024 / 1024) MiB -> +\(grown / 1024 / 1024) MiB")
-        XCTAssertLessThan(grown, 48 * 1024 * 1024, "resident memory grew \(grown / 1024 / 1024) MiB for one client that reads nothing")
+        if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {  // ASan's shadow memory is not ours
+            XCTAssertLessThan(grown, 48 * 1024 * 1024, "resident memory grew \(grown / 1024 / 1024) MiB for one client that reads nothing")
+        }
         XCTAssertEqual(try harness.get("/healthz", auth: nil).status, 200, "others are served meanwhile")
         // Reading drains it: answers keep coming.
         for _ in 0..<1000 { XCTAssertEqual(try greedy.readResponse().status, 200) }

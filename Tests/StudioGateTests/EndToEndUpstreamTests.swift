@@ -124,7 +124,9 @@ final class EndToEndUpstreamTests: XCTestCase {
         let warm = try residentKilobytes(pid)
         XCTAssertEqual(Set(create(8_000, clients: 4)), [201])
         let after = try residentKilobytes(pid)
-        XCTAssertLessThan(after - warm, 8 * 1024, "RSS grew from \(warm) KiB to \(after) KiB over 8,000 more writes")
+        if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {  // ASan's quarantine is not ours
+            XCTAssertLessThan(after - warm, 8 * 1024, "RSS grew from \(warm) KiB to \(after) KiB over 8,000 more writes")
+        }
     }
 
     func testACompressionBombFromTheUpstreamIs502AndCostsNoMemory() throws {
@@ -133,7 +135,9 @@ final class EndToEndUpstreamTests: XCTestCase {
         let answer = try harness.get(ended)
         XCTAssertEqual(answer.status, 502)
         XCTAssertTrue(answer.text.contains("over"), answer.text)
-        XCTAssertLessThan(try residentKilobytes(harness.gateway.process.processIdentifier), 100 * 1024)
+        if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {
+            XCTAssertLessThan(try residentKilobytes(harness.gateway.process.processIdentifier), 100 * 1024)
+        }
     }
 
     func upstreamInFlight() throws -> Int {
