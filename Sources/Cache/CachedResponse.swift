@@ -3,8 +3,11 @@ public final class CachedResponse: Sendable {
     public let status: Int
     public let contentType: String?
     public let requestID: String?
-    /// The body, gzip-compressed once when stored; hits send it as is or inflate it.
-    public let gzipBody: [UInt8]
+    /// The body gzip-compressed: at once for permanent entries; for short-lived ones on their first
+    /// hit by a gzip client (a miss answers with the identity body, so a miss compresses nothing).
+    public let gzipBody: [UInt8]?
+    /// The identity body of a short-lived entry (nil for permanent entries, stored compressed).
+    public let identityBody: [UInt8]?
     public let identityLength: Int
     /// The account the body belongs to (from its `account_sid`, or the verified caller).
     public let account: String
@@ -15,12 +18,14 @@ public final class CachedResponse: Sendable {
     /// The v1 Engagement view of the same body, gzip-compressed, made on its first use.
     public let engagementGzip: [UInt8]?
 
-    public init(status: Int, contentType: String?, requestID: String?, gzipBody: [UInt8], identityLength: Int,
+    public init(status: Int, contentType: String?, requestID: String?, gzipBody: [UInt8]?, identityBody: [UInt8]? = nil, identityLength: Int,
                 account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil) {
+        precondition(gzipBody != nil || identityBody != nil, "an entry holds its body in one form at least")
         self.status = status
         self.contentType = contentType
         self.requestID = requestID
         self.gzipBody = gzipBody
+        self.identityBody = identityBody
         self.identityLength = identityLength
         self.account = account
         self.storedAt = storedAt
@@ -30,8 +35,14 @@ public final class CachedResponse: Sendable {
 
     /// The same entry carrying its Engagement view too.
     public func withEngagementView(_ gzip: [UInt8]) -> CachedResponse {
-        CachedResponse(status: status, contentType: contentType, requestID: requestID, gzipBody: gzipBody, identityLength: identityLength,
-                       account: account, storedAt: storedAt, expiresAt: expiresAt, engagementGzip: gzip)
+        CachedResponse(status: status, contentType: contentType, requestID: requestID, gzipBody: gzipBody, identityBody: identityBody,
+                       identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt, engagementGzip: gzip)
+    }
+
+    /// The same entry carrying its gzip body too.
+    public func withGzipBody(_ gzip: [UInt8]) -> CachedResponse {
+        CachedResponse(status: status, contentType: contentType, requestID: requestID, gzipBody: gzip, identityBody: identityBody,
+                       identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt, engagementGzip: engagementGzip)
     }
 
     public var isPermanent: Bool { expiresAt == nil }
@@ -40,7 +51,7 @@ public final class CachedResponse: Sendable {
 
     /// Bytes charged against the cache budget: the body plus bookkeeping.
     public func cost(for key: CacheKey) -> Int {
-        gzipBody.count + (engagementGzip?.count ?? 0) + key.resource.utf8.count + key.account.utf8.count + key.group.utf8.count
+        (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.resource.utf8.count + key.account.utf8.count + key.group.utf8.count
             + (contentType?.utf8.count ?? 0) + (requestID?.utf8.count ?? 0) + Self.overhead
     }
 

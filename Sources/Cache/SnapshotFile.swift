@@ -33,7 +33,7 @@ public enum SnapshotFile {
             }
             append(&payload, UInt16(entry.status))
             append(&payload, UInt32(entry.identityLength))
-            appendBytes(&payload, entry.gzipBody)
+            appendBytes(&payload, entry.gzipBody ?? Zlib.compress(entry.identityBody ?? [], format: .gzip, level: 6))
             appendBytes(&payload, entry.engagementGzip ?? [])
             out += recordMarker
             append(&out, UInt32(payload.count))

@@ -16,12 +16,13 @@ extension Gateway {
         case .notCached: expiresAt = now
         }
         let body = answer.body
-        // Kept for good (ended data): compress hard once. Kept for seconds (active data, list
-        // pages, polled over and over): compress fast; the smaller size would not pay for itself.
-        let level: Int32 = expiresAt == nil ? 6 : 1
+        // Kept for good (ended data): compressed hard, once. Kept for seconds (active data, list
+        // pages): kept as is, and compressed (fast) only if a gzip client hits it; most are
+        // replaced before that, and a miss should not pay for a compression nobody may use.
+        let permanent = expiresAt == nil
         return CachedResponse(status: answer.status, contentType: answer.headers["Content-Type"].map(Self.interned), requestID: answer.headers["Twilio-Request-Id"],
-                              gzipBody: Zlib.compress(body, format: .gzip, level: level), identityLength: body.count,
-                              account: account, storedAt: now, expiresAt: expiresAt)
+                              gzipBody: permanent ? Zlib.compress(body, format: .gzip, level: 6) : nil, identityBody: permanent ? nil : body,
+                              identityLength: body.count, account: account, storedAt: now, expiresAt: expiresAt)
     }
 
     /// Studio's usual content type as a literal, so a hundred thousand entries share one string.
@@ -33,7 +34,7 @@ extension Gateway {
     /// (if `key` still holds this entry), so it is built once per entry.
     func viewed(_ entry: CachedResponse, for forward: Forward) -> CachedResponse {
         guard forward.route.viaEngagements, entry.engagementGzip == nil else { return entry }
-        let execution = (try? Zlib.decompress(entry.gzipBody, format: .gzip)) ?? []
+        let execution = entry.identityBody ?? inflated(entry.gzipBody)
         let engagement = StudioJSONRewriter.rewrite(execution, engagementView) ?? execution
         let updated = entry.withEngagementView(Zlib.compress(engagement, format: .gzip, level: 6))
         if let key = CacheKey(account: entry.account, route: forward.route, query: forward.query) {
@@ -51,17 +52,43 @@ extension Gateway {
         headers.add("X-Cache", cacheResult)
         if cacheResult != "MISS" { headers.add("Age", String(Int(max(0, now - entry.storedAt)))) }
         headers.add("Vary", "Accept-Encoding")
-        let gzipBody = forward.route.viaEngagements ? entry.engagementGzip ?? entry.gzipBody : entry.gzipBody
-        if forward.acceptsGzip {
-            headers.add("Content-Encoding", "gzip")
-            return HTTPResponse(status: entry.status, headers: headers, body: gzipBody)
+        if forward.route.viaEngagements, let engagement = entry.engagementGzip {
+            if forward.acceptsGzip { return Self.gzipped(entry, engagement, headers) }
+            let body = cacheResult == "MISS" ? inflated(engagement) : inflated.body(of: entry, engagementView: true) { inflated(engagement) }
+            return HTTPResponse(status: entry.status, headers: headers, body: body)
         }
-        if let identity, !forward.route.viaEngagements { return HTTPResponse(status: entry.status, headers: headers, body: identity) }
-        // The stored bytes were compressed by us; failure here would be a bug, not bad input.
-        let inflate = { (try? Zlib.decompress(gzipBody, format: .gzip)) ?? [] }
-        // Only entries that can be hit again earn a place in the hot set; a miss's entry may not even be stored.
-        let body = cacheResult == "MISS" ? inflate() : inflated.body(of: entry, engagementView: forward.route.viaEngagements, inflate: inflate)
+        // A gzip client gets the stored gzip; a short-lived entry is compressed on its first such
+        // hit (a miss answers with the identity body it has at hand instead).
+        if forward.acceptsGzip, let gzip = entry.gzipBody ?? (cacheResult == "MISS" ? nil : compressed(entry, for: forward).gzipBody) {
+            return Self.gzipped(entry, gzip, headers)
+        }
+        if let identity = identity ?? entry.identityBody { return HTTPResponse(status: entry.status, headers: headers, body: identity) }
+        // Stored compressed only (a permanent entry): inflate, once per hot entry.
+        let gzip = entry.gzipBody ?? []
+        let body = cacheResult == "MISS" ? inflated(gzip) : inflated.body(of: entry, engagementView: false) { inflated(gzip) }
         return HTTPResponse(status: entry.status, headers: headers, body: body)
+    }
+
+    private static func gzipped(_ entry: CachedResponse, _ gzip: [UInt8], _ headers: HTTPHeaders) -> HTTPResponse {
+        var headers = headers
+        headers.add("Content-Encoding", "gzip")
+        return HTTPResponse(status: entry.status, headers: headers, body: gzip)
+    }
+
+    /// Bytes the gateway compressed itself: failing to inflate them would be a bug, not bad input.
+    private func inflated(_ gzip: [UInt8]?) -> [UInt8] {
+        (try? Zlib.decompress(gzip ?? [], format: .gzip)) ?? []
+    }
+
+    /// `entry` with its gzip body, compressed now (fast: the entry is short-lived) and kept in the
+    /// cache if the key still holds this entry, so it is compressed once.
+    func compressed(_ entry: CachedResponse, for forward: Forward) -> CachedResponse {
+        guard entry.gzipBody == nil, let identity = entry.identityBody else { return entry }
+        let updated = entry.withGzipBody(Zlib.compress(identity, format: .gzip, level: 1))
+        if let key = CacheKey(account: entry.account, route: forward.route, query: forward.query) {
+            cache.replace(key, entry, with: updated)
+        }
+        return updated
     }
 
     /// An answer passed on: its Execution view, translated again for Engagement routes.

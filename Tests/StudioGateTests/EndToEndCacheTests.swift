@@ -205,6 +205,28 @@ final class EndToEndCacheTests: XCTestCase {
         XCTAssertEqual(recovered.header("X-Cache"), "MISS")
     }
 
+    /// Short-lived entries are stored as they came: the miss compresses nothing, the first gzip hit
+    /// compresses once, and every client gets the same bytes either way.
+    func testShortLivedEntriesAreCompressedOnTheirFirstGzipHit() throws {
+        try start(["--active-ttl", "30"])
+        let path = "\(executions)/\(active)/Context"
+        let miss = try harness.get(path, extraHeaders: "Accept-Encoding: gzip\r\n")
+        XCTAssertEqual(miss.header("X-Cache"), "MISS")
+        XCTAssertNil(miss.header("Content-Encoding"), "a miss answers with the body it has at hand")
+        for _ in 0..<2 {
+            let hit = try harness.get(path, extraHeaders: "Accept-Encoding: gzip\r\n")
+            XCTAssertEqual(hit.header("X-Cache"), "HIT")
+            XCTAssertEqual(hit.header("Content-Encoding"), "gzip")
+            XCTAssertEqual(try Zlib.decompress(hit.body), miss.body)
+        }
+        let plain = try harness.get(path)
+        XCTAssertEqual(plain.header("X-Cache"), "HIT")
+        XCTAssertNil(plain.header("Content-Encoding"))
+        XCTAssertEqual(plain.body, miss.body)
+        let engagement = try harness.get("/v1/Flows/\(flow)/Engagements/\(active)/Context", extraHeaders: "Accept-Encoding: gzip\r\n")
+        XCTAssertEqual(engagement.status, 200)
+    }
+
     func testGzipIsSentFromStorageToClientsThatAcceptIt() throws {
         try start()
         let path = "\(executions)/\(ended)/Context"
