@@ -11,13 +11,16 @@ import Locking
 /// credential at once; a 403 forgets it for that family. Time is injected (seconds on a monotonic
 /// clock) so the rules are tested without waiting.
 public final class CredentialBook: Sendable {
-    /// Families are bits of a 64-bit set.
-    public static let familyLimit = 64
+    /// Families are indices 0..<8 (the gateway has seven route kinds).
+    public static let familyLimit = 8
 
     private struct Proof {
         var account: String
-        /// When each family was last verified (unset families are absent).
-        var verifiedAt: [Int: Double]
+        /// When each family was last verified; -infinity: never. A fixed vector, so a hit's
+        /// lookup costs no hashing and no allocation.
+        var verifiedAt = SIMD8<Double>(repeating: -.infinity)
+
+        var isEmpty: Bool { verifiedAt.max() == -.infinity }
     }
 
     private let proofs = Locked<[SHA256Digest: Proof]>([:])
@@ -34,12 +37,8 @@ public final class CredentialBook: Sendable {
     /// The account `credential` is currently verified for, for `family`, if any.
     public func verifiedAccount(_ credential: SHA256Digest, family: Int, now: Double) -> String? {
         proofs.withLock { proofs in
-            guard let proof = proofs[credential], let at = proof.verifiedAt[family] else { return nil }
-            guard now - at < ttl else {
-                proofs[credential]?.verifiedAt[family] = nil
-                if proofs[credential]?.verifiedAt.isEmpty == true { proofs[credential] = nil }
-                return nil
-            }
+            guard let proof = proofs[credential] else { return nil }
+            guard now - proof.verifiedAt[family] < ttl else { return nil }  // never verified here, or expired
             return proof.account
         }
     }
@@ -49,11 +48,11 @@ public final class CredentialBook: Sendable {
             if proofs.count >= capacity, proofs[credential] == nil {
                 // Full: drop expired proofs, then (if still full) an arbitrary one. A dropped proof only
                 // costs one more upstream round trip for that caller.
-                proofs = proofs.filter { proof in proof.value.verifiedAt.values.contains { now - $0 < ttl } }
+                proofs = proofs.filter { now - $0.value.verifiedAt.max() < ttl }
                 if proofs.count >= capacity, let victim = proofs.keys.first { proofs[victim] = nil }
             }
             if proofs[credential]?.account != account {
-                proofs[credential] = Proof(account: account, verifiedAt: [:])  // a different account: start over
+                proofs[credential] = Proof(account: account)  // a different account: start over
             }
             proofs[credential]?.verifiedAt[family] = now
         }
@@ -67,8 +66,8 @@ public final class CredentialBook: Sendable {
     /// The upstream refused the credential this kind of resource (403): that proof is gone.
     public func forget(_ credential: SHA256Digest, family: Int) {
         proofs.withLock { proofs in
-            proofs[credential]?.verifiedAt[family] = nil
-            if proofs[credential]?.verifiedAt.isEmpty == true { proofs[credential] = nil }
+            proofs[credential]?.verifiedAt[family] = -.infinity
+            if proofs[credential]?.isEmpty == true { proofs[credential] = nil }
         }
     }
 

@@ -143,8 +143,17 @@ public final class Gateway: HTTPHandler {
         var pathAndQuery: String { route.upstreamPath + (query.isEmpty ? "" : "?" + query) }
         var credential: SHA256Digest { caller.digest }
         /// The kind of resource a proof covers (restricted API keys differ per kind).
-        var family: Int { Self.families.firstIndex(of: route.resource)! }
-        private static let families: [StudioRoute.Resource] = [.executionList, .execution, .executionContext, .stepList, .step, .stepContext, .flowAdmin]
+        var family: Int {
+            switch route.resource {
+            case .executionList: 0
+            case .execution: 1
+            case .executionContext: 2
+            case .stepList: 3
+            case .step: 4
+            case .stepContext: 5
+            case .flowAdmin: 6
+            }
+        }
         var username: String { caller.username }
 
         /// Built only when the upstream is called (never on a hit).
