@@ -51,10 +51,12 @@ extension Gateway {
         let coalescingKey = (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
             + " " + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
         let membership = coalescer.join(coalescingKey) { [self] shared in
-            // Only a stored-kind answer is everyone's; a refusal or failure belongs to the credential
-            // that met it, and another credential asks for itself.
-            if case .entry = shared.outcome {} else if shared.leader != forward.credential {
-                return readAlone(forward, exchange: exchange, stale: held)
+            // Only a 2xx of this waiter's own account is everyone's; a refusal or failure belongs to
+            // the credential that met it, and another credential asks for itself.
+            if shared.leader != forward.credential {
+                guard case .entry(let entry, _) = shared.outcome, entry.account == account else {
+                    return readAlone(forward, exchange: exchange, stale: held)
+                }
             }
             finish(exchange, response(for: shared.outcome, stale: held, forward: forward), upstreamStatus: shared.outcome.upstreamStatus)
         }
