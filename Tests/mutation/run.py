@@ -40,6 +40,7 @@ def main():
         source = open(file).read()
         if source.count(original) != 1:
             results.append((name, "STALE (the original text is not in the source once)", 0))
+            print(f"{'STALE':28} {0:6.0f} s  {name} (its original text is not in the source exactly once)", flush=True)
             continue
         open(file, "w").write(source.replace(original, mutated))
         try:
