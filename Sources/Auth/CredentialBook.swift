@@ -11,12 +11,9 @@ import Locking
 /// credential at once; a 403 forgets it for that family. Time is injected (seconds on a monotonic
 /// clock) so the rules are tested without waiting.
 public final class CredentialBook: Sendable {
-    /// Families are indices 0..<8 (the gateway has seven route kinds).
-    public static let familyLimit = 8
-
     private struct Proof {
         var account: String
-        /// When each family was last verified; -infinity: never. A fixed vector, so a hit's
+        /// When each family (0..<8; the gateway has seven route kinds) was last verified; -infinity: never. A fixed vector, so a hit's
         /// lookup costs no hashing and no allocation.
         var verifiedAt = SIMD8<Double>(repeating: -.infinity)
 

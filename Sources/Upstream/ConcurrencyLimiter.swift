@@ -74,8 +74,6 @@ final class ConcurrencyLimiter: LoopLocal {
         next.start()
     }
 
-    var queued: Int { queue.count }
-
     private func mayStart(_ admission: Admission) -> Bool {
         guard active < limit else { return false }
         guard case .unverified(let credential) = admission else { return true }

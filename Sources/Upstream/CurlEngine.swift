@@ -64,8 +64,6 @@ final class CurlEngine: LoopLocal {
         transfer.finish(.failure(.cancelled))
     }
 
-    var callsInFlight: Int { transfers.count }
-
     // MARK: driving curl
 
     fileprivate func watch(_ fd: Int32, what: Int32) {

@@ -49,7 +49,4 @@ public final class UpstreamClient: Sendable {
     func engine(on loop: EventLoop) -> CurlEngine {
         loop.local(for: self) { CurlEngine(loop: loop, maxConnectionsPerHost: options.maxConnectionsPerLoop, stats: stats) }
     }
-
-    /// The libcurl this process runs on, e.g. `libcurl/7.88.1 OpenSSL/3.0.15 zlib/1.2.13 nghttp2/1.52.0`.
-    public static var curlVersion: String { String(cString: curl_version()) }
 }

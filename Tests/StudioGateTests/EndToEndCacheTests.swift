@@ -242,21 +242,15 @@ final class EndToEndCacheTests: XCTestCase {
         try start(["--cache-size", "64K", "--active-ttl", "600", "--threads", "1"])
         let first = "\(executions)?PageSize=1&Page=0"
         _ = try harness.get(first)
-        let rssBefore = try residentKiB(of: harness.gateway.process.processIdentifier)
+        let rssBefore = try harness.gateway.residentKiB()
         for pageSize in 1...40 {
             for page in 0..<12 { _ = try harness.get("\(executions)?PageSize=\(pageSize)&Page=\(page)") }
         }
         XCTAssertEqual(try harness.get(first).header("X-Cache"), "MISS", "the least recently used page was evicted")
-        let rssAfter = try residentKiB(of: harness.gateway.process.processIdentifier)
+        let rssAfter = try harness.gateway.residentKiB()
         // Under a sanitizer RSS is mostly the sanitizer's own (quarantine, shadow memory).
         if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {
             XCTAssertLessThan(rssAfter - rssBefore, 16 * 1024, "480 distinct pages under a 64 KiB budget must not grow RSS by 16 MiB")
         }
-    }
-
-    func residentKiB(of pid: Int32) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
     }
 }

@@ -10,22 +10,13 @@ final class EndToEndClientAbuseTests: XCTestCase {
 
     override func tearDown() { harness?.stop() }
 
-    func residentBytes(_ pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first
-        else { return 0 }
-        return kilobytes * 1024
-    }
-
     /// The report: `GET /metrics` 200 times per write, repeatedly, never reading, grew the gateway
     /// from 32 MB to 566 MB in 8 s. Now the gateway stops reading that connection once its answers
     /// back up, its memory stays put, and everyone else is served.
     func testPipeliningWithoutReadingDoesNotGrowTheGateway() throws {
         harness = try GatewayHarness(["--idle-timeout", "30"])
-        let pid = harness.gateway.process.processIdentifier
         XCTAssertEqual(try harness.get("/metrics", auth: nil).status, 200)
-        let before = residentBytes(pid)
+        let before = try harness.gateway.residentKiB() * 1024
         let greedy = try RawClient(port: harness.gateway.port)
         var small: Int32 = 64 * 1024
         setsockopt(greedy.fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
@@ -45,7 +36,7 @@ final class EndToEndClientAbuseTests: XCTestCase {
             }
         }
         XCTAssertTrue(stalled, "the gateway kept reading a connection whose answers were never read")
-        let grown = residentBytes(pid) - before
+        let grown = try harness.gateway.residentKiB() * 1024 - before
         print("pipelining end to end: stalled \(stalled), resident memory \(before / 1024 / 1024) MiB -> +\(grown / 1024 / 1024) MiB")
         if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {  // ASan's shadow memory is not ours
             XCTAssertLessThan(grown, 48 * 1024 * 1024, "resident memory grew \(grown / 1024 / 1024) MiB for one client that reads nothing")

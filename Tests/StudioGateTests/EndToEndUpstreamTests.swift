@@ -111,19 +111,12 @@ final class EndToEndUpstreamTests: XCTestCase {
         XCTAssertTrue(metrics.contains("studiogate_upstream_writes_not_resent_total"), metrics)
     }
 
-    func residentKilobytes(_ pid: Int32) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
-    }
-
     func testMemoryStaysFlatOverTenThousandWrites() throws {
         harness = try GatewayHarness()
-        let pid = harness.gateway.process.processIdentifier
         XCTAssertEqual(Set(create(2_000, clients: 4)), [201])
-        let warm = try residentKilobytes(pid)
+        let warm = try harness.gateway.residentKiB()
         XCTAssertEqual(Set(create(8_000, clients: 4)), [201])
-        let after = try residentKilobytes(pid)
+        let after = try harness.gateway.residentKiB()
         if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {  // ASan's quarantine is not ours
             XCTAssertLessThan(after - warm, 8 * 1024, "RSS grew from \(warm) KiB to \(after) KiB over 8,000 more writes")
         }
@@ -136,7 +129,7 @@ final class EndToEndUpstreamTests: XCTestCase {
         XCTAssertEqual(answer.status, 502)
         XCTAssertTrue(answer.text.contains("over"), answer.text)
         if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {
-            XCTAssertLessThan(try residentKilobytes(harness.gateway.process.processIdentifier), 100 * 1024)
+            XCTAssertLessThan(try harness.gateway.residentKiB(), 100 * 1024)
         }
     }
 

@@ -123,3 +123,12 @@ struct MockControl {
 
     func fault(_ json: String) throws { try call("POST", "/__mock/faults", body: json) }
 }
+
+extension RunningBinary {
+    /// The process's resident memory (VmRSS) in KiB.
+    func residentKiB() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+    }
+}
