@@ -269,6 +269,58 @@ end
         stack.stop()
 
 
+def curl_ceiling(build, seconds, smoke):
+    """What the card's upstream engine can reach at best on the forward workload: libcurl alone as
+    a keep-alive client (bench/curl-ceiling.c, no server side, no cache) and nginx serving the body
+    itself (the server side alone), each on the server core, alternated with nginx proxy_pass.
+    A forwarder does both halves, so 1 / (1/curl + 1/server) bounds any libcurl-based forwarder."""
+    stack = ForwardStack(build)
+    try:
+        binary = os.path.join(stack.dir, "curl-ceiling")
+        subprocess.run(["gcc", "-O2", "-o", binary, os.path.join(HERE, "curl-ceiling.c"), "-lcurl"], check=True)
+        script = os.path.join(stack.dir, "distinct.lua")
+        open(script, "w").write(f"""
+counter = {random.randrange(1 << 40)}
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", string.format("/v2/Flows/{FLOW}/Executions/FN%032x", counter))
+end
+""" + open(os.path.join(HERE, "wrk-report.lua")).read())
+        server_port = write_static_server(stack)
+        stack.procs.append(Proc(["nginx", "-c", os.path.join(stack.dir, "static-server.conf"), "-p", stack.dir], SERVER_CORES))
+        wait_listening(server_port)
+        rows = []
+        for connections in ((64,) if smoke else (1, 64)):
+            runs = {"nginx_proxy_pass": [], "curl_client_alone": [], "nginx_server_alone": []}
+            for _ in range(1 if smoke else 3):
+                runs["nginx_proxy_pass"].append(wrk(stack.nginx_port, "/", connections, seconds, ["-s", script])["rps"])
+                output = subprocess.run(["taskset", "-c", SERVER_CORES, binary, str(stack.static_port), str(connections), str(seconds)],
+                                        capture_output=True, text=True, timeout=seconds + 30).stdout
+                runs["curl_client_alone"].append(float(re.search(r"([\d.]+) transfers/s", output).group(1)))
+                runs["nginx_server_alone"].append(wrk(server_port, "/", connections, seconds, ["-s", script])["rps"])
+            row = {name: statistics.median(values) for name, values in runs.items()}
+            bound = 1 / (1 / row["curl_client_alone"] + 1 / row["nginx_server_alone"])
+            row |= {"libcurl_forwarder_bound": bound, "bound_over_nginx_proxy_pass": bound / row["nginx_proxy_pass"],
+                    "curl_alone_over_nginx_proxy_pass": row["curl_client_alone"] / row["nginx_proxy_pass"]}
+            rows.append((connections, row))
+        return rows
+    finally:
+        stack.stop()
+
+
+def write_static_server(stack):
+    """nginx on the server core answering the forward body itself: a forwarder's server half alone.
+    Returns its port."""
+    port = free_port()
+    body = FORWARD_BODY.replace("\\", "\\\\").replace("'", "\\'")
+    open(os.path.join(stack.dir, "static-server.conf"), "w").write(
+        f"worker_processes 1; daemon off; pid {stack.dir}/server.pid; error_log {stack.dir}/error.log warn;"
+        f" events {{ worker_connections 4096; }} http {{ access_log off; keepalive_requests 1000000;"
+        f" server {{ listen 127.0.0.1:{port} reuseport backlog=4096;"
+        f" location / {{ default_type application/json; return 200 '{body}'; }} }} }}")
+    return port
+
+
 def poll_executions(port, executions, interval, stop, results):
     """One polling service (its own process, so N of them keep their pace without sharing a GIL):
     fetches every execution each `interval` until `stop`; reports its request count and when it
@@ -425,13 +477,16 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
-    parser.add_argument("--only", choices=["memory", "hit", "forward"], help="run one scenario and print it (no files written)")
+    parser.add_argument("--only", choices=["memory", "hit", "forward", "curl-ceiling"], help="run one scenario and print it (no files written)")
     args = parser.parse_args()
     if args.only == "memory":
         print(json.dumps(memory(args.build, 100_000), indent=1))
         return
     if args.only == "forward":
         print(json.dumps(forward_path(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
+        return
+    if args.only == "curl-ceiling":
+        print(json.dumps(curl_ceiling(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
         return
     if args.only == "hit":
         rows, _, _ = hit_path(args.build, 5, True)
