@@ -35,7 +35,9 @@ let package = Package(
         // libcurl multi-socket on the event loops: the client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
         // The request pipeline and its configuration.
-        .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking"]),
+        .target(
+            name: "Gateway",
+            dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking"]),
         // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
         .target(name: "CStartup"),
         .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio", "CStartup"]),
@@ -45,7 +47,8 @@ let package = Package(
         .testTarget(
             name: "StudioGateTests",
             dependencies: [
-                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache", "Locking",
+                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache",
+                "Locking",
                 "MockStudio", "studiogate", "mock-studio",
             ]
         ),

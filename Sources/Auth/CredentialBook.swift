@@ -1,7 +1,7 @@
 import Locking
 
 /// Which account each credential has been proven to belong to, and for which kinds of resource
-/// (DESIGN §4).
+/// (docs/ARCHITECTURE.md, «Isolation rules»).
 ///
 /// A credential is the SHA-256 of the whole `Authorization` value; the value itself is never kept.
 /// It is verified for an account *and a resource family* (a small integer the gateway assigns per

@@ -1,5 +1,5 @@
-import Synchronization
 import Locking
+import Synchronization
 
 /// Counters the metrics endpoint will publish. Updated lock-free on the request path.
 public final class CacheCounters: Sendable {

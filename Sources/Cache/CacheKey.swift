@@ -1,6 +1,6 @@
 import Studio
 
-/// Where a response is stored: per account (DESIGN §4), by canonical upstream path and sorted query.
+/// Where a response is stored: per account (the isolation rules), by canonical upstream path and sorted query.
 /// `group` ties together what one write must invalidate: every view of one execution, or one
 /// flow's list pages.
 public struct CacheKey: Hashable, Sendable, CustomStringConvertible {

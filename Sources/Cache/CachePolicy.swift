@@ -1,6 +1,6 @@
 import Studio
 
-/// How long an upstream answer may be served from cache (DESIGN §3). Pure.
+/// How long an upstream answer may be served from cache (docs/ARCHITECTURE.md, «Cache policy»). Pure.
 public struct CachePolicy: Sendable {
     public enum Lifetime: Equatable, Sendable {
         case notCached
@@ -19,7 +19,9 @@ public struct CachePolicy: Sendable {
     /// - Parameters:
     ///   - endedBeforeRequest: the execution was known to be ended before this request went upstream.
     ///   - bodyStatus: the `status` member of an Execution body, if this is one.
-    public func lifetime(route: StudioRoute, status: Int, endedBeforeRequest: Bool, bodyStatus: String?, now: Double) -> Lifetime {
+    public func lifetime(route: StudioRoute, status: Int, endedBeforeRequest: Bool, bodyStatus: String?, now: Double)
+        -> Lifetime
+    {
         guard status == 200 else { return .notCached }  // errors, creates (201) and deletes (204) are never cached
         let shortLived: Lifetime = activeTTL > 0 ? .until(now + activeTTL) : .notCached
         switch route.resource {

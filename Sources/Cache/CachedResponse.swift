@@ -18,8 +18,11 @@ public final class CachedResponse: Sendable {
     /// The v1 Engagement view of the same body, gzip-compressed, made on its first use.
     public let engagementGzip: [UInt8]?
 
-    public init(status: Int, contentType: String?, requestID: String?, gzipBody: [UInt8]?, identityBody: [UInt8]? = nil, identityLength: Int,
-                account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil) {
+    public init(
+        status: Int, contentType: String?, requestID: String?, gzipBody: [UInt8]?, identityBody: [UInt8]? = nil,
+        identityLength: Int,
+        account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil
+    ) {
         precondition(gzipBody != nil || identityBody != nil, "an entry holds its body in one form at least")
         self.status = status
         self.contentType = contentType
@@ -35,14 +38,19 @@ public final class CachedResponse: Sendable {
 
     /// The same entry carrying its Engagement view too.
     public func withEngagementView(_ gzip: [UInt8]) -> CachedResponse {
-        CachedResponse(status: status, contentType: contentType, requestID: requestID, gzipBody: gzipBody, identityBody: identityBody,
-                       identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt, engagementGzip: gzip)
+        CachedResponse(
+            status: status, contentType: contentType, requestID: requestID, gzipBody: gzipBody,
+            identityBody: identityBody,
+            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
+            engagementGzip: gzip)
     }
 
     /// The same entry carrying its gzip body too.
     public func withGzipBody(_ gzip: [UInt8]) -> CachedResponse {
-        CachedResponse(status: status, contentType: contentType, requestID: requestID, gzipBody: gzip, identityBody: identityBody,
-                       identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt, engagementGzip: engagementGzip)
+        CachedResponse(
+            status: status, contentType: contentType, requestID: requestID, gzipBody: gzip, identityBody: identityBody,
+            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
+            engagementGzip: engagementGzip)
     }
 
     public var isPermanent: Bool { expiresAt == nil }
@@ -51,7 +59,8 @@ public final class CachedResponse: Sendable {
 
     /// Bytes charged against the cache budget: the body plus bookkeeping.
     public func cost(for key: CacheKey) -> Int {
-        (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.resource.utf8.count + key.account.utf8.count + key.group.utf8.count
+        (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.resource.utf8.count
+            + key.account.utf8.count + key.group.utf8.count
             + (contentType?.utf8.count ?? 0) + (requestID?.utf8.count ?? 0) + Self.overhead
     }
 

@@ -47,7 +47,9 @@ public final class Coalescer<Result: Sendable>: Sendable {
     @discardableResult
     public func leave(_ key: String, _ membership: Membership) -> Bool {
         let (left, cancel): (Bool, (@Sendable () -> Void)?) = state.withLock { state in
-            guard var group = state.groups[key], let index = group.waiters.firstIndex(where: { $0.ticket == membership.ticket }) else {
+            guard var group = state.groups[key],
+                let index = group.waiters.firstIndex(where: { $0.ticket == membership.ticket })
+            else {
                 return (false, nil)
             }
             group.waiters.remove(at: index)

@@ -46,7 +46,8 @@ struct LRUShard {
             evictions += 1
         }
         let groupHead = groupHeads[key.group] ?? -1
-        let node = Node(key: key, value: value, cost: cost, newer: -1, older: newest, groupNext: groupHead, groupPrevious: -1)
+        let node = Node(
+            key: key, value: value, cost: cost, newer: -1, older: newest, groupNext: groupHead, groupPrevious: -1)
         let slot: Int
         if let reused = freeSlots.popLast() {
             slot = reused

@@ -47,7 +47,9 @@ public final class ResponseCache: Sendable {
     }
 
     @discardableResult
-    public func removeGroup(_ group: String, where predicate: (CacheKey, CachedResponse) -> Bool = { _, _ in true }) -> Int {
+    public func removeGroup(_ group: String, where predicate: (CacheKey, CachedResponse) -> Bool = { _, _ in true })
+        -> Int
+    {
         shard(group).state.withLock { $0.removeGroup(group, where: predicate) }
     }
 
@@ -60,11 +62,12 @@ public final class ResponseCache: Sendable {
     @discardableResult
     public func removeAll(where predicate: (CacheKey, CachedResponse) -> Bool) -> Int {
         shards.reduce(0) { total, shard in
-            total + shard.state.withLock { state in
-                let victims = state.entriesOldestFirst().filter { predicate($0.0, $0.1) }
-                for (key, _) in victims { state.remove(key) }
-                return victims.count
-            }
+            total
+                + shard.state.withLock { state in
+                    let victims = state.entriesOldestFirst().filter { predicate($0.0, $0.1) }
+                    for (key, _) in victims { state.remove(key) }
+                    return victims.count
+                }
         }
     }
 

@@ -28,7 +28,9 @@ public enum SnapshotFile {
         append(&out, version)
         for (key, entry) in entries {
             var payload: [UInt8] = []
-            for text in [key.account, key.resource, key.group, entry.account, entry.contentType ?? "", entry.requestID ?? ""] {
+            for text in [
+                key.account, key.resource, key.group, entry.account, entry.contentType ?? "", entry.requestID ?? "",
+            ] {
                 appendBytes(&payload, Array(text.utf8))
             }
             append(&payload, UInt16(entry.status))
@@ -47,7 +49,7 @@ public enum SnapshotFile {
     public static func decode(_ bytes: [UInt8], now: Double) -> ([(CacheKey, CachedResponse)], LoadReport) {
         var report = LoadReport()
         guard bytes.count >= magic.count + 2, Array(bytes[0..<magic.count]) == magic,
-              UInt16(bytes[magic.count]) | UInt16(bytes[magic.count + 1]) << 8 == version
+            UInt16(bytes[magic.count]) | UInt16(bytes[magic.count + 1]) << 8 == version
         else {
             report.unreadableHeader = !bytes.isEmpty
             return ([], report)
@@ -55,7 +57,10 @@ public enum SnapshotFile {
         var entries: [(CacheKey, CachedResponse)] = []
         var offset = magic.count + 2
         while offset < bytes.count {
-            guard offset + 12 <= bytes.count else { report.truncated = true; break }
+            guard offset + 12 <= bytes.count else {
+                report.truncated = true
+                break
+            }
             guard Array(bytes[offset..<(offset + 4)]) == recordMarker else {
                 report.corrupt += 1
                 offset = nextMarker(in: bytes, after: offset + 1)
@@ -66,7 +71,10 @@ public enum SnapshotFile {
             let start = offset + 12
             guard length <= bytes.count - start else {
                 let next = nextMarker(in: bytes, after: offset + 4)
-                if next == bytes.count { report.truncated = true; break }
+                if next == bytes.count {
+                    report.truncated = true
+                    break
+                }
                 report.corrupt += 1
                 offset = next
                 continue
@@ -96,13 +104,15 @@ public enum SnapshotFile {
 
     private static func decodeRecord(_ payload: [UInt8], now: Double) -> (CacheKey, CachedResponse)? {
         var reader = Reader(bytes: payload)
-        guard let account = reader.text(), let resource = reader.text(), let group = reader.text(), let owner = reader.text(),
-              let contentType = reader.text(), let requestID = reader.text(), let status = reader.uint16(),
-              let identityLength = reader.uint32(), let gzip = reader.blob(), let engagement = reader.blob(), reader.atEnd
+        guard let account = reader.text(), let resource = reader.text(), let group = reader.text(),
+            let owner = reader.text(),
+            let contentType = reader.text(), let requestID = reader.text(), let status = reader.uint16(),
+            let identityLength = reader.uint32(), let gzip = reader.blob(), let engagement = reader.blob(), reader.atEnd
         else { return nil }
-        let entry = CachedResponse(status: Int(status), contentType: contentType.isEmpty ? nil : contentType,
-                                   requestID: requestID.isEmpty ? nil : requestID, gzipBody: gzip, identityLength: Int(identityLength),
-                                   account: owner, storedAt: now, expiresAt: nil, engagementGzip: engagement.isEmpty ? nil : engagement)
+        let entry = CachedResponse(
+            status: Int(status), contentType: contentType.isEmpty ? nil : contentType,
+            requestID: requestID.isEmpty ? nil : requestID, gzipBody: gzip, identityLength: Int(identityLength),
+            account: owner, storedAt: now, expiresAt: nil, engagementGzip: engagement.isEmpty ? nil : engagement)
         return (CacheKey(account: account, resource: resource, group: group), entry)
     }
 

@@ -36,7 +36,8 @@ public enum Zlib {
         defer { deflateEnd(&stream) }
 
         // Scratch space left uninitialised (zero-filling it cost more than compressing a small body).
-        let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Int(deflateBound(&stream, UInt(input.count))))
+        let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(
+            capacity: Int(deflateBound(&stream, UInt(input.count))))
         defer { scratch.deallocate() }
         let produced: Int = input.withUnsafeBufferPointer { inBuf in
             stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
@@ -72,7 +73,10 @@ public enum Zlib {
                 let result = inflate(&stream, Z_NO_FLUSH)
                 let produced = chunk.count - Int(stream.avail_out)
                 output.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<produced]))
-                guard output.count <= limit else { throw Failure(code: Z_BUF_ERROR, description: "inflated size over \(limit) bytes", isOverLimit: true) }
+                guard output.count <= limit else {
+                    throw Failure(
+                        code: Z_BUF_ERROR, description: "inflated size over \(limit) bytes", isOverLimit: true)
+                }
                 switch result {
                 case Z_STREAM_END:
                     return output

@@ -1,7 +1,7 @@
 import CLinux
 import Glibc
-import Synchronization
 import Locking
+import Synchronization
 
 /// Something that owns a file descriptor registered with an `EventLoop`.
 public protocol EventHandler: AnyObject {

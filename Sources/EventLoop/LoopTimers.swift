@@ -34,7 +34,7 @@ public struct LoopTimers {
     /// Removes and returns one task whose deadline has passed, earliest first.
     mutating func popDue(now: UInt64) -> (() -> Void)? {
         guard let index = entries.indices.min(by: { entries[$0].deadline < entries[$1].deadline }),
-              entries[index].deadline <= now
+            entries[index].deadline <= now
         else { return nil }
         return entries.remove(at: index).task
     }

@@ -5,8 +5,14 @@ import Glibc
 /// Every descriptor is non-blocking and close-on-exec.
 public enum Socket {
     /// A listening TCP socket bound to `address`; returns the fd and the bound address (port 0 resolved).
-    public static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(Errno) -> (fd: Int32, bound: SocketAddress) {
-        let fd = try syscall { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+    public static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(Errno) -> (
+        fd: Int32, bound: SocketAddress
+    ) {
+        let fd = try syscall {
+            socket(
+                address.family,
+                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         do throws(Errno) {
             var one: Int32 = 1
             try syscall { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
@@ -32,7 +38,9 @@ public enum Socket {
 
     /// Accepts one pending connection, already non-blocking.
     public static func accept(_ listenFD: Int32) throws(Errno) -> IOResult<Int32> {
-        let fd = retryingInterrupts { clinux_accept4(listenFD, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)) }
+        let fd = retryingInterrupts {
+            clinux_accept4(listenFD, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+        }
         if fd >= 0 {
             var one: Int32 = 1
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -56,9 +64,13 @@ public enum Socket {
     /// Sends `head` then `body` in one call (sendmsg with two iovecs), never raising SIGPIPE on a
     /// peer that went away. A response body goes from where it is stored to the kernel without
     /// being copied behind its head.
-    public static func send(_ fd: Int32, _ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) throws(Errno) -> IOResult<Int> {
-        var vectors = (iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
-                       iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count))
+    public static func send(_ fd: Int32, _ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) throws(Errno)
+        -> IOResult<Int>
+    {
+        var vectors = (
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count)
+        )
         let n = withUnsafeMutableBytes(of: &vectors) { vectors in
             var message = msghdr()
             message.msg_iov = vectors.baseAddress!.assumingMemoryBound(to: iovec.self)

@@ -32,7 +32,9 @@ public struct AdminHandler: HTTPHandler {
                 return Self.json(401, #"{"error": "admin token required"}"#)
             }
         }
-        let (path, query) = (String(request.target.prefix { $0 != "?" }), String(request.target.drop { $0 != "?" }.dropFirst()))
+        let (path, query) = (
+            String(request.target.prefix { $0 != "?" }), String(request.target.drop { $0 != "?" }.dropFirst())
+        )
         let params = FormURLEncoded.parse(query)
         let execution = params.last { $0.name == "execution" }.flatMap { SID($0.value, prefix: "FN") }?.value
         let flow = params.last { $0.name == "flow" }.flatMap { SID($0.value, prefix: "FW") }?.value
@@ -44,12 +46,17 @@ public struct AdminHandler: HTTPHandler {
         case ("GET", "/admin/stats"):
             let stats = gateway.cache.stats
             let counters = gateway.counters
-            return Self.json(200, #"{"entries": \#(stats.entries), "bytes": \#(stats.bytes), "budget_bytes": \#(gateway.cache.budget), "evictions": \#(stats.evictions), "hits": \#(counters.hits.load(ordering: .relaxed)), "misses": \#(counters.misses.load(ordering: .relaxed)), "stale": \#(counters.stale.load(ordering: .relaxed)), "bypass": \#(counters.bypass.load(ordering: .relaxed)), "coalesced_waits": \#(counters.coalescedWaits.load(ordering: .relaxed)), "verified_credentials": \#(gateway.credentials.count)}"#)
+            return Self.json(
+                200,
+                #"{"entries": \#(stats.entries), "bytes": \#(stats.bytes), "budget_bytes": \#(gateway.cache.budget), "evictions": \#(stats.evictions), "hits": \#(counters.hits.load(ordering: .relaxed)), "misses": \#(counters.misses.load(ordering: .relaxed)), "stale": \#(counters.stale.load(ordering: .relaxed)), "bypass": \#(counters.bypass.load(ordering: .relaxed)), "coalesced_waits": \#(counters.coalescedWaits.load(ordering: .relaxed)), "verified_credentials": \#(gateway.credentials.count)}"#
+            )
         case ("GET", "/admin/entries"):
             guard execution != nil || flow != nil || account != nil else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
             }
-            let entries = gateway.cache.entries { key, _ in Self.matches(key, execution: execution, flow: flow, account: account) }
+            let entries = gateway.cache.entries { key, _ in
+                Self.matches(key, execution: execution, flow: flow, account: account)
+            }
             let items = entries.map { key, entry in
                 #"{"account_sid": \#(JSONText.quoted(entry.account)), "resource": \#(JSONText.quoted(key.resource)), "status": \#(entry.status), "permanent": \#(entry.isPermanent), "age_seconds": \#(Int(now - entry.storedAt)), "size_bytes": \#(entry.cost(for: key)), "body_bytes": \#(entry.identityLength)}"#
             }
@@ -58,15 +65,22 @@ public struct AdminHandler: HTTPHandler {
             guard execution != nil || flow != nil || account != nil else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
             }
-            let purged = gateway.cache.removeAll { key, _ in Self.matches(key, execution: execution, flow: flow, account: account) }
+            let purged = gateway.cache.removeAll { key, _ in
+                Self.matches(key, execution: execution, flow: flow, account: account)
+            }
             // An execution belongs to one account: its status is forgotten unless the purge was
             // narrowed to another account and found nothing.
             if let execution, account == nil || purged > 0 { gateway.statuses.forget(execution) }
-            gateway.logger.log(.info, "admin purge \(execution ?? flow ?? "")\(account.map { (execution ?? flow) == nil ? $0 : " account " + $0 } ?? ""): \(purged) entries")
+            gateway.logger.log(
+                .info,
+                "admin purge \(execution ?? flow ?? "")\(account.map { (execution ?? flow) == nil ? $0 : " account " + $0 } ?? ""): \(purged) entries"
+            )
             return Self.json(200, #"{"purged": \#(purged)}"#)
         default:
             // A known path with the wrong method is a 405 naming the right one; anything else 404.
-            guard let allowed = Self.endpoints[path] else { return Self.json(404, #"{"error": "no such admin endpoint"}"#) }
+            guard let allowed = Self.endpoints[path] else {
+                return Self.json(404, #"{"error": "no such admin endpoint"}"#)
+            }
             var response = Self.json(405, #"{"error": "use \#(allowed) \#(path)"}"#)
             response.headers.add("Allow", allowed)
             return response
@@ -92,6 +106,7 @@ public struct AdminHandler: HTTPHandler {
     }
 
     static func json(_ status: Int, _ body: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"], text: body)
+        HTTPResponse(
+            status: status, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"], text: body)
     }
 }

@@ -8,7 +8,9 @@ import Upstream
 /// everything else gets its URLs rewritten on the way through.
 extension Gateway {
     /// An entry holding the Execution view of `answer` (URLs already pointing at the gateway).
-    func entry(from answer: UpstreamAnswer, account: String, now: Double, lifetime: CachePolicy.Lifetime) -> CachedResponse {
+    func entry(from answer: UpstreamAnswer, account: String, now: Double, lifetime: CachePolicy.Lifetime)
+        -> CachedResponse
+    {
         let expiresAt: Double?
         switch lifetime {
         case .permanent: expiresAt = nil
@@ -20,14 +22,19 @@ extension Gateway {
         // pages): kept as is, and compressed (fast) only if a gzip client hits it; most are
         // replaced before that, and a miss should not pay for a compression nobody may use.
         let permanent = expiresAt == nil
-        return CachedResponse(status: answer.status, contentType: answer.headers["Content-Type"].map(Self.interned), requestID: answer.headers["Twilio-Request-Id"],
-                              gzipBody: permanent ? Zlib.compress(body, format: .gzip, level: 6) : nil, identityBody: permanent ? nil : body,
-                              identityLength: body.count, account: account, storedAt: now, expiresAt: expiresAt)
+        return CachedResponse(
+            status: answer.status, contentType: answer.headers["Content-Type"].map(Self.interned),
+            requestID: answer.headers["Twilio-Request-Id"],
+            gzipBody: permanent ? Zlib.compress(body, format: .gzip, level: 6) : nil,
+            identityBody: permanent ? nil : body,
+            identityLength: body.count, account: account, storedAt: now, expiresAt: expiresAt)
     }
 
     /// Studio's usual content type as a literal, so a hundred thousand entries share one string.
     static func interned(_ contentType: String) -> String {
-        contentType == "application/json" ? "application/json" : contentType == "application/json; charset=utf-8" ? "application/json; charset=utf-8" : contentType
+        contentType == "application/json"
+            ? "application/json"
+            : contentType == "application/json; charset=utf-8" ? "application/json; charset=utf-8" : contentType
     }
 
     /// `entry` with the view the route needs; an Engagement view made now is kept in the cache
@@ -44,7 +51,9 @@ extension Gateway {
     }
 
     /// `identity`: the entry's inflated Execution view when the caller has it at hand (a miss).
-    func reply(_ entry: CachedResponse, cacheResult: String, now: Double, forward: Forward, identity: [UInt8]? = nil) -> HTTPResponse {
+    func reply(_ entry: CachedResponse, cacheResult: String, now: Double, forward: Forward, identity: [UInt8]? = nil)
+        -> HTTPResponse
+    {
         let entry = viewed(entry, for: forward)
         var headers = HTTPHeaders(capacity: 6)
         if let contentType = entry.contentType { headers.add("Content-Type", contentType) }
@@ -54,18 +63,25 @@ extension Gateway {
         headers.add("Vary", "Accept-Encoding")
         if forward.route.viaEngagements, let engagement = entry.engagementGzip {
             if forward.acceptsGzip { return Self.gzipped(entry, engagement, headers) }
-            let body = cacheResult == "MISS" ? inflated(engagement) : inflated.body(of: entry, engagementView: true) { inflated(engagement) }
+            let body =
+                cacheResult == "MISS"
+                ? inflated(engagement) : inflated.body(of: entry, engagementView: true) { inflated(engagement) }
             return HTTPResponse(status: entry.status, headers: headers, body: body)
         }
         // A gzip client gets the stored gzip; a short-lived entry is compressed on its first such
         // hit (a miss answers with the identity body it has at hand instead).
-        if forward.acceptsGzip, let gzip = entry.gzipBody ?? (cacheResult == "MISS" ? nil : compressed(entry, for: forward).gzipBody) {
+        if forward.acceptsGzip,
+            let gzip = entry.gzipBody ?? (cacheResult == "MISS" ? nil : compressed(entry, for: forward).gzipBody)
+        {
             return Self.gzipped(entry, gzip, headers)
         }
-        if let identity = identity ?? entry.identityBody { return HTTPResponse(status: entry.status, headers: headers, body: identity) }
+        if let identity = identity ?? entry.identityBody {
+            return HTTPResponse(status: entry.status, headers: headers, body: identity)
+        }
         // Stored compressed only (a permanent entry): inflate, once per hot entry.
         let gzip = entry.gzipBody ?? []
-        let body = cacheResult == "MISS" ? inflated(gzip) : inflated.body(of: entry, engagementView: false) { inflated(gzip) }
+        let body =
+            cacheResult == "MISS" ? inflated(gzip) : inflated.body(of: entry, engagementView: false) { inflated(gzip) }
         return HTTPResponse(status: entry.status, headers: headers, body: body)
     }
 

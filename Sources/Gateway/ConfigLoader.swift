@@ -25,8 +25,10 @@ public enum ConfigLoader {
         /// Errors name no source: `load` prefixes the flag, the variable, or the key and file.
         let apply: @Sendable (inout GatewayConfig, String) throws(ConfigError) -> Void
 
-        init(name: String, placeholder: String, help: String, kind: Kind = .value,
-             apply: @escaping @Sendable (inout GatewayConfig, String) throws(ConfigError) -> Void) {
+        init(
+            name: String, placeholder: String, help: String, kind: Kind = .value,
+            apply: @escaping @Sendable (inout GatewayConfig, String) throws(ConfigError) -> Void
+        ) {
             self.name = name
             self.placeholder = placeholder
             self.help = help
@@ -59,83 +61,158 @@ public enum ConfigLoader {
     static let minimumAdminTokenBytes = 32
 
     static let settings: [Setting] = [
-        Setting(name: "demo", placeholder: "[=BOOL]", help: "start an embedded mock Studio as the upstream and print commands to try (default off)", kind: .boolean) { config, value throws(ConfigError) in
+        Setting(
+            name: "demo", placeholder: "[=BOOL]",
+            help: "start an embedded mock Studio as the upstream and print commands to try (default off)",
+            kind: .boolean
+        ) { config, value throws(ConfigError) in
             config.demo = try boolean(value)
         },
-        Setting(name: "listen", placeholder: "HOST:PORT", help: "address to serve HTTP/1.1 on (default 127.0.0.1:8080)") { config, value throws(ConfigError) in
+        Setting(name: "listen", placeholder: "HOST:PORT", help: "address to serve HTTP/1.1 on (default 127.0.0.1:8080)")
+        { config, value throws(ConfigError) in
             do { _ = try SocketAddress(parsing: value) } catch { throw ConfigError("\(error)") }
             config.listen = value
         },
-        Setting(name: "upstream", placeholder: "URL", help: "Studio origin to forward to (default https://studio.twilio.com)") { config, value throws(ConfigError) in
+        Setting(
+            name: "upstream", placeholder: "URL",
+            help: "Studio origin to forward to (default https://studio.twilio.com)"
+        ) { config, value throws(ConfigError) in
             config.upstream = try origin(value)
         },
-        Setting(name: "public-url", placeholder: "URL", help: "origin clients use to reach the gateway, for rewritten URLs (default http://LISTEN; empty = default)") { config, value throws(ConfigError) in
+        Setting(
+            name: "public-url", placeholder: "URL",
+            help: "origin clients use to reach the gateway, for rewritten URLs (default http://LISTEN; empty = default)"
+        ) { config, value throws(ConfigError) in
             config.publicURL = value.isEmpty ? nil : try origin(value)
         },
-        Setting(name: "active-ttl", placeholder: "SECONDS", help: "how long active-execution data and list pages are cached; 0 = off (default 2)") { config, value throws(ConfigError) in
+        Setting(
+            name: "active-ttl", placeholder: "SECONDS",
+            help: "how long active-execution data and list pages are cached; 0 = off (default 2)"
+        ) { config, value throws(ConfigError) in
             config.activeTTL = try seconds(value, allowZero: true)
         },
-        Setting(name: "stale-if-error", placeholder: "SECONDS", help: "serve expired entries this long past expiry when the upstream fails (default 60)") { config, value throws(ConfigError) in
+        Setting(
+            name: "stale-if-error", placeholder: "SECONDS",
+            help: "serve expired entries this long past expiry when the upstream fails (default 60)"
+        ) { config, value throws(ConfigError) in
             config.staleIfError = try seconds(value, allowZero: true)
         },
-        Setting(name: "cache-size", placeholder: "BYTES", help: "cache byte budget; K/M/G suffixes allowed (default 256M)") { config, value throws(ConfigError) in
+        Setting(
+            name: "cache-size", placeholder: "BYTES", help: "cache byte budget; K/M/G suffixes allowed (default 256M)"
+        ) { config, value throws(ConfigError) in
             config.cacheSize = try bytes(value)
         },
-        Setting(name: "auth-ttl", placeholder: "SECONDS", help: "how long the upstream's 2xx verifies a credential for cache hits (default 300)") { config, value throws(ConfigError) in
+        Setting(
+            name: "auth-ttl", placeholder: "SECONDS",
+            help: "how long the upstream's 2xx verifies a credential for cache hits (default 300)"
+        ) { config, value throws(ConfigError) in
             config.authTTL = try seconds(value, allowZero: true)
         },
-        Setting(name: "upstream-concurrency", placeholder: "N", help: "most upstream calls in flight; others queue (default 32)") { config, value throws(ConfigError) in
-            guard let n = Int(value), (1...10_000).contains(n) else { throw ConfigError("expected 1...10000, got '\(value)'") }
+        Setting(
+            name: "upstream-concurrency", placeholder: "N",
+            help: "most upstream calls in flight; others queue (default 32)"
+        ) { config, value throws(ConfigError) in
+            guard let n = Int(value), (1...10_000).contains(n) else {
+                throw ConfigError("expected 1...10000, got '\(value)'")
+            }
             config.upstreamConcurrency = n
         },
-        Setting(name: "threads", placeholder: "N", help: "event loop threads (default: one per core)") { config, value throws(ConfigError) in
-            guard let n = Int(value), (1...256).contains(n) else { throw ConfigError("expected 1...256, got '\(value)'") }
+        Setting(name: "threads", placeholder: "N", help: "event loop threads (default: one per core)") {
+            config, value throws(ConfigError) in
+            guard let n = Int(value), (1...256).contains(n) else {
+                throw ConfigError("expected 1...256, got '\(value)'")
+            }
             config.threads = n
         },
-        Setting(name: "upstream-timeout", placeholder: "SECONDS", help: "connect + total time allowed for an upstream call (default 15)") { config, value throws(ConfigError) in
+        Setting(
+            name: "upstream-timeout", placeholder: "SECONDS",
+            help: "connect + total time allowed for an upstream call (default 15)"
+        ) { config, value throws(ConfigError) in
             config.upstreamTimeout = try seconds(value, allowZero: false)
         },
-        Setting(name: "upstream-ca-file", placeholder: "PEM", help: "trust these CAs for the upstream's certificate instead of the system's") { config, value throws(ConfigError) in
-            guard !value.isEmpty else { return config.upstreamCAFile = nil }  // empty: the system's CAs
-            guard FileManager.default.isReadableFile(atPath: value) else { throw ConfigError("--upstream-ca-file: cannot read '\(value)'") }
+        Setting(
+            name: "upstream-ca-file", placeholder: "PEM",
+            help: "trust these CAs for the upstream's certificate instead of the system's"
+        ) { config, value throws(ConfigError) in
+            guard !value.isEmpty else {
+                config.upstreamCAFile = nil
+                return
+            }  // empty: the system's CAs
+            guard FileManager.default.isReadableFile(atPath: value) else {
+                throw ConfigError("--upstream-ca-file: cannot read '\(value)'")
+            }
             config.upstreamCAFile = value
         },
-        Setting(name: "max-body-bytes", placeholder: "BYTES", help: "largest request body accepted; larger gets 413 (default 1M)") { config, value throws(ConfigError) in
+        Setting(
+            name: "max-body-bytes", placeholder: "BYTES",
+            help: "largest request body accepted; larger gets 413 (default 1M)"
+        ) { config, value throws(ConfigError) in
             config.maxBodyBytes = try bytes(value)
         },
-        Setting(name: "header-timeout", placeholder: "SECONDS", help: "time allowed to send a request head (default 10)") { config, value throws(ConfigError) in
+        Setting(
+            name: "header-timeout", placeholder: "SECONDS", help: "time allowed to send a request head (default 10)"
+        ) { config, value throws(ConfigError) in
             config.headerTimeout = try seconds(value, allowZero: false)
         },
-        Setting(name: "idle-timeout", placeholder: "SECONDS", help: "idle keep-alive connections are closed after this (default 60)") { config, value throws(ConfigError) in
+        Setting(
+            name: "idle-timeout", placeholder: "SECONDS",
+            help: "idle keep-alive connections are closed after this (default 60)"
+        ) { config, value throws(ConfigError) in
             config.idleTimeout = try seconds(value, allowZero: false)
         },
-        Setting(name: "drain-timeout", placeholder: "SECONDS", help: "time in-flight requests get to finish on SIGTERM (default 10)") { config, value throws(ConfigError) in
+        Setting(
+            name: "drain-timeout", placeholder: "SECONDS",
+            help: "time in-flight requests get to finish on SIGTERM (default 10)"
+        ) { config, value throws(ConfigError) in
             config.drainTimeout = try seconds(value, allowZero: true)
         },
-        Setting(name: "state-dir", placeholder: "DIR", help: "keep ended entries across restarts in DIR; must be writable (default off; empty = off)") { config, value throws(ConfigError) in
+        Setting(
+            name: "state-dir", placeholder: "DIR",
+            help: "keep ended entries across restarts in DIR; must be writable (default off; empty = off)"
+        ) { config, value throws(ConfigError) in
             config.stateDir = value.isEmpty ? nil : value
         },
-        Setting(name: "snapshot-interval", placeholder: "SECONDS", help: "how often the state dir snapshot is written (default 60)") { config, value throws(ConfigError) in
+        Setting(
+            name: "snapshot-interval", placeholder: "SECONDS",
+            help: "how often the state dir snapshot is written (default 60)"
+        ) { config, value throws(ConfigError) in
             config.snapshotInterval = try seconds(value, allowZero: false)
         },
-        Setting(name: "admin-listen", placeholder: "HOST:PORT", help: "admin listener for purge/inspect/stats (default off; empty = off)") { config, value throws(ConfigError) in
-            guard !value.isEmpty else { config.adminListen = nil; return }
+        Setting(
+            name: "admin-listen", placeholder: "HOST:PORT",
+            help: "admin listener for purge/inspect/stats (default off; empty = off)"
+        ) { config, value throws(ConfigError) in
+            guard !value.isEmpty else {
+                config.adminListen = nil
+                return
+            }
             do { _ = try SocketAddress(parsing: value) } catch { throw ConfigError("\(error)") }
             config.adminListen = value
         },
-        Setting(name: "admin-token", placeholder: "TOKEN", help: "bearer token for the admin listener, at least 32 bytes; prefer env STUDIOGATE_ADMIN_TOKEN") { config, value throws(ConfigError) in
-            guard !value.isEmpty else { config.adminToken = nil; return }
+        Setting(
+            name: "admin-token", placeholder: "TOKEN",
+            help: "bearer token for the admin listener, at least 32 bytes; prefer env STUDIOGATE_ADMIN_TOKEN"
+        ) { config, value throws(ConfigError) in
+            guard !value.isEmpty else {
+                config.adminToken = nil
+                return
+            }
             let lowered = value.lowercased()
             if placeholderTokenPrefixes.contains(where: { lowered.hasPrefix($0) }) {
-                throw ConfigError("this is the example's placeholder, not a token; generate one, e.g. openssl rand -hex 32")
+                throw ConfigError(
+                    "this is the example's placeholder, not a token; generate one, e.g. openssl rand -hex 32")
             }
             guard value.utf8.count >= minimumAdminTokenBytes else {
-                throw ConfigError("use at least \(minimumAdminTokenBytes) bytes (got \(value.utf8.count)), e.g. openssl rand -hex 32")
+                throw ConfigError(
+                    "use at least \(minimumAdminTokenBytes) bytes (got \(value.utf8.count)), e.g. openssl rand -hex 32")
             }
             config.adminToken = value
         },
-        Setting(name: "log-level", placeholder: "LEVEL", help: "debug, info, warn or error (default info)") { config, value throws(ConfigError) in
-            guard ["debug", "info", "warn", "error"].contains(value) else { throw ConfigError("expected debug, info, warn or error, got '\(value)'") }
+        Setting(name: "log-level", placeholder: "LEVEL", help: "debug, info, warn or error (default info)") {
+            config, value throws(ConfigError) in
+            guard ["debug", "info", "warn", "error"].contains(value) else {
+                throw ConfigError("expected debug, info, warn or error, got '\(value)'")
+            }
             config.logLevel = value
         },
     ]
@@ -149,8 +226,10 @@ public enum ConfigLoader {
     /// - Parameters:
     ///   - arguments: command-line arguments without the program name.
     ///   - readFile: reads the config file (injected so tests need no files).
-    public static func load(arguments: [String], environment: [String: String],
-                            readFile: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) }) throws(ConfigError) -> Outcome {
+    public static func load(
+        arguments: [String], environment: [String: String],
+        readFile: (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+    ) throws(ConfigError) -> Outcome {
         var flagValues: [(Setting, String, String)] = []
         var configPath = environment["STUDIOGATE_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         var configSource = "environment variable STUDIOGATE_CONFIG"
@@ -184,7 +263,8 @@ public enum ConfigLoader {
             } else if argument == "probe" {
                 throw ConfigError("'probe' must come first: studiogate probe http://HOST:PORT/PATH")
             } else if !argument.hasPrefix("-"), let previous = arguments[..<(index - 1)].last,
-                      settings.contains(where: { $0.flag == previous && $0.kind == .boolean }) {
+                settings.contains(where: { $0.flag == previous && $0.kind == .boolean })
+            {
                 throw ConfigError("unexpected '\(argument)' after \(previous): write \(previous)=\(argument)")
             } else {
                 throw ConfigError("unknown option '\(argument)' (see --help)")
@@ -199,19 +279,29 @@ public enum ConfigLoader {
             }
         }
         for (setting, value, flag) in flagValues { try apply(setting, value, from: .flag(flag), to: &config) }
-        if let admin = config.adminListen, config.adminToken == nil, !((try? SocketAddress(parsing: admin))?.isLoopback ?? false) {
-            throw ConfigError("admin listener \(admin) is not on loopback: it needs an admin token (STUDIOGATE_ADMIN_TOKEN, --admin-token or admin_token)")
+        if let admin = config.adminListen, config.adminToken == nil,
+            !((try? SocketAddress(parsing: admin))?.isLoopback ?? false)
+        {
+            throw ConfigError(
+                "admin listener \(admin) is not on loopback: it needs an admin token (STUDIOGATE_ADMIN_TOKEN, --admin-token or admin_token)"
+            )
         }
         return .run(config)
     }
 
-    static func apply(_ setting: Setting, _ value: String, from source: Source, to config: inout GatewayConfig) throws(ConfigError) {
+    static func apply(_ setting: Setting, _ value: String, from source: Source, to config: inout GatewayConfig)
+        throws(ConfigError)
+    {
         do { try setting.apply(&config, value) } catch { throw ConfigError("\(source.label): \(error.description)") }
     }
 
-    static func applyFile(_ path: String, source: String = "--config", to config: inout GatewayConfig, readFile: (String) throws -> Data) throws(ConfigError) {
+    static func applyFile(
+        _ path: String, source: String = "--config", to config: inout GatewayConfig, readFile: (String) throws -> Data
+    ) throws(ConfigError) {
         let data: Data
-        do { data = try readFile(path) } catch { throw ConfigError("cannot read the config file \(path) (from \(source))") }
+        do { data = try readFile(path) } catch {
+            throw ConfigError("cannot read the config file \(path) (from \(source))")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ConfigError("config file \(path) is not a JSON object")
         }
@@ -224,7 +314,9 @@ public enum ConfigLoader {
             switch raw {
             case let number as NSNumber where isJSONBoolean(number):
                 guard setting.kind == .boolean else {
-                    throw ConfigError("\(Source.file(key: key, path: path).label): expected a string or a number, got JSON \(number.boolValue)")
+                    throw ConfigError(
+                        "\(Source.file(key: key, path: path).label): expected a string or a number, got JSON \(number.boolValue)"
+                    )
                 }
                 value = number.boolValue ? "true" : "false"
             case let text as String: value = text
@@ -254,15 +346,18 @@ public enum ConfigLoader {
     public static func warnings(for config: GatewayConfig) -> [String] {
         var warnings: [String] = []
         if config.publicURL == nil, let address = try? SocketAddress(parsing: config.listen), address.isWildcard {
-            warnings.append("listening on \(config.listen) (every interface) without a public URL: rewritten Studio URLs, paging included, "
-                            + "will name http://\(config.listen), which clients cannot use; set --public-url (STUDIOGATE_PUBLIC_URL, public_url)")
+            warnings.append(
+                "listening on \(config.listen) (every interface) without a public URL: rewritten Studio URLs, paging included, "
+                    + "will name http://\(config.listen), which clients cannot use; set --public-url (STUDIOGATE_PUBLIC_URL, public_url)"
+            )
         }
         return warnings
     }
 
     static func origin(_ value: String) throws(ConfigError) -> String {
-        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host, !host.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil
+        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil
         else { throw ConfigError("expected an http(s) origin like https://studio.twilio.com, got '\(value)'") }
         return value.hasSuffix("/") ? String(value.dropLast()) : value
     }

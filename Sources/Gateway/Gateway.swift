@@ -4,10 +4,10 @@ import EventLoop
 import Foundation
 import HTTP
 import HTTPServer
+import Locking
 import Studio
 import Synchronization
 import Upstream
-import Locking
 
 /// The request pipeline: operations endpoints → target checks → route → credentials → cache or
 /// upstream. Refusals are answered here in Twilio's error shape without calling the upstream.
@@ -36,8 +36,10 @@ public final class Gateway: HTTPHandler {
     /// Execution → Engagement paths and keys (v1 Engagement routes), applied to the Execution view.
     let engagementView: URLRewrite
 
-    public init(config: GatewayConfig, logger: Logger? = nil, connections: ConnectionGauge? = nil,
-                clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.now()) / 1e9 }) {
+    public init(
+        config: GatewayConfig, logger: Logger? = nil, connections: ConnectionGauge? = nil,
+        clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.now()) / 1e9 }
+    ) {
         self.config = config
         self.clock = clock
         self.connections = connections
@@ -65,10 +67,14 @@ public final class Gateway: HTTPHandler {
         inflated = InflatedBodies(budget: min(8 << 20, config.cacheSize / 64))
         credentials = CredentialBook(ttl: config.authTTL)
         policyState = Locked(CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError))
-        let publicAuthority = URL(string: config.effectivePublicURL).flatMap { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } }
+        let publicAuthority = URL(string: config.effectivePublicURL).flatMap { url in
+            url.host.map { host in url.port.map { "\(host):\($0)" } ?? host }
+        }
         ownAuthorities = [config.listen] + (publicAuthority.map { [$0] } ?? [])
-        executionView = URLRewrite(fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
-        engagementView = URLRewrite(fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true)
+        executionView = URLRewrite(
+            fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
+        engagementView = URLRewrite(
+            fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true)
     }
 
     var policy: CachePolicy { policyState.withLock { $0 } }
@@ -76,7 +82,9 @@ public final class Gateway: HTTPHandler {
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
     public func reload(_ updated: GatewayConfig) {
         policyState.withLock { $0 = CachePolicy(activeTTL: updated.activeTTL, staleIfError: updated.staleIfError) }
-        logger.notice("configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError) log_level=\(updated.logLevel)")
+        logger.notice(
+            "configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError) log_level=\(updated.logLevel)"
+        )
         logger.level = Logger.Level(updated.logLevel) ?? logger.level
     }
 
@@ -122,9 +130,12 @@ public final class Gateway: HTTPHandler {
         let cacheResult = response.headers["X-Cache"] ?? "-"
         metrics.record(route: exchange.route, status: response.status, cache: cacheResult, seconds: seconds)
         if logger.enabled(.info) {
-            logger.access(Logger.Access(method: exchange.method, path: String(exchange.path), status: response.status, bytes: response.body.count,
-                                        durationMs: seconds * 1000, cache: cacheResult, upstreamStatus: upstreamStatus,
-                                        requestID: response.headers["Twilio-Request-Id"]))
+            logger.access(
+                Logger.Access(
+                    method: exchange.method, path: String(exchange.path), status: response.status,
+                    bytes: response.body.count,
+                    durationMs: seconds * 1000, cache: cacheResult, upstreamStatus: upstreamStatus,
+                    requestID: response.headers["Twilio-Request-Id"]))
         }
         metrics.inFlight.wrappingSubtract(1, ordering: .relaxed)
         exchange.responder.respond(response)
@@ -158,7 +169,9 @@ public final class Gateway: HTTPHandler {
 
         /// Built only when the upstream is called (never on a hit).
         var upstreamRequest: UpstreamRequest {
-            UpstreamRequest(method: method, pathAndQuery: pathAndQuery, headers: Gateway.forwardedHeaders(requestHeaders), body: body)
+            UpstreamRequest(
+                method: method, pathAndQuery: pathAndQuery, headers: Gateway.forwardedHeaders(requestHeaders),
+                body: body)
         }
     }
 
@@ -187,16 +200,18 @@ public final class Gateway: HTTPHandler {
             return .respond(response)
         }
         guard let authorization = request.headers["Authorization"],
-              let caller = CallerCredential.derive(authorization, reusing: knownCaller)
+            let caller = CallerCredential.derive(authorization, reusing: knownCaller)
         else {
             var response = Self.error(.unauthorized)
             response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#)
             return .respond(response)
         }
-        return .forward(Forward(method: request.method,
-                                requestHeaders: request.headers, body: request.body, route: route, query: target.query,
-                                caller: caller,
-                                acceptsGzip: Self.acceptsGzip(request.headers)))
+        return .forward(
+            Forward(
+                method: request.method,
+                requestHeaders: request.headers, body: request.body, route: route, query: target.query,
+                caller: caller,
+                acceptsGzip: Self.acceptsGzip(request.headers)))
     }
 
     /// The end-to-end request fields Studio needs; hop-by-hop and everything else stay here.
@@ -215,7 +230,8 @@ public final class Gateway: HTTPHandler {
     static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
         headers.tokens("Accept-Encoding").contains { token in
             let parts = token.utf8.split(separator: UInt8(ascii: ";")).map(trimmedSpaces)
-            guard let coding = parts.first, coding.elementsEqual("gzip".utf8) || coding.elementsEqual("x-gzip".utf8) else { return false }
+            guard let coding = parts.first, coding.elementsEqual("gzip".utf8) || coding.elementsEqual("x-gzip".utf8)
+            else { return false }
             guard let q = parts.dropFirst().first(where: { $0.starts(with: "q=".utf8) }) else { return true }
             return q.dropFirst(2).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
         }
@@ -229,7 +245,8 @@ public final class Gateway: HTTPHandler {
     }
 
     static func error(_ error: TwilioError) -> HTTPResponse {
-        HTTPResponse(status: error.status, headers: ["Content-Type": "application/json", "X-Cache": "BYPASS"], text: error.json)
+        HTTPResponse(
+            status: error.status, headers: ["Content-Type": "application/json", "X-Cache": "BYPASS"], text: error.json)
     }
 
     static func failureResponse(_ failure: UpstreamFailure) -> HTTPResponse {
@@ -249,7 +266,8 @@ public final class Gateway: HTTPHandler {
 
     /// Unreadable requests get the same Twilio-shaped body as every other refusal.
     public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
-        recordUnreadable(Self.error(TwilioError(status: error.status, code: 20000 + error.status, message: error.description)))
+        recordUnreadable(
+            Self.error(TwilioError(status: error.status, code: 20000 + error.status, message: error.description)))
     }
 }
 
@@ -260,13 +278,16 @@ struct RouteLabel: Hashable, Sendable {
 
     static let unmatched = RouteLabel(code: 0)
     static let operations = RouteLabel(code: 1)
-    private static let resources: [StudioRoute.Resource] = [.executionList, .execution, .executionContext, .stepList, .step, .stepContext, .flowAdmin]
+    private static let resources: [StudioRoute.Resource] = [
+        .executionList, .execution, .executionContext, .stepList, .step, .stepContext, .flowAdmin,
+    ]
 
     private init(code: Int) { self.code = code }
 
     init(_ route: StudioRoute) {
         let resource = Self.resources.firstIndex(of: route.resource)!
-        code = 2 + ((route.version == .v1 ? 0 : 1) * Self.resources.count + resource) * 2 + (route.viaEngagements ? 1 : 0)
+        code =
+            2 + ((route.version == .v1 ? 0 : 1) * Self.resources.count + resource) * 2 + (route.viaEngagements ? 1 : 0)
     }
 
     var name: String {

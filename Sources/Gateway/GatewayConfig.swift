@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything an operator can set. Defaults follow DESIGN §3 and §6.
+/// Everything an operator can set. Defaults: docs/ARCHITECTURE.md, «Cache policy» and «Front-end limits».
 public struct GatewayConfig: Sendable, Equatable {
     public var listen = "127.0.0.1:8080"
     public var upstream = "https://studio.twilio.com"

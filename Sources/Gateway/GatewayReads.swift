@@ -48,7 +48,8 @@ extension Gateway {
 
         // Callers verified for this account and kind of resource share a miss; unverified ones
         // only with the same credential.
-        let coalescingKey = (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
+        let coalescingKey =
+            (account.map { "account:" + $0 } ?? "credential:\(forward.credential)")
             + " " + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
         let membership = coalescer.join(coalescingKey) { [self] shared in
             // Only a 2xx of this waiter's own account is everyone's; a refusal or failure belongs to
@@ -58,11 +59,15 @@ extension Gateway {
                     return readAlone(forward, exchange: exchange, stale: held)
                 }
             }
-            finish(exchange, response(for: shared.outcome, stale: held, forward: forward), upstreamStatus: shared.outcome.upstreamStatus)
+            finish(
+                exchange, response(for: shared.outcome, stale: held, forward: forward),
+                upstreamStatus: shared.outcome.upstreamStatus)
         }
         // A client that goes away stops waiting; when nobody waits any more, the call is cancelled.
         exchange.responder.onClientGone { [self] in
-            if coalescer.leave(coalescingKey, membership) { finish(exchange, Self.clientClosedRequest, upstreamStatus: nil) }
+            if coalescer.leave(coalescingKey, membership) {
+                finish(exchange, Self.clientClosedRequest, upstreamStatus: nil)
+            }
         }
         guard membership.isLeader else {
             CacheCounters.increment(counters.coalescedWaits)
@@ -71,7 +76,9 @@ extension Gateway {
         let execution = forward.route.execution?.value
         let endedBeforeRequest = execution.map { statuses.isEnded($0) } ?? false
         let admission: Admission = account == nil ? .unverified(credential: forward.credential.hashValue) : .verified
-        let call = upstream.send(forward.upstreamRequest, idempotent: true, admission: admission, on: exchange.responder.loop) { [self] result in
+        let call = upstream.send(
+            forward.upstreamRequest, idempotent: true, admission: admission, on: exchange.responder.loop
+        ) { [self] result in
             let outcome = absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest)
             coalescer.complete(coalescingKey, with: SharedRead(outcome: outcome, leader: forward.credential))
         }
@@ -89,15 +96,20 @@ extension Gateway {
         let loop = exchange.responder.loop
         loop.execute { [self] in
             let endedBeforeRequest = forward.route.execution.map { statuses.isEnded($0.value) } ?? false
-            upstream.send(forward.upstreamRequest, idempotent: true, admission: admission(of: forward), on: loop) { [self] result in
+            upstream.send(forward.upstreamRequest, idempotent: true, admission: admission(of: forward), on: loop) {
+                [self] result in
                 let outcome = absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest)
-                finish(exchange, response(for: outcome, stale: stale, forward: forward), upstreamStatus: outcome.upstreamStatus)
+                finish(
+                    exchange, response(for: outcome, stale: stale, forward: forward),
+                    upstreamStatus: outcome.upstreamStatus)
             }
         }
     }
 
     /// Learns from an upstream answer (credential proof, ended executions) and stores it per policy.
-    func absorb(_ result: Result<UpstreamResponse, UpstreamFailure>, forward: Forward, endedBeforeRequest: Bool) -> ReadOutcome {
+    func absorb(_ result: Result<UpstreamResponse, UpstreamFailure>, forward: Forward, endedBeforeRequest: Bool)
+        -> ReadOutcome
+    {
         let answer: UpstreamAnswer
         switch result {
         case .failure(let failure): return .failure(failure)
@@ -108,8 +120,9 @@ extension Gateway {
             return .passThrough(answer)
         }
         let now = clock()
-        let lifetime = policy.lifetime(route: forward.route, status: answer.status, endedBeforeRequest: endedBeforeRequest,
-                                       bodyStatus: forward.route.resource == .execution ? facts.status : nil, now: now)
+        let lifetime = policy.lifetime(
+            route: forward.route, status: answer.status, endedBeforeRequest: endedBeforeRequest,
+            bodyStatus: forward.route.resource == .execution ? facts.status : nil, now: now)
         let entry = entry(from: answer, account: account, now: now, lifetime: lifetime)
         if lifetime != .notCached, let key = CacheKey(account: account, route: forward.route, query: forward.query) {
             cache.put(key, entry)
@@ -117,7 +130,7 @@ extension Gateway {
         return .entry(entry, identity: answer.body)
     }
 
-    /// Applies DESIGN §4 to any upstream answer: 401/403 forgets the credential; a 2xx proves it
+    /// Applies the isolation rules (docs/ARCHITECTURE.md) to any upstream answer: 401/403 forgets the credential; a 2xx proves it
     /// for the account the body belongs to and reveals ended executions. Returns that account,
     /// or nil when the answer cannot be attributed to one.
     func learn(from answer: UpstreamAnswer, forward: Forward) -> (String, ExecutionFacts)? {

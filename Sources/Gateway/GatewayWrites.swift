@@ -5,13 +5,15 @@ import Studio
 import Upstream
 
 /// Everything that is not a cacheable GET: writes (never cached, never coalesced, never retried)
-/// and flow admin paths. Successful writes invalidate what they made outdated (DESIGN §3).
+/// and flow admin paths. Successful writes invalidate what they made outdated (docs/ARCHITECTURE.md, «Cache policy»).
 extension Gateway {
     func passThrough(_ forward: Forward, exchange: Exchange) {
         CacheCounters.increment(counters.bypass)
         // A write is let run even if its client leaves: it may already be applied, and its answer
         // still invalidates what it outdated.
-        upstream.send(forward.upstreamRequest, idempotent: false, admission: admission(of: forward), on: exchange.responder.loop) { [self] result in
+        upstream.send(
+            forward.upstreamRequest, idempotent: false, admission: admission(of: forward), on: exchange.responder.loop
+        ) { [self] result in
             switch result {
             case .failure(let failure):
                 finish(exchange, Self.failureResponse(failure), upstreamStatus: 0)
@@ -22,7 +24,9 @@ extension Gateway {
                 }
                 let learned = learn(from: answer, forward: forward)
                 if answer.isSuccess { invalidate(after: forward, answer: answer, account: learned?.0) }
-                finish(exchange, passThroughResponse(answer, cacheResult: "BYPASS", forward: forward), upstreamStatus: answer.status)
+                finish(
+                    exchange, passThroughResponse(answer, cacheResult: "BYPASS", forward: forward),
+                    upstreamStatus: answer.status)
             }
         }
     }
@@ -43,8 +47,11 @@ extension Gateway {
             guard let account, let key = CacheKey(account: account, route: route, query: "") else { return }
             let now = clock()
             let status = answer.facts?.status
-            let lifetime = policy.lifetime(route: route, status: answer.status, endedBeforeRequest: false, bodyStatus: status, now: now)
-            if lifetime != .notCached { cache.put(key, entry(from: answer, account: account, now: now, lifetime: lifetime)) }
+            let lifetime = policy.lifetime(
+                route: route, status: answer.status, endedBeforeRequest: false, bodyStatus: status, now: now)
+            if lifetime != .notCached {
+                cache.put(key, entry(from: answer, account: account, now: now, lifetime: lifetime))
+            }
         default:
             break
         }

@@ -61,7 +61,9 @@ public final class Logger: Sendable {
     func access(_ entry: Access) {
         guard enabled(.info) else { return }
         let duration = (entry.durationMs * 1000).rounded() / 1000
-        write(#"{"time":"\#(Self.timestamp())","level":"info","method":\#(JSONText.quoted(entry.method)),"path":\#(JSONText.quoted(entry.path)),"status":\#(entry.status),"bytes":\#(entry.bytes),"duration_ms":\#(duration),"cache":"\#(entry.cache)","upstream_status":\#(entry.upstreamStatus.map(String.init) ?? "null"),"request_id":\#(JSONText.quotedOrNull(entry.requestID))}"#)
+        write(
+            #"{"time":"\#(Self.timestamp())","level":"info","method":\#(JSONText.quoted(entry.method)),"path":\#(JSONText.quoted(entry.path)),"status":\#(entry.status),"bytes":\#(entry.bytes),"duration_ms":\#(duration),"cache":"\#(entry.cache)","upstream_status":\#(entry.upstreamStatus.map(String.init) ?? "null"),"request_id":\#(JSONText.quotedOrNull(entry.requestID))}"#
+        )
     }
 
     private func write(_ line: String) {
@@ -81,6 +83,7 @@ public final class Logger: Sendable {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+        return
+            "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
     }
 }

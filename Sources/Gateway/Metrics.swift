@@ -1,9 +1,11 @@
-import Synchronization
 import Locking
+import Synchronization
 
 /// A Prometheus histogram with fixed buckets (seconds).
 final class Histogram: Sendable {
-    static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let latencyBuckets: [Double] = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ]
     private struct State {
         var counts: [Int]
         var sum = 0.0
@@ -67,8 +69,12 @@ final class RequestMetrics: Sendable {
     }
 
     func renderRequests() -> [String] {
-        requests.withLock { $0 }.map { (route: $0.key.route.name, status: $0.key.status, cache: $0.key.cache, count: $0.value) }
-            .sorted { ($0.route, $0.status, $0.cache) < ($1.route, $1.status, $1.cache) }
-            .map { "studiogate_requests_total{route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache)\"} \($0.count)" }
+        requests.withLock { $0 }.map {
+            (route: $0.key.route.name, status: $0.key.status, cache: $0.key.cache, count: $0.value)
+        }
+        .sorted { ($0.route, $0.status, $0.cache) < ($1.route, $1.status, $1.cache) }
+        .map {
+            "studiogate_requests_total{route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache)\"} \($0.count)"
+        }
     }
 }

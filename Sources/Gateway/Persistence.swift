@@ -33,8 +33,11 @@ extension Gateway {
             if key.group.hasPrefix("FN") { statuses.markEnded(key.group) }
         }
         let level: Logger.Level = report.corrupt > 0 || report.truncated || report.unreadableHeader ? .warn : .info
-        logger.log(level, "snapshot \(path): restored \(report.loaded) entries, skipped \(report.corrupt) corrupt records"
-            + (report.truncated ? ", file truncated" : "") + (report.unreadableHeader ? ", unreadable header (ignored)" : ""))
+        logger.log(
+            level,
+            "snapshot \(path): restored \(report.loaded) entries, skipped \(report.corrupt) corrupt records"
+                + (report.truncated ? ", file truncated" : "")
+                + (report.unreadableHeader ? ", unreadable header (ignored)" : ""))
         return report
     }
 
@@ -44,8 +47,9 @@ extension Gateway {
         guard let path = snapshotPath else { return 0 }
         let entries = cache.entries { _, entry in entry.isPermanent }
         do {
-            try FileManager.default.createDirectory(atPath: config.stateDir!, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: config.stateDir!, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             try SnapshotFile.write(SnapshotFile.encode(entries), to: path)
             logger.log(.debug, "snapshot \(path): wrote \(entries.count) entries")
         } catch {

@@ -11,8 +11,8 @@ extension Gateway {
     /// The route a refused request matched: 401 and 405 are decided after routing.
     func refusedRoute(_ request: HTTPRequest, status: Int) -> RouteLabel {
         guard status == 401 || status == 405,
-              case .success(let target) = RequestTarget.parse(request.target, ownAuthorities: ownAuthorities),
-              case .route(let route) = StudioRouter.match(path: target.path)
+            case .success(let target) = RequestTarget.parse(request.target, ownAuthorities: ownAuthorities),
+            case .route(let route) = StudioRouter.match(path: target.path)
         else { return .unmatched }
         return RouteLabel(route)
     }
@@ -22,8 +22,10 @@ extension Gateway {
         CacheCounters.increment(counters.bypass)
         metrics.record(route: .unmatched, status: response.status, cache: "BYPASS", seconds: nil)
         if logger.enabled(.info) {
-            logger.access(Logger.Access(method: "-", path: "-", status: response.status, bytes: response.body.count, durationMs: 0,
-                                        cache: "BYPASS", upstreamStatus: nil, requestID: nil))
+            logger.access(
+                Logger.Access(
+                    method: "-", path: "-", status: response.status, bytes: response.body.count, durationMs: 0,
+                    cache: "BYPASS", upstreamStatus: nil, requestID: nil))
         }
         return response
     }

@@ -8,12 +8,16 @@ public enum StateDirectory {
         if let failure = makeDirectories(path) { throw ConfigError("state dir \(path) cannot be created: \(failure)") }
         let probe = (path as NSString).appendingPathComponent(".studiogate-write-check-\(getpid())")
         let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ConfigError("state dir \(path) is not writable: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw ConfigError("state dir \(path) is not writable: \(String(cString: strerror(errno)))")
+        }
         defer { unlink(probe) }
         let written = write(fd, "x", 1)
         let syncError = fsync(fd)
         close(fd)
-        guard written == 1, syncError == 0 else { throw ConfigError("state dir \(path) is not writable: \(String(cString: strerror(errno)))") }
+        guard written == 1, syncError == 0 else {
+            throw ConfigError("state dir \(path) is not writable: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// `mkdir -p` with mode 0700 for what it creates; the failure's strerror text, or nil.

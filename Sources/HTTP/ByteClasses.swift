@@ -67,7 +67,9 @@ enum ByteClass {
         var index = 0
         while index + 8 <= bytes.count {
             let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-            if hasByte(below: 0x0E, in: word), UnsafeBufferPointer(start: base + index, count: 8).contains(where: isLineBreak) {
+            if hasByte(below: 0x0E, in: word),
+                UnsafeBufferPointer(start: base + index, count: 8).contains(where: isLineBreak)
+            {
                 return true
             }
             index += 8

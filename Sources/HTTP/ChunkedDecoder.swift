@@ -29,7 +29,9 @@ struct ChunkedDecoder: Sendable {
                 case .needMoreData: return (offset, .needMoreData)
                 case .failed(let error): return (offset, .failed(error))
                 case .line(let line, let length):
-                    guard let size = parseSize(line) else { return (offset, .failed(.badRequest("invalid chunk size"))) }
+                    guard let size = parseSize(line) else {
+                        return (offset, .failed(.badRequest("invalid chunk size")))
+                    }
                     if body.count + size > limits.maxBodyBytes { return (offset, .failed(.bodyTooLarge)) }
                     offset += length
                     state = size == 0 ? .trailer(lines: 0, bytes: 0) : .data(remaining: size)
@@ -61,8 +63,8 @@ struct ChunkedDecoder: Sendable {
                         return (offset, .failed(.badRequest("obsolete line folding in trailer")))
                     }
                     guard let colon = line.firstIndex(of: ByteClass.colon), colon > line.startIndex,
-                          line[line.startIndex..<colon].allSatisfy(ByteClass.isToken),
-                          line[(colon + 1)...].allSatisfy(ByteClass.isFieldValue)
+                        line[line.startIndex..<colon].allSatisfy(ByteClass.isToken),
+                        line[(colon + 1)...].allSatisfy(ByteClass.isFieldValue)
                     else { return (offset, .failed(.badRequest("malformed trailer field"))) }
                     state = .trailer(lines: lines + 1, bytes: total + length)
                 }

@@ -21,7 +21,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public mutating func set(_ name: String, _ value: String) {
         if let index = fields.firstIndex(where: { asciiCaseInsensitiveEquals($0.name, name) }) {
             fields[index].value = value
-            fields = fields.enumerated().filter { $0.offset == index || !asciiCaseInsensitiveEquals($0.element.name, name) }.map(\.element)
+            fields = fields.enumerated().filter {
+                $0.offset == index || !asciiCaseInsensitiveEquals($0.element.name, name)
+            }.map(\.element)
         } else {
             add(name, value)
         }

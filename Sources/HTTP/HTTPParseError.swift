@@ -35,7 +35,7 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
     }
 }
 
-/// The limits of DESIGN §6; every one is configurable.
+/// The front-end limits (docs/ARCHITECTURE.md); every one is configurable.
 public struct HTTPLimits: Sendable {
     public var maxRequestLine = 8 * 1024
     public var maxHeaderBytes = 64 * 1024

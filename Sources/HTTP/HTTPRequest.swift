@@ -1,9 +1,12 @@
 public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
     public var major: Int
     public var minor: Int
-    public init(major: Int, minor: Int) { self.major = major; self.minor = minor }
-    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
-    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+    public init(major: Int, minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+    public static let http10 = HTTPVersion(major: 1, minor: 0)
+    public static let http11 = HTTPVersion(major: 1, minor: 1)
     public var description: String { "HTTP/\(major).\(minor)" }
 }
 
@@ -15,7 +18,9 @@ public struct HTTPRequest: Sendable {
     public var headers: HTTPHeaders
     public var body: [UInt8]
 
-    public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+    public init(
+        method: String, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = [:], body: [UInt8] = []
+    ) {
         self.method = method
         self.target = target
         self.version = version
@@ -25,9 +30,9 @@ public struct HTTPRequest: Sendable {
 
     /// Whether the connection may carry another request after this one (RFC 9112 §9.3).
     public var keepAlive: Bool {
-        guard headers.contains("Connection") else { return version == .http1_1 }
+        guard headers.contains("Connection") else { return version == .http11 }
         let connection = headers.tokens("Connection")
         if connection.contains("close") { return false }
-        return version == .http1_1 || connection.contains("keep-alive")
+        return version == .http11 || connection.contains("keep-alive")
     }
 }

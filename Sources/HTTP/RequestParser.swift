@@ -78,10 +78,13 @@ public struct RequestParser: Sendable {
         while skip + 1 < bytes.count, bytes[skip] == ByteClass.cr, bytes[skip + 1] == ByteClass.lf {
             skip += 2
             emptyLines += 1
-            if emptyLines > limits.maxEmptyLines { return fail(.badRequest("too many empty lines before the request line")) }
+            if emptyLines > limits.maxEmptyLines {
+                return fail(.badRequest("too many empty lines before the request line"))
+            }
         }
         if skip > 0 {
-            let (consumed, event) = parseHead(UnsafeRawBufferPointer(rebasing: bytes[skip...]), scanned: max(0, scanned - skip))
+            let (consumed, event) = parseHead(
+                UnsafeRawBufferPointer(rebasing: bytes[skip...]), scanned: max(0, scanned - skip))
             return (consumed + skip, event)
         }
 
@@ -125,9 +128,14 @@ public struct RequestParser: Sendable {
         }
     }
 
-    private enum Framing: Equatable { case none, length(Int), chunked }
+    private enum Framing: Equatable {
+        case none
+        case length(Int)
+        case chunked
+    }
 
-    private func parseHeadLines(_ head: UnsafeRawBufferPointer) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
+    private func parseHeadLines(_ head: UnsafeRawBufferPointer) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError>
+    {
         // Lines end in CRLF (parseHead refused bare LFs; a CR anywhere else fails the byte checks
         // below). The head ends with the empty line, so it holds at least two LFs.
         let firstLF = Self.find(ByteClass.lf, in: head, from: 0, to: head.count)!
@@ -167,20 +175,26 @@ public struct RequestParser: Sendable {
 
     /// The first `byte` in `bytes[from..<to]` (memchr: heads are scanned per request).
     @inline(__always) static func find(_ byte: UInt8, in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
-        guard from < to, let base = bytes.baseAddress, let found = memchr(base + from, Int32(byte), to - from) else { return nil }
+        guard from < to, let base = bytes.baseAddress, let found = memchr(base + from, Int32(byte), to - from) else {
+            return nil
+        }
         return base.distance(to: UnsafeRawPointer(found))
     }
 
     /// method SP request-target SP HTTP-version, nothing more.
     private func parseRequestLine(_ line: UnsafeRawBufferPointer) -> HTTPRequest? {
         guard let firstSpace = Self.find(ByteClass.space, in: line, from: 0, to: line.count), firstSpace > 0,
-              let secondSpace = Self.find(ByteClass.space, in: line, from: firstSpace + 1, to: line.count), secondSpace > firstSpace + 1
+            let secondSpace = Self.find(ByteClass.space, in: line, from: firstSpace + 1, to: line.count),
+            secondSpace > firstSpace + 1
         else { return nil }
         for index in 0..<firstSpace where !ByteClass.isToken(line[index]) { return nil }
-        guard ByteClass.allInASCIIRange(UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)..<secondSpace]), from: 0x21) else { return nil }
+        guard
+            ByteClass.allInASCIIRange(
+                UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)..<secondSpace]), from: 0x21)
+        else { return nil }
         let version = UnsafeRawBufferPointer(rebasing: line[(secondSpace + 1)...])
         guard version.count == 8, memcmp(version.baseAddress!, "HTTP/", 5) == 0,
-              let major = digit(version[5]), version[6] == UInt8(ascii: "."), let minor = digit(version[7])
+            let major = digit(version[5]), version[6] == UInt8(ascii: "."), let minor = digit(version[7])
         else { return nil }
         return HTTPRequest(
             method: String(decoding: line[0..<firstSpace], as: UTF8.self),
@@ -206,8 +220,12 @@ public struct RequestParser: Sendable {
         }
         var valueStart = colon + 1
         var valueEnd = line.count
-        while valueStart < valueEnd, line[valueStart] == ByteClass.space || line[valueStart] == ByteClass.tab { valueStart += 1 }
-        while valueEnd > valueStart, line[valueEnd - 1] == ByteClass.space || line[valueEnd - 1] == ByteClass.tab { valueEnd -= 1 }
+        while valueStart < valueEnd, line[valueStart] == ByteClass.space || line[valueStart] == ByteClass.tab {
+            valueStart += 1
+        }
+        while valueEnd > valueStart, line[valueEnd - 1] == ByteClass.space || line[valueEnd - 1] == ByteClass.tab {
+            valueEnd -= 1
+        }
         // Visible ASCII and spaces are checked a word at a time; tabs and obs-text byte by byte.
         if !ByteClass.allInASCIIRange(UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]), from: 0x20) {
             for index in valueStart..<valueEnd where !ByteClass.isFieldValue(line[index]) {
@@ -215,16 +233,26 @@ public struct RequestParser: Sendable {
             }
         }
         let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
-        return .success((Self.commonName(name) ?? String(decoding: name, as: UTF8.self), String(decoding: line[valueStart..<valueEnd], as: UTF8.self)))
+        return .success(
+            (
+                Self.commonName(name) ?? String(decoding: name, as: UTF8.self),
+                String(decoding: line[valueStart..<valueEnd], as: UTF8.self)
+            ))
     }
 
     /// Names clients send on every request, spelled as here: the literal is used instead of a
     /// newly decoded string.
-    private static let commonNames = ["Host", "Authorization", "Accept", "Accept-Encoding", "User-Agent", "Connection", "Content-Type", "Content-Length"]
+    private static let commonNames = [
+        "Host", "Authorization", "Accept", "Accept-Encoding", "User-Agent", "Connection", "Content-Type",
+        "Content-Length",
+    ]
 
     private static func commonName(_ bytes: UnsafeRawBufferPointer) -> String? {
         commonNames.first { name in
-            name.utf8.count == bytes.count && name.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 } == true
+            name.utf8.count == bytes.count
+                && name.utf8.withContiguousStorageIfAvailable {
+                    memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+                } == true
         }
     }
 
@@ -245,21 +273,24 @@ public struct RequestParser: Sendable {
             default: continue
             }
         }
-        if hosts > 1 || (request.version == .http1_1 && hosts == 0) {
+        if hosts > 1 || (request.version == .http11 && hosts == 0) {
             return .failure(.badRequest("exactly one Host header is required"))
         }
         let framing: Framing
         if !transferEncodings.isEmpty {
             guard lengths.isEmpty else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
-            guard request.version == .http1_1 else { return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request")) }
+            guard request.version == .http11 else {
+                return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request"))
+            }
             guard transferEncodings.count == 1, asciiCaseInsensitiveEquals(transferEncodings[0], "chunked") else {
                 return .failure(.badRequest("unsupported Transfer-Encoding"))
             }
             framing = .chunked
         } else if let lengthText = lengths.first {
             guard lengths.count == 1 else { return .failure(.badRequest("more than one Content-Length")) }
-            guard !lengthText.isEmpty, lengthText.utf8.count <= 18, lengthText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  let length = Int(lengthText)
+            guard !lengthText.isEmpty, lengthText.utf8.count <= 18,
+                lengthText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                let length = Int(lengthText)
             else { return .failure(.badRequest("invalid Content-Length")) }
             if length > limits.maxBodyBytes { return .failure(.bodyTooLarge) }
             framing = length == 0 ? .none : .length(length)
@@ -268,6 +299,6 @@ public struct RequestParser: Sendable {
         }
         guard let expect else { return .success((framing, false)) }
         guard asciiCaseInsensitiveEquals(expect, "100-continue") else { return .failure(.expectationFailed) }
-        return .success((framing, request.version == .http1_1 && framing != .none))
+        return .success((framing, request.version == .http11 && framing != .none))
     }
 }

@@ -8,25 +8,39 @@ public enum ResponseSerializer {
     ///   - keepAlive: announce `Connection: keep-alive` (an HTTP/1.0 client that asked to keep the
     ///     connection keeps it only if the answer says so, RFC 9112 §9.3); `close` wins.
     ///   - date: the cached IMF-fixdate string for the Date header.
-    public static func serialize(_ response: HTTPResponse, headOnly: Bool, close: Bool, keepAlive: Bool = false, date: String) -> [UInt8] {
+    public static func serialize(
+        _ response: HTTPResponse, headOnly: Bool, close: Bool, keepAlive: Bool = false, date: String
+    ) -> [UInt8] {
         var out: [UInt8] = []
         serialize(response, into: &out, headOnly: headOnly, close: close, keepAlive: keepAlive, date: date)
         return out
     }
 
     /// Appends head and body to `out`.
-    public static func serialize(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, keepAlive: Bool = false, date: String) {
-        if serializeHead(response, into: &out, headOnly: headOnly, close: close, keepAlive: keepAlive, date: date) { out.append(contentsOf: response.body) }
+    public static func serialize(
+        _ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, keepAlive: Bool = false,
+        date: String
+    ) {
+        if serializeHead(response, into: &out, headOnly: headOnly, close: close, keepAlive: keepAlive, date: date) {
+            out.append(contentsOf: response.body)
+        }
     }
 
     /// Appends the head to `out` (the connection's output buffer), composed in one scratch
     /// buffer: one copy whatever the field count. Returns whether `response.body` follows it.
-    public static func serializeHead(_ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, keepAlive: Bool = false, date: String) -> Bool {
-        let statusLine = statusLines[response.status]
+    public static func serializeHead(
+        _ response: HTTPResponse, into out: inout [UInt8], headOnly: Bool, close: Bool, keepAlive: Bool = false,
+        date: String
+    ) -> Bool {
+        let statusLine =
+            statusLines[response.status]
             ?? Array("HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
         let noBody = HTTPStatus.forbidsBody(response.status)
         // An upper bound: line breaks are dropped, never added.
-        var capacity = statusLine.count + "Date: \r\nContent-Length: 18446744073709551615\r\nConnection: keep-alive\r\n\r\n".utf8.count + date.utf8.count
+        var capacity =
+            statusLine.count
+            + "Date: \r\nContent-Length: 18446744073709551615\r\nConnection: keep-alive\r\n\r\n".utf8.count
+            + date.utf8.count
         for (name, value) in response.headers { capacity += name.utf8.count + value.utf8.count + 4 }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
             var head = HeadWriter(buffer: scratch)
@@ -47,12 +61,15 @@ public enum ResponseSerializer {
         return !headOnly && !noBody && !response.body.isEmpty
     }
 
-    private static let statusLines: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues: [200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504].map {
-        ($0, Array("HTTP/1.1 \($0) \(HTTPStatus.reasonPhrase($0))\r\n".utf8))
-    })
+    private static let statusLines: [Int: [UInt8]] = Dictionary(
+        uniqueKeysWithValues: [200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504].map {
+            ($0, Array("HTTP/1.1 \($0) \(HTTPStatus.reasonPhrase($0))\r\n".utf8))
+        })
 
     private static func serverOwned(_ name: String) -> Bool {
-        guard let first = name.utf8.first.map({ $0 | 0x20 }), first == UInt8(ascii: "c") || first == UInt8(ascii: "t") || first == UInt8(ascii: "d") else {
+        guard let first = name.utf8.first.map({ $0 | 0x20 }),
+            first == UInt8(ascii: "c") || first == UInt8(ascii: "t") || first == UInt8(ascii: "d")
+        else {
             return false
         }
         return asciiCaseInsensitiveEquals(name, "Content-Length") || asciiCaseInsensitiveEquals(name, "Connection")

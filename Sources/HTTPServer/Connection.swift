@@ -143,7 +143,9 @@ final class Connection: EventHandler, @unchecked Sendable {
                     // Idle (perhaps after empty lines, RFC 9112 §2.2, which the parser bounds): the
                     // idle timeout runs from the last real progress, not from these bytes.
                     requestStart = nil
-                    if !hasUnsentOutput { deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout) }
+                    if !hasUnsentOutput {
+                        deadline = idleSince + MonotonicClock.nanoseconds(context.configuration.idleTimeout)
+                    }
                 }
                 compactInput()
                 updateInterest()
@@ -158,8 +160,9 @@ final class Connection: EventHandler, @unchecked Sendable {
                 requestStart = nil
                 nextRequestID &+= 1
                 let keepAlive = request.keepAlive
-                state = .awaitingResponse(id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: keepAlive,
-                                          announceKeepAlive: keepAlive && request.version == .http1_0)
+                state = .awaitingResponse(
+                    id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: keepAlive,
+                    announceKeepAlive: keepAlive && request.version == .http10)
                 compactInput()
                 updateInterest()
                 context.handler.handle(request, responder: Responder(connection: self, requestID: nextRequestID))
@@ -197,7 +200,9 @@ final class Connection: EventHandler, @unchecked Sendable {
 
     /// Called by `Responder` on the loop thread.
     func deliver(_ reply: HTTPReply, requestID: UInt64) {
-        guard case .awaitingResponse(let id, let headOnly, let keepAlive, let announceKeepAlive) = state, id == requestID else { return }
+        guard case .awaitingResponse(let id, let headOnly, let keepAlive, let announceKeepAlive) = state,
+            id == requestID
+        else { return }
         clientGone = nil
         switch reply {
         case .resetConnection:
@@ -211,8 +216,10 @@ final class Connection: EventHandler, @unchecked Sendable {
         case .response(let response):
             let closeAfter = !keepAlive || inputClosed
             settleBody()
-            if ResponseSerializer.serializeHead(response, into: &output, headOnly: headOnly, close: closeAfter,
-                                                keepAlive: announceKeepAlive, date: context.date) {
+            if ResponseSerializer.serializeHead(
+                response, into: &output, headOnly: headOnly, close: closeAfter,
+                keepAlive: announceKeepAlive, date: context.date)
+            {
                 body = response.body
                 bodyIndex = 0
             }
@@ -230,7 +237,9 @@ final class Connection: EventHandler, @unchecked Sendable {
             let result = output.withUnsafeBytes { head in
                 body.withUnsafeBytes { body in
                     Result { () throws(Errno) in
-                        try Socket.send(fd, UnsafeRawBufferPointer(rebasing: head[outputIndex...]), UnsafeRawBufferPointer(rebasing: body[bodyIndex...]))
+                        try Socket.send(
+                            fd, UnsafeRawBufferPointer(rebasing: head[outputIndex...]),
+                            UnsafeRawBufferPointer(rebasing: body[bodyIndex...]))
                     }
                 }
             }

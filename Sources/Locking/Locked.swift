@@ -14,7 +14,9 @@ public final class Locked<Value>: Sendable {
 
     @inlinable public init(_ initial: sending Value) { mutex = Mutex(initial) }
 
-    @inlinable public func withLock<Result, Failure: Error>(_ body: (inout sending Value) throws(Failure) -> sending Result) throws(Failure) -> sending Result {
+    @inlinable public func withLock<Result, Failure: Error>(
+        _ body: (inout sending Value) throws(Failure) -> sending Result
+    ) throws(Failure) -> sending Result {
         try mutex.withLock { (value: inout sending Value) throws(Failure) -> sending Result in
             let address = Unmanaged.passUnretained(self).toOpaque()
             ThreadSanitizer.acquire?(address)

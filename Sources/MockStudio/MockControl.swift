@@ -41,12 +41,16 @@ extension MockStudio {
                 let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
                 return (method == nil || parts[0] == method) && (wanted == nil || parts[1] == wanted)
             }
-            let byPath = matching.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)): \($0.value)" }.joined(separator: ", ")
+            let byPath = matching.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)): \($0.value)" }.joined(
+                separator: ", ")
             return ok(#"{"count": \#(matching.values.reduce(0, +)), "requests": {\#(byPath)}}"#)
         case ("GET", 1, "last-request", _, _):
             guard let last = state.withLock({ $0.lastRequest }) else { return missing }
-            let headers = last.headers.map { "[\(JSONText.quoted($0.name)), \(JSONText.quoted($0.value))]" }.joined(separator: ", ")
-            return ok(#"{"method": \#(JSONText.quoted(last.method)), "target": \#(JSONText.quoted(last.target)), "headers": [\#(headers)], "body": \#(JSONText.quoted(String(decoding: last.body, as: UTF8.self)))}"#)
+            let headers = last.headers.map { "[\(JSONText.quoted($0.name)), \(JSONText.quoted($0.value))]" }.joined(
+                separator: ", ")
+            return ok(
+                #"{"method": \#(JSONText.quoted(last.method)), "target": \#(JSONText.quoted(last.target)), "headers": [\#(headers)], "body": \#(JSONText.quoted(String(decoding: last.body, as: UTF8.self)))}"#
+            )
         case ("POST", 1, "faults", _, _):
             guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
                 return Self.error(.badRequest("fault must be a JSON object"))
@@ -69,15 +73,17 @@ extension MockStudio {
             return ok()
         case ("POST", 1, "seed", _, _):
             guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
-                  let count = object["count"] as? Int, (1...1_000_000).contains(count)
+                let count = object["count"] as? Int, (1...1_000_000).contains(count)
             else { return Self.error(.badRequest("seed needs {\"count\": 1...1000000}")) }
             let size = max(16, object["context_bytes"] as? Int ?? 1024)
             let status = object["status"] as? String == "active" ? "active" : "ended"
             let filler = String(repeating: "x", count: max(0, size - 40))
             let created = Date()
             let seeded = (0..<count).map { index in
-                MockFixtures.execution(sid: MockSID.make("FN", 0x100000 + index), account: MockFixtures.accountA, flow: MockFixtures.flowA,
-                                       serial: 0x100000 + index, context: #"{"n":\#(index),"pad":"\#(filler)"}"#, status: status, created: created)
+                MockFixtures.execution(
+                    sid: MockSID.make("FN", 0x100000 + index), account: MockFixtures.accountA, flow: MockFixtures.flowA,
+                    serial: 0x100000 + index, context: #"{"n":\#(index),"pad":"\#(filler)"}"#, status: status,
+                    created: created)
             }
             state.withLock { $0.executions.appendOldest(seeded) }
             return ok(#"{"first": \#(JSONText.quoted(MockSID.make("FN", 0x100000))), "count": \#(count)}"#)

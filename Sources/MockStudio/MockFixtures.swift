@@ -22,14 +22,16 @@ public enum MockFixtures {
     public static let executionsPerFlowA = 12
 
     /// Unicode, escapes, a 65-bit integer, `1.0`, `1e-7`, Studio URLs and keys named like ours.
-    public static let trickyContext = #"{"flow":{"data":{"name":"Zoë \u00e9 ☃ 😀","quote":"say \"hi\"\\n","big":18446744073709551617,"one":1.0,"tiny":1e-7,"neg":-0.0}},"url":"https://studio.twilio.com/v2/Flows/FW00000000000000000000000000000000/Executions","links":{"steps":"https://studio.twilio.com/v1/not/ours"},"execution_sid":"FN00000000000000000000000000000000","list":[1,2,{"url":"http://example.com/?a=1&b=2"}],"empty":{},"nothing":null}"#
+    public static let trickyContext =
+        #"{"flow":{"data":{"name":"Zoë \u00e9 ☃ 😀","quote":"say \"hi\"\\n","big":18446744073709551617,"one":1.0,"tiny":1e-7,"neg":-0.0}},"url":"https://studio.twilio.com/v2/Flows/FW00000000000000000000000000000000/Executions","links":{"steps":"https://studio.twilio.com/v1/not/ours"},"execution_sid":"FN00000000000000000000000000000000","list":[1,2,{"url":"http://example.com/?a=1&b=2"}],"empty":{},"nothing":null}"#
 
     static func seed() -> MockState {
         var state = MockState()
         state.accounts[accountA] = MockAccount(sid: accountA, authToken: tokenA)
         state.accounts[accountB] = MockAccount(sid: accountB, authToken: tokenB)
         state.apiKeys[apiKeyA] = MockAPIKey(sid: apiKeyA, secret: apiKeySecretA, account: accountA)
-        state.apiKeys[restrictedKeyA] = MockAPIKey(sid: restrictedKeyA, secret: restrictedKeySecretA, account: accountA, restricted: true)
+        state.apiKeys[restrictedKeyA] = MockAPIKey(
+            sid: restrictedKeyA, secret: restrictedKeySecretA, account: accountA, restricted: true)
         state.flows[flowA] = MockFlow(sid: flowA, account: accountA, friendlyName: "Order status")
         state.flows[flowB] = MockFlow(sid: flowB, account: accountB, friendlyName: "Appointment reminders")
 
@@ -44,30 +46,39 @@ public enum MockFixtures {
             }
             let created = base.addingTimeInterval(Double(index) * 3600)
             let context = index == 0 ? trickyContext : #"{"flow":{"data":{"order":\#(1000 + index)}}}"#
-            executions.append(execution(sid: sid, account: accountA, flow: flowA, serial: 0xa100 + index, context: context,
-                                        status: index == 1 || index % 3 == 2 ? "active" : "ended", created: created))
+            executions.append(
+                execution(
+                    sid: sid, account: accountA, flow: flowA, serial: 0xa100 + index, context: context,
+                    status: index == 1 || index % 3 == 2 ? "active" : "ended", created: created))
         }
-        executions.append(execution(sid: executionB, account: accountB, flow: flowB, serial: 0xb100,
-                                    context: #"{"flow":{"data":{"secret":"account B only"}}}"#, status: "ended", created: base))
+        executions.append(
+            execution(
+                sid: executionB, account: accountB, flow: flowB, serial: 0xb100,
+                context: #"{"flow":{"data":{"secret":"account B only"}}}"#, status: "ended", created: base))
         state.executions.appendOldest(executions.sorted { $0.dateCreated > $1.dateCreated })
         return state
     }
 
-    static func execution(sid: String, account: String, flow: String, serial: Int, context: String, status: String, created: Date) -> MockExecution {
+    static func execution(
+        sid: String, account: String, flow: String, serial: Int, context: String, status: String, created: Date
+    ) -> MockExecution {
         let steps = (0..<3).map { index in
             MockStep(
                 sid: MockSID.make("FT", serial * 16 + index),
                 name: ["Trigger", "incomingRequest", "Ended"][index],
-                context: index == 1 ? #"{"widgets":{"send_message":{"url":"https://studio.twilio.com/v1/x","status":"delivered"}},"n":\#(index)}"# : #"{"n":\#(index)}"#,
+                context: index == 1
+                    ? #"{"widgets":{"send_message":{"url":"https://studio.twilio.com/v1/x","status":"delivered"}},"n":\#(index)}"#
+                    : #"{"n":\#(index)}"#,
                 transitionedFrom: ["Trigger", "Trigger", "send_message"][index],
                 transitionedTo: ["send_message", "split", "Ended"][index],
                 dateCreated: created.addingTimeInterval(Double(index))
             )
         }
-        return MockExecution(sid: sid, account: account, flow: flow, contactSid: MockSID.make("FC", serial),
-                             contactChannelAddress: "+1415555\(String(format: "%04d", serial % 10000))", context: context,
-                             status: status, dateCreated: created, dateUpdated: status == "ended" ? created.addingTimeInterval(60) : nil,
-                             steps: steps)
+        return MockExecution(
+            sid: sid, account: account, flow: flow, contactSid: MockSID.make("FC", serial),
+            contactChannelAddress: "+1415555\(String(format: "%04d", serial % 10000))", context: context,
+            status: status, dateCreated: created, dateUpdated: status == "ended" ? created.addingTimeInterval(60) : nil,
+            steps: steps)
     }
 
     /// The fixture facts as JSON, for tests and `--demo`.

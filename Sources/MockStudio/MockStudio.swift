@@ -2,8 +2,8 @@ import Compression
 import Foundation
 import HTTP
 import HTTPServer
-import Studio
 import Locking
+import Studio
 
 /// An in-memory, stateful fake of Twilio Studio's v1/v2 Execution APIs (plus Flows), following
 /// the OpenAPI specs, with a control API under `/__mock/` for tests. Engagements are not served
@@ -26,14 +26,21 @@ public final class MockStudio: HTTPHandler {
         let fault = state.withLock { state -> MockFault? in
             state.requestCounts["\(request.method) \(path)", default: 0] += 1
             state.lastRequest = (request.method, request.target, request.headers.fields, request.body)
-            guard let index = state.faults.firstIndex(where: {
-                path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method) && Double.random(in: 0..<1) < $0.probability
-            }) else {
+            guard
+                let index = state.faults.firstIndex(where: {
+                    path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method)
+                        && Double.random(in: 0..<1) < $0.probability
+                })
+            else {
                 return nil
             }
             let fault = state.faults[index]
             if let remaining = fault.remaining {
-                if remaining <= 1 { state.faults.remove(at: index) } else { state.faults[index].remaining = remaining - 1 }
+                if remaining <= 1 {
+                    state.faults.remove(at: index)
+                } else {
+                    state.faults[index].remaining = remaining - 1
+                }
             }
             return fault
         }
@@ -47,22 +54,34 @@ public final class MockStudio: HTTPHandler {
             if let size = fault.gzipBombBytes {
                 var headers: HTTPHeaders = ["Content-Type": "application/json", "Content-Encoding": "gzip"]
                 headers.add("Twilio-Request-Id", Self.requestID())
-                return .response(HTTPResponse(status: 200, headers: headers, body: Zlib.compress([UInt8](repeating: 0, count: size), format: .gzip, level: 9)))
+                return .response(
+                    HTTPResponse(
+                        status: 200, headers: headers,
+                        body: Zlib.compress([UInt8](repeating: 0, count: size), format: .gzip, level: 9)))
             }
             if fault.truncate {
-                return .raw(Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"sid\": \"FN".utf8))
+                return .raw(
+                    Array(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"sid\": \"FN"
+                            .utf8))
             }
             if let body = fault.body {
-                return .response(HTTPResponse(status: fault.status ?? 200, headers: ["Content-Type": fault.contentType ?? "text/html"], text: body))
+                return .response(
+                    HTTPResponse(
+                        status: fault.status ?? 200, headers: ["Content-Type": fault.contentType ?? "text/html"],
+                        text: body))
             }
             if let status = fault.status {
-                let error = TwilioError(status: status, code: fault.code ?? 20000 + status, message: HTTPStatus.reasonPhrase(status))
+                let error = TwilioError(
+                    status: status, code: fault.code ?? 20000 + status, message: HTTPStatus.reasonPhrase(status))
                 return .response(Self.error(error))
             }
             return .response(Self.encoded(studio(request, path: path, query: query), gzip: acceptsGzip))
         }
         if fault.delayMilliseconds > 0 {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(fault.delayMilliseconds)) { responder.reply(reply()) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(fault.delayMilliseconds)) {
+                responder.reply(reply())
+            }
         } else {
             responder.reply(reply())
         }

@@ -15,13 +15,14 @@ public struct BasicCredentials: Equatable, Sendable {
         guard let authorization else { return nil }
         var bytes = Array(authorization.utf8)[...]
         let scheme = Array("basic ".utf8)
-        guard bytes.count > scheme.count, zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) else { return nil }
+        guard bytes.count > scheme.count, zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 | 0x20 })
+        else { return nil }
         bytes = bytes.dropFirst(scheme.count)
         while bytes.first == 0x20 { bytes = bytes.dropFirst() }
         while bytes.last == 0x20 { bytes = bytes.dropLast() }
         guard let decoded = Self.base64Decode(bytes), let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
-              colon > 0, colon < decoded.count - 1, let user = String(validating: decoded[..<colon], as: UTF8.self),
-              let secret = String(validating: decoded[(colon + 1)...], as: UTF8.self)
+            colon > 0, colon < decoded.count - 1, let user = String(validating: decoded[..<colon], as: UTF8.self),
+            let secret = String(validating: decoded[(colon + 1)...], as: UTF8.self)
         else { return nil }
         username = user
         password = secret
@@ -29,7 +30,9 @@ public struct BasicCredentials: Equatable, Sendable {
 
     private static let base64Values: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { table[Int(byte)] = UInt8(index) }
+        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(byte)] = UInt8(index)
+        }
         return table
     }()
 

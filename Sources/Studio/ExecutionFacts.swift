@@ -29,7 +29,9 @@ public struct ExecutionFacts: Equatable, Sendable {
     /// Nil when the body is not a JSON object. (The gateway reads them from the same pass that
     /// rewrites the body: `StudioJSONRewriter.rewriteAndRead`.)
     public init?(body: [UInt8]) {
-        guard let read = StudioJSONRewriter.rewriteAndRead(body, URLRewrite(fromOrigins: [], toOrigin: "")) else { return nil }
+        guard let read = StudioJSONRewriter.rewriteAndRead(body, URLRewrite(fromOrigins: [], toOrigin: "")) else {
+            return nil
+        }
         self = read.facts
     }
 }

@@ -1,4 +1,4 @@
-/// The path and query of a request target, after the checks of DESIGN §4 that keep the gateway
+/// The path and query of a request target, after the isolation checks (docs/ARCHITECTURE.md) that keep the gateway
 /// from being turned into an open proxy or a path-traversal vector.
 public struct RequestTarget: Equatable, Sendable {
     public var path: String
@@ -15,7 +15,9 @@ public struct RequestTarget: Equatable, Sendable {
         var originForm = target
         if target.utf8.first != UInt8(ascii: "/") {
             let lower = target.lowercased()
-            guard let schemeEnd = lower.range(of: "://"), ["http", "https"].contains(String(lower[..<schemeEnd.lowerBound])) else {
+            guard let schemeEnd = lower.range(of: "://"),
+                ["http", "https"].contains(String(lower[..<schemeEnd.lowerBound]))
+            else {
                 return .failure(.badRequest("request target must be a path"))
             }
             let afterScheme = target[schemeEnd.upperBound...]
@@ -32,17 +34,23 @@ public struct RequestTarget: Equatable, Sendable {
         return bytes.withUTF8 { bytes in
             let mark = bytes.firstIndex(of: UInt8(ascii: "?"))
             let path = UnsafeBufferPointer(rebasing: bytes[..<(mark ?? bytes.count)])
-            let query = mark.map { UnsafeBufferPointer(rebasing: bytes[($0 + 1)...]) } ?? UnsafeBufferPointer(start: nil, count: 0)
+            let query =
+                mark.map { UnsafeBufferPointer(rebasing: bytes[($0 + 1)...]) }
+                ?? UnsafeBufferPointer(start: nil, count: 0)
             if let why = rejection(path: path, query: query) { return .failure(.badRequest(why)) }
             guard mark != nil else { return .success(RequestTarget(path: originForm, query: "")) }
-            return .success(RequestTarget(path: String(decoding: path, as: UTF8.self), query: String(decoding: query, as: UTF8.self)))
+            return .success(
+                RequestTarget(
+                    path: String(decoding: path, as: UTF8.self), query: String(decoding: query, as: UTF8.self)))
         }
     }
 
     /// Controls, spaces, non-ASCII and `#` anywhere; `\\`, `.`/`..` segments and encoded `/`,
     /// `\\`, NUL or `.` in the path.
     private static func rejection(path: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>) -> String? {
-        for byte in query where byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "#") { return "invalid characters in the request target" }
+        for byte in query where byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "#") {
+            return "invalid characters in the request target"
+        }
         var segmentStart = 0
         for index in 0..<path.count {
             let byte = path[index]

@@ -12,13 +12,16 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
 
     /// Validates the bytes (a request path's segment) before making the one string kept.
     public init?(bytes: UnsafeBufferPointer<UInt8>, prefix: StaticString) {
-        guard Self.isValid(bytes, prefix: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)) else { return nil }
+        guard Self.isValid(bytes, prefix: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+        else { return nil }
         value = String(decoding: bytes, as: UTF8.self)
     }
 
     private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>, prefix: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.count == 34, prefix.count == 2, bytes[0] == prefix[0], bytes[1] == prefix[1] else { return false }
-        for byte in bytes[2...] where !((byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)) { return false }
+        for byte in bytes[2...] where !((byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)) {
+            return false
+        }
         return true
     }
 

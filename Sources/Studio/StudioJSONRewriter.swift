@@ -1,4 +1,4 @@
-/// A byte-preserving rewriter for Studio response bodies (DESIGN §5).
+/// A byte-preserving rewriter for Studio response bodies (docs/ARCHITECTURE.md, «URL rewriting and the Engagement view»).
 ///
 /// It walks the JSON once and changes only the members it targets — the top-level `url`, every
 /// value in `links`, `meta.*url`, the same members of each item of a top-level array, and for the
@@ -13,7 +13,8 @@ public enum StudioJSONRewriter {
 
     /// The rewritten body and, from the same pass, what the cache must learn from it (whose it
     /// is, which executions have ended); nil when `body` is not a single JSON object.
-    public static func rewriteAndRead(_ body: [UInt8], _ rules: URLRewrite) -> (bytes: [UInt8], facts: ExecutionFacts)? {
+    public static func rewriteAndRead(_ body: [UInt8], _ rules: URLRewrite) -> (bytes: [UInt8], facts: ExecutionFacts)?
+    {
         body.withUnsafeBufferPointer { input in
             var scanner = Scanner(input: input, rules: rules)
             guard let bytes = try? scanner.document() else { return nil }
@@ -120,14 +121,17 @@ private struct Scanner {
 
     private mutating func value(_ role: Role) throws {
         switch (role, peek()) {
-        case (.root, UInt8(ascii: "{")), (.links, UInt8(ascii: "{")), (.meta, UInt8(ascii: "{")), (.listItem, UInt8(ascii: "{")):
+        case (.root, UInt8(ascii: "{")), (.links, UInt8(ascii: "{")), (.meta, UInt8(ascii: "{")),
+            (.listItem, UInt8(ascii: "{")):
             try object(role)
         case (.list, UInt8(ascii: "[")):
             try array()
         case (.url, UInt8(ascii: "\"")), (.metaKey, UInt8(ascii: "\"")):
             let token = try stringToken()
             let text = decode(token)
-            let replacement = role == .url ? rules.rewrite(text) : (rules.engagementView && text == "executions" ? "engagements" : nil)
+            let replacement =
+                role == .url
+                ? rules.rewrite(text) : (rules.engagementView && text == "executions" ? "engagements" : nil)
             if let replacement { output.append(contentsOf: JSONText.quoted(replacement).utf8) } else { copy(token) }
         case (.fact(let key, let inItem), UInt8(ascii: "\"")):
             let token = try stringToken()
@@ -214,7 +218,7 @@ private struct Scanner {
 
     private func peekIsArray() -> Bool { peek() == UInt8(ascii: "[") }
 
-    /// Engagement view key renames (DESIGN §5); nil keeps the key's original bytes.
+    /// Engagement view key renames (docs/ARCHITECTURE.md); nil keeps the key's original bytes.
     private func renamed(_ key: String, in role: Role) -> String? {
         guard rules.engagementView else { return nil }
         switch (role, key) {
@@ -241,10 +245,12 @@ private struct Scanner {
                 guard index + 1 < input.count else { throw MalformedJSON() }
                 switch input[index + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 2
                 case UInt8(ascii: "u"):
-                    guard index + 6 <= input.count, input[(index + 2)..<(index + 6)].allSatisfy(Self.isHexDigit) else { throw MalformedJSON() }
+                    guard index + 6 <= input.count, input[(index + 2)..<(index + 6)].allSatisfy(Self.isHexDigit) else {
+                        throw MalformedJSON()
+                    }
                     index += 6
                 default:
                     throw MalformedJSON()
@@ -321,10 +327,15 @@ private struct Scanner {
             case UInt8(ascii: "r"): scalars.append("\r")
             case UInt8(ascii: "t"): scalars.append("\t")
             case UInt8(ascii: "u"):
-                guard i + 4 <= body.endIndex, let unit = UInt32(String(decoding: body[i..<(i + 4)], as: UTF8.self), radix: 16) else { break }
+                guard i + 4 <= body.endIndex,
+                    let unit = UInt32(String(decoding: body[i..<(i + 4)], as: UTF8.self), radix: 16)
+                else { break }
                 i += 4
-                if (0xD800..<0xDC00).contains(unit), i + 6 <= body.endIndex, body[i] == UInt8(ascii: "\\"), body[i + 1] == UInt8(ascii: "u"),
-                   let low = UInt32(String(decoding: body[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16), (0xDC00..<0xE000).contains(low) {
+                if (0xD800..<0xDC00).contains(unit), i + 6 <= body.endIndex, body[i] == UInt8(ascii: "\\"),
+                    body[i + 1] == UInt8(ascii: "u"),
+                    let low = UInt32(String(decoding: body[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16),
+                    (0xDC00..<0xE000).contains(low)
+                {
                     i += 6
                     scalars.append(Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) ?? "\u{FFFD}")
                 } else {

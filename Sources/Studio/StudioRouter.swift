@@ -1,6 +1,6 @@
 import Glibc
 
-/// Maps request paths to Studio routes (DESIGN §2). Pure: no I/O, no state.
+/// Maps request paths to Studio routes (docs/ARCHITECTURE.md, «Routes»). Pure: no I/O, no state.
 /// Works on the path's UTF-8 bytes: it runs for every request, hits included.
 public enum StudioRouter {
     /// Shared method lists, so matching a route allocates none.
@@ -35,7 +35,8 @@ public enum StudioRouter {
                 count += 1
                 start = index + 1
             }
-            return match(segments: Segments(bytes: bytes, bounds: UnsafeBufferPointer(rebasing: bounds[..<count])), path: path)
+            return match(
+                segments: Segments(bytes: bytes, bounds: UnsafeBufferPointer(rebasing: bounds[..<count])), path: path)
         }
     }
 
@@ -49,36 +50,50 @@ public enum StudioRouter {
 
         func `is`(_ index: Int, _ literal: StaticString) -> Bool {
             let segment = self[index]
-            return segment.count == literal.utf8CodeUnitCount && memcmp(segment.baseAddress!, literal.utf8Start, segment.count) == 0
+            return segment.count == literal.utf8CodeUnitCount
+                && memcmp(segment.baseAddress!, literal.utf8Start, segment.count) == 0
         }
     }
 
     private static func match(segments: Segments, path: String) -> Match {
         guard segments.count >= 2, segments.is(1, "Flows") else { return .notFound }
         let version: StudioRoute.Version
-        if segments.is(0, "v1") { version = .v1 } else if segments.is(0, "v2") { version = .v2 } else { return .notFound }
+        if segments.is(0, "v1") {
+            version = .v1
+        } else if segments.is(0, "v2") {
+            version = .v2
+        } else {
+            return .notFound
+        }
         // The segments after /vN/Flows, counted from 0.
         let restCount = segments.count - 2
         func part(_ index: Int) -> UnsafeBufferPointer<UInt8> { segments[index + 2] }
         func sid(_ index: Int, _ prefix: StaticString) -> SID? { SID(bytes: part(index), prefix: prefix) }
         func literal(_ index: Int, _ text: StaticString) -> Bool { segments.is(index + 2, text) }
 
-        func route(_ resource: StudioRoute.Resource, _ methods: [String], flow: SID? = nil, execution: SID? = nil,
-                   step: SID? = nil, engagements: Bool = false) -> Match {
-            .route(StudioRoute(version: version, resource: resource, flow: flow, execution: execution, step: step,
-                               viaEngagements: engagements, allowedMethods: methods, requestPath: path))
+        func route(
+            _ resource: StudioRoute.Resource, _ methods: [String], flow: SID? = nil, execution: SID? = nil,
+            step: SID? = nil, engagements: Bool = false
+        ) -> Match {
+            .route(
+                StudioRoute(
+                    version: version, resource: resource, flow: flow, execution: execution, step: step,
+                    viaEngagements: engagements, allowedMethods: methods, requestPath: path))
         }
 
         // /vN/Flows and the flow-level admin paths.
         if restCount == 0 { return route(.flowAdmin, version == .v1 ? Methods.get : Methods.getPost) }
         if version == .v2, restCount == 1, literal(0, "Validate") { return route(.flowAdmin, Methods.post) }
         guard let flow = sid(0, "FW") else { return .notFound }
-        if restCount == 1 { return route(.flowAdmin, version == .v1 ? Methods.getDelete : Methods.getPostDelete, flow: flow) }
+        if restCount == 1 {
+            return route(.flowAdmin, version == .v1 ? Methods.getDelete : Methods.getPostDelete, flow: flow)
+        }
         if version == .v2 {
             if restCount == 2, literal(1, "Revisions") { return route(.flowAdmin, Methods.get, flow: flow) }
             if restCount == 2, literal(1, "TestUsers") { return route(.flowAdmin, Methods.getPost, flow: flow) }
             if restCount == 3, literal(1, "Revisions"),
-               part(2).allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) {
+                part(2).allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
+            {
                 return route(.flowAdmin, Methods.get, flow: flow)
             }
         }
@@ -91,8 +106,9 @@ public enum StudioRouter {
         switch restCount {
         case 3:
             // Engagements could be deleted but never updated.
-            return route(.execution, engagements ? Methods.getDelete : Methods.getPostDelete,
-                         flow: flow, execution: execution, engagements: engagements)
+            return route(
+                .execution, engagements ? Methods.getDelete : Methods.getPostDelete,
+                flow: flow, execution: execution, engagements: engagements)
         case 4 where literal(3, "Context"):
             return route(.executionContext, Methods.get, flow: flow, execution: execution, engagements: engagements)
         case 4 where literal(3, "Steps"):
@@ -102,7 +118,8 @@ public enum StudioRouter {
             return route(.step, Methods.get, flow: flow, execution: execution, step: step, engagements: engagements)
         case 6 where literal(3, "Steps") && literal(5, "Context"):
             guard let step = sid(4, "FT") else { return .notFound }
-            return route(.stepContext, Methods.get, flow: flow, execution: execution, step: step, engagements: engagements)
+            return route(
+                .stepContext, Methods.get, flow: flow, execution: execution, step: step, engagements: engagements)
         default:
             return .notFound
         }

@@ -34,9 +34,13 @@ public struct TwilioError: Equatable, Sendable {
 
     public static func badGateway(_ why: String) -> TwilioError { TwilioError(status: 502, code: 20502, message: why) }
 
-    public static func gatewayTimeout(_ why: String) -> TwilioError { TwilioError(status: 504, code: 20504, message: why) }
+    public static func gatewayTimeout(_ why: String) -> TwilioError {
+        TwilioError(status: 504, code: 20504, message: why)
+    }
 
-    public static func serviceUnavailable(_ why: String) -> TwilioError { TwilioError(status: 503, code: 20503, message: why) }
+    public static func serviceUnavailable(_ why: String) -> TwilioError {
+        TwilioError(status: 503, code: 20503, message: why)
+    }
 
     public static let tooManyRequests = TwilioError(status: 429, code: 20429, message: "Too Many Requests")
 }

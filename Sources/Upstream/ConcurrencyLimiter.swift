@@ -50,8 +50,10 @@ final class ConcurrencyLimiter: LoopLocal {
             return nil
         }
         nextTicket &+= 1
-        queue.append(Waiter(ticket: nextTicket, admission: admission, deadline: MonotonicClock.now() + queueTimeout,
-                            start: start, onTimeout: onTimeout))
+        queue.append(
+            Waiter(
+                ticket: nextTicket, admission: admission, deadline: MonotonicClock.now() + queueTimeout,
+                start: start, onTimeout: onTimeout))
         return nextTicket
     }
 
@@ -77,7 +79,8 @@ final class ConcurrencyLimiter: LoopLocal {
     private func mayStart(_ admission: Admission) -> Bool {
         guard active < limit else { return false }
         guard case .unverified(let credential) = admission else { return true }
-        return activeUnverified < unverifiedLimit && activePerCredential[credential, default: 0] < Self.perCredentialLimit
+        return activeUnverified < unverifiedLimit
+            && activePerCredential[credential, default: 0] < Self.perCredentialLimit
     }
 
     private func take(_ admission: Admission) {

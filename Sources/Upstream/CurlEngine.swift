@@ -34,13 +34,16 @@ final class CurlEngine: LoopLocal {
     }
 
     /// Starts a call; `completion` runs on this loop exactly once (answer, failure or cancel).
-    func start(_ request: UpstreamRequest, url: String, options: UpstreamClient.Options, timeoutMilliseconds: Int,
-               completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) -> CurlTransfer? {
+    func start(
+        _ request: UpstreamRequest, url: String, options: UpstreamClient.Options, timeoutMilliseconds: Int,
+        completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
+    ) -> CurlTransfer? {
         guard !stopped, let easy = spareHandles.popLast() ?? curl_easy_init() else {
             completion(.failure(.unreachable("the upstream engine is stopped")))
             return nil
         }
-        let transfer = CurlTransfer(easy: easy, isWrite: !request.isRead, maxBodyBytes: options.maxBodyBytes, completion: completion)
+        let transfer = CurlTransfer(
+            easy: easy, isWrite: !request.isRead, maxBodyBytes: options.maxBodyBytes, completion: completion)
         guard transfer.configure(request, url: url, options: options, timeoutMilliseconds: timeoutMilliseconds) else {
             recycle(easy)
             transfer.finish(.failure(.unreachable("libcurl refused an option (is it built with HTTP/2 and TLS?)")))
@@ -114,10 +117,13 @@ final class CurlEngine: LoopLocal {
         while ccurl_multi_next_done(multi, &easy, &code) == 1, let handle = easy {
             curl_multi_remove_handle(multi, handle)
             guard let transfer = transfers.removeValue(forKey: handle) else { continue }
-            stats.record(newConnections: ccurl_easy_info_long(handle, CURLINFO_NUM_CONNECTS),
-                         tlsHandshake: ccurl_easy_info_offset(handle, CURLINFO_APPCONNECT_TIME_T) > 0,
-                         httpVersion: Self.majorVersion(ccurl_easy_info_long(handle, CURLINFO_HTTP_VERSION)))
-            if code == CURLE_ABORTED_BY_CALLBACK, transfer.isWrite { stats.writesNotResent.wrappingAdd(1, ordering: .relaxed) }
+            stats.record(
+                newConnections: ccurl_easy_info_long(handle, CURLINFO_NUM_CONNECTS),
+                tlsHandshake: ccurl_easy_info_offset(handle, CURLINFO_APPCONNECT_TIME_T) > 0,
+                httpVersion: Self.majorVersion(ccurl_easy_info_long(handle, CURLINFO_HTTP_VERSION)))
+            if code == CURLE_ABORTED_BY_CALLBACK, transfer.isWrite {
+                stats.writesNotResent.wrappingAdd(1, ordering: .relaxed)
+            }
             recycle(handle)
             transfer.finish(code)  // may start other calls (retries, queued callers)
         }

@@ -24,8 +24,10 @@ final class CurlTransfer {
     /// Response fields passed back to clients; everything else (framing, cookies, hop-by-hop) stays.
     static let returnedHeaders = ["Content-Type", "Twilio-Request-Id", "WWW-Authenticate"]
 
-    init(easy: UnsafeMutableRawPointer, isWrite: Bool, maxBodyBytes: Int,
-         completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
+    init(
+        easy: UnsafeMutableRawPointer, isWrite: Bool, maxBodyBytes: Int,
+        completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
+    ) {
         self.easy = easy
         self.isWrite = isWrite
         self.maxBodyBytes = maxBodyBytes
@@ -37,7 +39,9 @@ final class CurlTransfer {
     var isFinished: Bool { completion == nil }
 
     /// Sets every option of this call on a freshly reset handle. False if curl refused one.
-    func configure(_ request: UpstreamRequest, url: String, options: UpstreamClient.Options, timeoutMilliseconds: Int) -> Bool {
+    func configure(_ request: UpstreamRequest, url: String, options: UpstreamClient.Options, timeoutMilliseconds: Int)
+        -> Bool
+    {
         let me = Unmanaged.passUnretained(self).toOpaque()
         var ok = true
         func check(_ code: CURLcode) { if code != CURLE_OK { ok = false } }
@@ -47,7 +51,9 @@ final class CurlTransfer {
         check(ccurl_easy_set_string(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
         check(ccurl_easy_set_long(easy, CURLOPT_FOLLOWLOCATION, 0))
         check(ccurl_easy_set_long(easy, CURLOPT_TIMEOUT_MS, max(1, timeoutMilliseconds)))
-        check(ccurl_easy_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, min(timeoutMilliseconds, options.connectTimeoutMilliseconds))))
+        check(
+            ccurl_easy_set_long(
+                easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, min(timeoutMilliseconds, options.connectTimeoutMilliseconds))))
         // HTTP/2 where TLS offers it (ALPN), HTTP/1.1 keep-alive otherwise; wait for a multiplexed
         // connection rather than opening another one.
         check(ccurl_easy_set_long(easy, CURLOPT_HTTP_VERSION, CCURL_HTTP_VERSION_2TLS))
@@ -73,7 +79,10 @@ final class CurlTransfer {
             check(ccurl_easy_set_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)))
             request.body.withUnsafeBytes { bytes in
                 // Copied by curl, so nothing here has to outlive this call.
-                check(ccurl_easy_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(me))))
+                check(
+                    ccurl_easy_set_pointer(
+                        easy, CURLOPT_COPYPOSTFIELDS,
+                        UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(me))))
             }
         }
         if isWrite {
@@ -106,7 +115,9 @@ final class CurlTransfer {
             // A new answer (100 Continue, then the final one): start over.
             status = 0
             if let space = line.firstIndex(of: UInt8(ascii: " ")), space + 4 <= line.count {
-                for digit in line[(space + 1)..<(space + 4)] where (0x30...0x39).contains(digit) { status = status * 10 + Int(digit - 0x30) }
+                for digit in line[(space + 1)..<(space + 4)] where (0x30...0x39).contains(digit) {
+                    status = status * 10 + Int(digit - 0x30)
+                }
             }
             headers = HTTPHeaders(capacity: 4)
             contentEncoding = nil
@@ -190,11 +201,12 @@ final class CurlTransfer {
         case CURLE_WRITE_ERROR where bodyTooLarge:
             return .bodyTooLarge(limit: maxBodyBytes)
         case CURLE_ABORTED_BY_CALLBACK where attempts > 1, CURLE_SEND_FAIL_REWIND:
-            return .unreachable("the upstream connection failed after the write may have been sent; it was not sent again")
+            return .unreachable(
+                "the upstream connection failed after the write may have been sent; it was not sent again")
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             return .unreachable("cannot connect to the upstream")
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
-             CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS:
+            CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS:
             return .unreachable("TLS handshake with the upstream failed")
         case CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM:
             return .unreachable("the upstream closed the connection before answering")

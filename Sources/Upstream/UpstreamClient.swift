@@ -36,17 +36,23 @@ public final class UpstreamClient: Sendable {
 
     /// Sends `request` once, from `loop`'s thread; `completion` runs there. Proxies come from the
     /// environment as curl reads them (`HTTPS_PROXY`/`https_proxy`, `NO_PROXY`/`no_proxy`).
-    func attempt(_ request: UpstreamRequest, on loop: EventLoop, timeoutMilliseconds: Int,
-                 completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) -> (() -> Void)? {
+    func attempt(
+        _ request: UpstreamRequest, on loop: EventLoop, timeoutMilliseconds: Int,
+        completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
+    ) -> (() -> Void)? {
         let engine = engine(on: loop)
-        guard let transfer = engine.start(request, url: baseURL + request.pathAndQuery, options: options,
-                                          timeoutMilliseconds: timeoutMilliseconds, completion: completion),
-              !transfer.isFinished
+        guard
+            let transfer = engine.start(
+                request, url: baseURL + request.pathAndQuery, options: options,
+                timeoutMilliseconds: timeoutMilliseconds, completion: completion),
+            !transfer.isFinished
         else { return nil }
         return { engine.cancel(transfer) }
     }
 
     func engine(on loop: EventLoop) -> CurlEngine {
-        loop.local(for: self) { CurlEngine(loop: loop, maxConnectionsPerHost: options.maxConnectionsPerLoop, stats: stats) }
+        loop.local(for: self) {
+            CurlEngine(loop: loop, maxConnectionsPerHost: options.maxConnectionsPerLoop, stats: stats)
+        }
     }
 }

@@ -16,8 +16,11 @@ public final class UpstreamService: Sendable {
     /// Called once per upstream attempt with its status (0 = no HTTP answer) and duration in seconds.
     let onAttempt: @Sendable (Int, Double) -> Void
 
-    public init(client: UpstreamClient, maxConcurrency: Int, threads: Int, queueTimeout: Double, timeout: Double,
-                maxAttempts: Int = 3, baseBackoff: Double = 0.1, onAttempt: @escaping @Sendable (Int, Double) -> Void = { _, _ in }) {
+    public init(
+        client: UpstreamClient, maxConcurrency: Int, threads: Int, queueTimeout: Double, timeout: Double,
+        maxAttempts: Int = 3, baseBackoff: Double = 0.1,
+        onAttempt: @escaping @Sendable (Int, Double) -> Void = { _, _ in }
+    ) {
         self.client = client
         slotsPerLoop = max(1, (maxConcurrency + max(1, threads) - 1) / max(1, threads))
         self.queueTimeout = queueTimeout
@@ -30,55 +33,68 @@ public final class UpstreamService: Sendable {
     /// Sends `request` from `loop`'s thread (the loop of the client connection); `completion` runs
     /// there exactly once. `timeout` overrides the whole call's budget in seconds.
     @discardableResult
-    public func send(_ request: UpstreamRequest, idempotent: Bool, admission: Admission = .verified, on loop: EventLoop,
-                     timeout: Double? = nil, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) -> UpstreamCall {
+    public func send(
+        _ request: UpstreamRequest, idempotent: Bool, admission: Admission = .verified, on loop: EventLoop,
+        timeout: Double? = nil, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
+    ) -> UpstreamCall {
         precondition(loop.inEventLoop, "upstream calls start on the loop that answers them")
         let call = UpstreamCall(loop: loop)
         let deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(timeout ?? self.timeout)
-        attempt(request, number: 1, deadline: deadline, idempotent: idempotent, admission: admission, call: call, completion: completion)
+        attempt(
+            request, number: 1, deadline: deadline, idempotent: idempotent, admission: admission, call: call,
+            completion: completion)
         return call
     }
 
-    private func attempt(_ request: UpstreamRequest, number: Int, deadline: UInt64, idempotent: Bool, admission: Admission,
-                         call: UpstreamCall, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void) {
+    private func attempt(
+        _ request: UpstreamRequest, number: Int, deadline: UInt64, idempotent: Bool, admission: Admission,
+        call: UpstreamCall, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
+    ) {
         let loop = call.loop
         let limiter = limiter(on: loop)
-        let ticket = limiter.acquire(admission, { [self] in
-            let now = MonotonicClock.now()
-            guard now < deadline, !call.isCancelled else {
-                limiter.release(admission)
-                completion(.failure(call.isCancelled ? .cancelled : .timeout))
-                return
-            }
-            inFlightCount.wrappingAdd(1, ordering: .relaxed)
-            let stop = client.attempt(request, on: loop, timeoutMilliseconds: Int((deadline - now) / 1_000_000)) { [self] result in
-                inFlightCount.wrappingSubtract(1, ordering: .relaxed)
-                limiter.release(admission)
-                call.stopCurrentStage = nil
-                let elapsed = MonotonicClock.now() - now
-                switch result {
-                case .success(let response): onAttempt(response.status, Double(elapsed) / 1e9)
-                case .failure(.cancelled): break
-                case .failure: onAttempt(0, Double(elapsed) / 1e9)
+        let ticket = limiter.acquire(
+            admission,
+            { [self] in
+                let now = MonotonicClock.now()
+                guard now < deadline, !call.isCancelled else {
+                    limiter.release(admission)
+                    completion(.failure(call.isCancelled ? .cancelled : .timeout))
+                    return
                 }
-                guard idempotent, number < maxAttempts, Self.isRetryable(result) else { return completion(result) }
-                let backoff = MonotonicClock.nanoseconds(baseBackoff * Double(1 << (number - 1)) * Double.random(in: 0.5...1.0))
-                guard MonotonicClock.now() + backoff + 50_000_000 < deadline else { return completion(result) }
-                let retry = loop.schedule(after: backoff) { [self] in
+                inFlightCount.wrappingAdd(1, ordering: .relaxed)
+                let stop = client.attempt(request, on: loop, timeoutMilliseconds: Int((deadline - now) / 1_000_000)) {
+                    [self] result in
+                    inFlightCount.wrappingSubtract(1, ordering: .relaxed)
+                    limiter.release(admission)
                     call.stopCurrentStage = nil
-                    attempt(request, number: number + 1, deadline: deadline, idempotent: idempotent, admission: admission, call: call,
+                    let elapsed = MonotonicClock.now() - now
+                    switch result {
+                    case .success(let response): onAttempt(response.status, Double(elapsed) / 1e9)
+                    case .failure(.cancelled): break
+                    case .failure: onAttempt(0, Double(elapsed) / 1e9)
+                    }
+                    guard idempotent, number < maxAttempts, Self.isRetryable(result) else { return completion(result) }
+                    let backoff = MonotonicClock.nanoseconds(
+                        baseBackoff * Double(1 << (number - 1)) * Double.random(in: 0.5...1.0))
+                    guard MonotonicClock.now() + backoff + 50_000_000 < deadline else { return completion(result) }
+                    let retry = loop.schedule(after: backoff) { [self] in
+                        call.stopCurrentStage = nil
+                        attempt(
+                            request, number: number + 1, deadline: deadline, idempotent: idempotent,
+                            admission: admission, call: call,
                             completion: completion)
+                    }
+                    call.stopCurrentStage = {
+                        loop.cancel(retry)
+                        completion(.failure(.cancelled))
+                    }
                 }
-                call.stopCurrentStage = {
-                    loop.cancel(retry)
-                    completion(.failure(.cancelled))
-                }
-            }
-            if let stop { call.stopCurrentStage = stop }
-        }, onTimeout: {
-            call.stopCurrentStage = nil
-            completion(.failure(.overloaded))
-        })
+                if let stop { call.stopCurrentStage = stop }
+            },
+            onTimeout: {
+                call.stopCurrentStage = nil
+                completion(.failure(.overloaded))
+            })
         if let ticket {
             call.stopCurrentStage = {
                 limiter.withdraw(ticket)
@@ -96,7 +112,8 @@ public final class UpstreamService: Sendable {
         switch result {
         case .success(let response): return response.status == 429
         case .failure(.unreachable): return true
-        case .failure(.timeout), .failure(.overloaded), .failure(.invalidResponse), .failure(.bodyTooLarge), .failure(.cancelled):
+        case .failure(.timeout), .failure(.overloaded), .failure(.invalidResponse), .failure(.bodyTooLarge),
+            .failure(.cancelled):
             return false
         }
     }

@@ -13,7 +13,9 @@ while let argument = arguments.next() {
     case "--listen": listen = arguments.next() ?? listen
     case "--threads": threads = arguments.next().flatMap(Int.init) ?? threads
     case "--help", "-h":
-        print("usage: mock-studio [--listen HOST:PORT] [--threads N]\nA fake Twilio Studio for tests; see MockControl.swift for /__mock/ endpoints.")
+        print(
+            "usage: mock-studio [--listen HOST:PORT] [--threads N]\nA fake Twilio Studio for tests; see MockControl.swift for /__mock/ endpoints."
+        )
         exit(0)
     default:
         FileHandle.standardError.write(Data("mock-studio: unknown argument \(argument)\n".utf8))

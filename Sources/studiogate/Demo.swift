@@ -6,7 +6,8 @@ import MockStudio
 enum Demo {
     static func startMockStudio() throws -> HTTPServer {
         let address = try SocketAddress(parsing: "127.0.0.1:0")
-        return try HTTPServer(configuration: HTTPServerConfiguration(address: address, threads: 1), handler: MockStudio())
+        return try HTTPServer(
+            configuration: HTTPServerConfiguration(address: address, threads: 1), handler: MockStudio())
     }
 
     static func instructions(gateway: String) -> String {
@@ -15,18 +16,18 @@ enum Demo {
         let ended = MockFixtures.endedExecutionA
         return """
 
-        Demo mode: an embedded mock Studio is the upstream (no Twilio account needed).
-        Account \(MockFixtures.accountA), auth token \(MockFixtures.tokenA). Try:
+            Demo mode: an embedded mock Studio is the upstream (no Twilio account needed).
+            Account \(MockFixtures.accountA), auth token \(MockFixtures.tokenA). Try:
 
-          curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions?PageSize=3'
-          curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)'
-          curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Context'
-          curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Steps'
-          curl -s -u '\(auth)' '\(gateway)/v1/Flows/\(flow)/Engagements/\(ended)'
-          curl -s -u '\(auth)' -X POST '\(gateway)/v2/Flows/\(flow)/Executions' --data-urlencode 'To=+15551230000' --data-urlencode 'From=+15557650000'
-          curl -s '\(gateway)/metrics'
+              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions?PageSize=3'
+              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)'
+              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Context'
+              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Steps'
+              curl -s -u '\(auth)' '\(gateway)/v1/Flows/\(flow)/Engagements/\(ended)'
+              curl -s -u '\(auth)' -X POST '\(gateway)/v2/Flows/\(flow)/Executions' --data-urlencode 'To=+15551230000' --data-urlencode 'From=+15557650000'
+              curl -s '\(gateway)/metrics'
 
-        Stop with Ctrl-C.
-        """
+            Stop with Ctrl-C.
+            """
     }
 }

@@ -76,7 +76,8 @@ final class Lifecycle: @unchecked Sendable {
     /// SIGHUP: re-read flags, env and --config; apply what can change without a restart.
     private func reload() {
         do {
-            let outcome = try ConfigLoader.load(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+            let outcome = try ConfigLoader.load(
+                arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
             if case .run(let updated) = outcome { gateway.reload(updated) }
         } catch {
             logger.notice("SIGHUP: configuration not reloaded: \(error)")
@@ -92,7 +93,9 @@ final class Lifecycle: @unchecked Sendable {
         admin?.stopAccepting()
         let deadline = Date().addingTimeInterval(config.drainTimeout)
         while gateway.inFlightRequests > 0 && Date() < deadline { usleep(20_000) }
-        if gateway.inFlightRequests > 0 { logger.log(.warn, "drain timeout: \(gateway.inFlightRequests) requests still in flight") }
+        if gateway.inFlightRequests > 0 {
+            logger.log(.warn, "drain timeout: \(gateway.inFlightRequests) requests still in flight")
+        }
         if config.stateDir != nil { gateway.writeSnapshot() }
         logger.log(.info, "stopped")
         exit(0)

@@ -8,7 +8,8 @@ import Glibc
 /// Deliberately no Foundation and no event loop: a blocking socket with a deadline, the request
 /// line, and the status code of the answer's first line.
 enum Probe {
-    static let usage = "usage: studiogate probe http://HOST:PORT/PATH [--timeout SECONDS] [--wait SECONDS]\n"
+    static let usage =
+        "usage: studiogate probe http://HOST:PORT/PATH [--timeout SECONDS] [--wait SECONDS]\n"
         + "  one GET; exit 0 on 2xx, 1 otherwise, 2 on bad usage. --timeout bounds each attempt (default 2);\n"
         + "  --wait retries every 0.2 s until a 2xx or SECONDS have passed (default 0: one attempt)"
 
@@ -36,7 +37,8 @@ enum Probe {
             port = authority[authority.index(after: colon)...]
         }
         guard !host.isEmpty, let number = UInt16(port), number > 0,
-              !path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else { return nil }
+            !path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" })
+        else { return nil }
         return Target(host: String(host), port: String(port), path: path.isEmpty ? "/" : String(path))
     }
 
@@ -51,10 +53,17 @@ enum Probe {
             index += 1
             if let option = ["--timeout", "--wait"].first(where: { argument == $0 || argument.hasPrefix($0 + "=") }) {
                 let value: String
-                if argument.hasPrefix(option + "=") { value = String(argument.dropFirst(option.count + 1)) }
-                else if index < arguments.count { value = arguments[index]; index += 1 }
-                else { return usageError("\(option) needs a value") }
-                guard let seconds = Double(value), seconds.isFinite, option == "--wait" ? seconds >= 0 : seconds > 0, seconds <= 3600 else {
+                if argument.hasPrefix(option + "=") {
+                    value = String(argument.dropFirst(option.count + 1))
+                } else if index < arguments.count {
+                    value = arguments[index]
+                    index += 1
+                } else {
+                    return usageError("\(option) needs a value")
+                }
+                guard let seconds = Double(value), seconds.isFinite, option == "--wait" ? seconds >= 0 : seconds > 0,
+                    seconds <= 3600
+                else {
                     return usageError("\(option): expected a number of seconds, got '\(value)'")
                 }
                 if option == "--wait" { wait = seconds } else { timeout = seconds }
@@ -99,23 +108,39 @@ enum Probe {
         hints.ai_flags = AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>? = nil
         let resolved = getaddrinfo(target.host, target.port, &hints, &list)
-        guard resolved == 0, let first = list else { return .failure(Failure(text: "cannot resolve \(target.host): \(String(cString: gai_strerror(resolved)))")) }
+        guard resolved == 0, let first = list else {
+            return .failure(Failure(text: "cannot resolve \(target.host): \(String(cString: gai_strerror(resolved)))"))
+        }
         defer { freeaddrinfo(list) }
 
         var lastError = "no address"
         var candidate: UnsafeMutablePointer<addrinfo>? = first
         while let info = candidate {
             candidate = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard fd >= 0 else { lastError = errnoText(); continue }
+            let fd = socket(
+                info.pointee.ai_family,
+                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard fd >= 0 else {
+                lastError = errnoText()
+                continue
+            }
             defer { close(fd) }
             if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 {
-                guard errno == EINPROGRESS else { lastError = "connect: " + errnoText(); continue }
-                guard wait(fd, for: Int16(POLLOUT), until: deadline) else { lastError = "connect: timed out"; continue }
+                guard errno == EINPROGRESS else {
+                    lastError = "connect: " + errnoText()
+                    continue
+                }
+                guard wait(fd, for: Int16(POLLOUT), until: deadline) else {
+                    lastError = "connect: timed out"
+                    continue
+                }
                 var soError: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
-                guard soError == 0 else { lastError = "connect: " + String(cString: strerror(soError)); continue }
+                guard soError == 0 else {
+                    lastError = "connect: " + String(cString: strerror(soError))
+                    continue
+                }
             }
             return exchange(fd, target: target, deadline: deadline)
         }
@@ -124,23 +149,37 @@ enum Probe {
 
     private static func exchange(_ fd: Int32, target: Target, deadline: Double) -> Result<Int, Failure> {
         let host = target.host.contains(":") ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)"
-        let request = Array("GET \(target.path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: studiogate-probe\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array(
+            "GET \(target.path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: studiogate-probe\r\nConnection: close\r\n\r\n"
+                .utf8)
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { sent += n; continue }
-            guard n < 0, errno == EAGAIN || errno == EINTR else { return .failure(Failure(text: "send: " + errnoText())) }
-            guard wait(fd, for: Int16(POLLOUT), until: deadline) else { return .failure(Failure(text: "send: timed out")) }
+            if n > 0 {
+                sent += n
+                continue
+            }
+            guard n < 0, errno == EAGAIN || errno == EINTR else {
+                return .failure(Failure(text: "send: " + errnoText()))
+            }
+            guard wait(fd, for: Int16(POLLOUT), until: deadline) else {
+                return .failure(Failure(text: "send: timed out"))
+            }
         }
         // The status line is all that is needed: "HTTP/1.1 200 OK\r\n".
         var head: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while !head.contains(0x0A), head.count < 4096 {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { head += chunk[0..<n]; continue }
+            if n > 0 {
+                head += chunk[0..<n]
+                continue
+            }
             if n == 0 { return .failure(Failure(text: "connection closed before an answer")) }
             guard errno == EAGAIN || errno == EINTR else { return .failure(Failure(text: "recv: " + errnoText())) }
-            guard wait(fd, for: Int16(POLLIN), until: deadline) else { return .failure(Failure(text: "no answer in time")) }
+            guard wait(fd, for: Int16(POLLIN), until: deadline) else {
+                return .failure(Failure(text: "no answer in time"))
+            }
         }
         let line = String(decoding: head.prefix { $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
         let parts = line.split(separator: " ", maxSplits: 2)

@@ -29,7 +29,9 @@ func fail(_ message: String, code: Int32) -> Never {
 /// What to do about a listening address that cannot be had.
 func addressHint(_ error: any Error, flag: String, variable: String) -> String {
     switch (error as? Errno)?.rawValue {
-    case EADDRINUSE?: return "; another process is listening there: stop it or choose another address with \(flag) HOST:PORT (\(variable))"
+    case EADDRINUSE?:
+        return
+            "; another process is listening there: stop it or choose another address with \(flag) HOST:PORT (\(variable))"
     case EADDRNOTAVAIL?: return "; no interface has that address: choose another with \(flag) HOST:PORT (\(variable))"
     case EACCES?: return "; ports below 1024 need privileges: choose another with \(flag) HOST:PORT (\(variable))"
     default: return ""
@@ -37,15 +39,20 @@ func addressHint(_ error: any Error, flag: String, variable: String) -> String {
 }
 
 func loadConfig() throws(ConfigError) -> ConfigLoader.Outcome {
-    try ConfigLoader.load(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+    try ConfigLoader.load(
+        arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
 }
 
 var config: GatewayConfig
 do {
     switch try loadConfig() {
     case .run(let loaded): config = loaded
-    case .help(let text): print(text); exit(0)
-    case .version(let text): print(text); exit(0)
+    case .help(let text):
+        print(text)
+        exit(0)
+    case .version(let text):
+        print(text)
+        exit(0)
     }
 } catch {
     fail(error.description, code: 2)
@@ -72,13 +79,16 @@ if config.demo {
 let logger = Logger(level: Logger.Level(config.logLevel) ?? .info)
 for warning in ConfigLoader.warnings(for: config) { logger.log(.warn, warning) }
 if let stateDir = config.stateDir {
-    do { try StateDirectory.checkWritable(stateDir) } catch { fail(error.description + " (--state-dir, STUDIOGATE_STATE_DIR or state_dir; empty = off)", code: 1) }
+    do { try StateDirectory.checkWritable(stateDir) } catch {
+        fail(error.description + " (--state-dir, STUDIOGATE_STATE_DIR or state_dir; empty = off)", code: 1)
+    }
 }
 let connections = ConnectionGauge()
 var gatewayBox: Gateway? = nil
 let server: HTTPServer
 do {
-    var serverConfig = HTTPServerConfiguration(address: try SocketAddress(parsing: config.listen), threads: config.threads)
+    var serverConfig = HTTPServerConfiguration(
+        address: try SocketAddress(parsing: config.listen), threads: config.threads)
     serverConfig.limits.maxBodyBytes = config.maxBodyBytes
     serverConfig.headerTimeout = config.headerTimeout
     serverConfig.idleTimeout = config.idleTimeout
@@ -93,7 +103,9 @@ do {
         return gateway
     }
 } catch {
-    fail("cannot listen on \(config.listen): \(error)" + addressHint(error, flag: "--listen", variable: "STUDIOGATE_LISTEN"), code: 1)
+    fail(
+        "cannot listen on \(config.listen): \(error)"
+            + addressHint(error, flag: "--listen", variable: "STUDIOGATE_LISTEN"), code: 1)
 }
 let gateway = gatewayBox!
 gateway.restoreSnapshot()
@@ -103,9 +115,12 @@ if let adminListen = config.adminListen {
     do {
         var adminConfig = HTTPServerConfiguration(address: try SocketAddress(parsing: adminListen), threads: 1)
         adminConfig.log = { message in logger.log(.warn, "admin: " + message) }
-        admin = try HTTPServer(configuration: adminConfig, handler: AdminHandler(gateway: gateway, token: config.adminToken))
+        admin = try HTTPServer(
+            configuration: adminConfig, handler: AdminHandler(gateway: gateway, token: config.adminToken))
     } catch {
-        fail("cannot listen on admin address \(adminListen): \(error)" + addressHint(error, flag: "--admin-listen", variable: "STUDIOGATE_ADMIN_LISTEN"), code: 1)
+        fail(
+            "cannot listen on admin address \(adminListen): \(error)"
+                + addressHint(error, flag: "--admin-listen", variable: "STUDIOGATE_ADMIN_LISTEN"), code: 1)
     }
 }
 
@@ -113,8 +128,9 @@ if let adminListen = config.adminListen {
 let lifecycle = Lifecycle(config: config, gateway: gateway, server: server, admin: admin, logger: logger)
 lifecycle.start()
 
-print("studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)"
-      + (admin.map { ", admin on http://\($0.localAddress)" } ?? ""))
+print(
+    "studiogate \(StudioGateVersion.current) listening on http://\(server.localAddress) -> \(config.upstream)"
+        + (admin.map { ", admin on http://\($0.localAddress)" } ?? ""))
 if config.demo { print(Demo.instructions(gateway: config.publicURL ?? "http://\(server.localAddress)")) }
 fflush(nil)
 

@@ -36,7 +36,8 @@ public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             precondition(consumed >= 0 && consumed <= buffer.count, "consumed more than was given")
             if inHead { headBytes.append(contentsOf: buffer[0..<consumed]) }
             buffer.removeFirst(consumed)
-            if case .failed = event {} else {
+            if case .failed = event {
+            } else {
                 precondition(leadingEmptyLines(headBytes) <= limits.maxEmptyLines, "too many empty lines were accepted")
             }
             switch event {

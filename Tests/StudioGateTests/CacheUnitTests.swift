@@ -1,48 +1,80 @@
 import Auth
+import Locking
+import XCTest
+
 @testable import Cache
 @testable import Studio
 @testable import Upstream
-import XCTest
-import Locking
 
 final class CachePolicyTests: XCTestCase {
     let policy = CachePolicy(activeTTL: 2, staleIfError: 60)
 
     func route(_ resource: StudioRoute.Resource) -> StudioRoute {
         let flow = SID("FW" + String(repeating: "a", count: 32), prefix: "FW")
-        let execution = resource == .executionList || resource == .flowAdmin ? nil : SID("FN" + String(repeating: "b", count: 32), prefix: "FN")
-        return StudioRoute(version: .v2, resource: resource, flow: flow, execution: execution, step: nil, allowedMethods: ["GET"], requestPath: "/")
+        let execution =
+            resource == .executionList || resource == .flowAdmin
+            ? nil : SID("FN" + String(repeating: "b", count: 32), prefix: "FN")
+        return StudioRoute(
+            version: .v2, resource: resource, flow: flow, execution: execution, step: nil, allowedMethods: ["GET"],
+            requestPath: "/")
     }
 
     func testEndedExecutionIsPermanentActiveIsShortLived() {
-        XCTAssertEqual(policy.lifetime(route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 10), .permanent)
-        XCTAssertEqual(policy.lifetime(route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "active", now: 10), .until(12))
-        XCTAssertEqual(policy.lifetime(route: route(.execution), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 10), .until(12))
+        XCTAssertEqual(
+            policy.lifetime(
+                route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 10),
+            .permanent)
+        XCTAssertEqual(
+            policy.lifetime(
+                route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "active", now: 10),
+            .until(12))
+        XCTAssertEqual(
+            policy.lifetime(route: route(.execution), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 10),
+            .until(12))
     }
 
     func testChildrenArePermanentOnlyWhenTheEndWasKnownBeforeTheRequest() {
         for resource in [StudioRoute.Resource.executionContext, .stepList, .step, .stepContext] {
-            XCTAssertEqual(policy.lifetime(route: route(resource), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 0), .permanent)
-            XCTAssertEqual(policy.lifetime(route: route(resource), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 0), .until(2))
+            XCTAssertEqual(
+                policy.lifetime(route: route(resource), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 0),
+                .permanent)
+            XCTAssertEqual(
+                policy.lifetime(
+                    route: route(resource), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 0),
+                .until(2))
         }
     }
 
     func testListsAreNeverPermanentAndErrorsAndAdminAreNeverCached() {
-        XCTAssertEqual(policy.lifetime(route: route(.executionList), status: 200, endedBeforeRequest: true, bodyStatus: "ended", now: 5), .until(7))
-        XCTAssertEqual(policy.lifetime(route: route(.flowAdmin), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 5), .notCached)
+        XCTAssertEqual(
+            policy.lifetime(
+                route: route(.executionList), status: 200, endedBeforeRequest: true, bodyStatus: "ended", now: 5),
+            .until(7))
+        XCTAssertEqual(
+            policy.lifetime(route: route(.flowAdmin), status: 200, endedBeforeRequest: true, bodyStatus: nil, now: 5),
+            .notCached)
         for status in [201, 204, 401, 404, 429, 500] {
-            XCTAssertEqual(policy.lifetime(route: route(.execution), status: status, endedBeforeRequest: true, bodyStatus: "ended", now: 0), .notCached)
+            XCTAssertEqual(
+                policy.lifetime(
+                    route: route(.execution), status: status, endedBeforeRequest: true, bodyStatus: "ended", now: 0),
+                .notCached)
         }
     }
 
     func testZeroTTLTurnsShortLivedCachingOff() {
         let off = CachePolicy(activeTTL: 0, staleIfError: 0)
-        XCTAssertEqual(off.lifetime(route: route(.executionList), status: 200, endedBeforeRequest: false, bodyStatus: nil, now: 0), .notCached)
-        XCTAssertEqual(off.lifetime(route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 0), .permanent)
+        XCTAssertEqual(
+            off.lifetime(route: route(.executionList), status: 200, endedBeforeRequest: false, bodyStatus: nil, now: 0),
+            .notCached)
+        XCTAssertEqual(
+            off.lifetime(route: route(.execution), status: 200, endedBeforeRequest: false, bodyStatus: "ended", now: 0),
+            .permanent)
     }
 
     func testStaleWindow() {
-        let entry = CachedResponse(status: 200, contentType: nil, requestID: nil, gzipBody: [], identityLength: 0, account: "AC", storedAt: 0, expiresAt: 2)
+        let entry = CachedResponse(
+            status: 200, contentType: nil, requestID: nil, gzipBody: [], identityLength: 0, account: "AC", storedAt: 0,
+            expiresAt: 2)
         XCTAssertFalse(entry.isFresh(now: 2))
         XCTAssertTrue(policy.maySendStale(entry, now: 61))
         XCTAssertFalse(policy.maySendStale(entry, now: 62.5))
@@ -51,8 +83,10 @@ final class CachePolicyTests: XCTestCase {
 
 final class ResponseCacheTests: XCTestCase {
     func entry(_ size: Int, expiresAt: Double? = nil, account: String = "ACa") -> CachedResponse {
-        CachedResponse(status: 200, contentType: "application/json", requestID: "RQ1", gzipBody: [UInt8](repeating: 1, count: size),
-                       identityLength: size, account: account, storedAt: 0, expiresAt: expiresAt)
+        CachedResponse(
+            status: 200, contentType: "application/json", requestID: "RQ1",
+            gzipBody: [UInt8](repeating: 1, count: size),
+            identityLength: size, account: account, storedAt: 0, expiresAt: expiresAt)
     }
 
     func key(_ name: String, group: String = "FN1", account: String = "ACa") -> CacheKey {
@@ -76,7 +110,9 @@ final class ResponseCacheTests: XCTestCase {
 
     func testBudgetHoldsUnderChurnAndOversizedEntriesAreRefused() {
         let cache = ResponseCache(budgetBytes: 50_000, shardCount: 4)
-        for index in 0..<5000 { cache.put(key("k\(index)", group: "FN\(index % 97)"), entry(Int.random(in: 10...3000))) }
+        for index in 0..<5000 {
+            cache.put(key("k\(index)", group: "FN\(index % 97)"), entry(Int.random(in: 10...3000)))
+        }
         XCTAssertLessThanOrEqual(cache.stats.bytes, 50_000)
         XCTAssertGreaterThan(cache.stats.evictions, 0)
         XCTAssertFalse(cache.put(key("huge"), entry(60_000)))
@@ -109,7 +145,15 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testKeysAreSeparatedByAccountAndQueryOrderDoesNotMatter() throws {
-        let route = try XCTUnwrap({ if case .route(let r) = StudioRouter.match(path: "/v2/Flows/FW\(String(repeating: "a", count: 32))/Executions") { return r }; return nil }())
+        let route = try XCTUnwrap(
+            {
+                if case .route(let r) = StudioRouter.match(
+                    path: "/v2/Flows/FW\(String(repeating: "a", count: 32))/Executions")
+                {
+                    return r
+                }
+                return nil
+            }())
         let a = CacheKey(account: "ACa", route: route, query: "PageSize=5&Page=1")
         let b = CacheKey(account: "ACa", route: route, query: "Page=1&PageSize=5")
         let other = CacheKey(account: "ACb", route: route, query: "Page=1&PageSize=5")
@@ -122,23 +166,37 @@ final class ResponseCacheTests: XCTestCase {
     /// Issue 18 #6: names are sorted, but a repeated name keeps its order (the upstream may read
     /// the first or the last), so `PageSize=2&PageSize=3` and `PageSize=3&PageSize=2` are two entries.
     func testRepeatedQueryNamesKeepTheirOrderInTheKey() throws {
-        let route = try XCTUnwrap({ if case .route(let r) = StudioRouter.match(path: "/v2/Flows/FW\(String(repeating: "a", count: 32))/Executions") { return r }; return nil }())
+        let route = try XCTUnwrap(
+            {
+                if case .route(let r) = StudioRouter.match(
+                    path: "/v2/Flows/FW\(String(repeating: "a", count: 32))/Executions")
+                {
+                    return r
+                }
+                return nil
+            }())
         let first = CacheKey(account: "ACa", route: route, query: "PageSize=2&PageSize=3")
         let second = CacheKey(account: "ACa", route: route, query: "PageSize=3&PageSize=2")
         XCTAssertNotEqual(first, second)
-        XCTAssertEqual(CacheKey(account: "ACa", route: route, query: "b=1&a=2"), CacheKey(account: "ACa", route: route, query: "a=2&b=1"))
+        XCTAssertEqual(
+            CacheKey(account: "ACa", route: route, query: "b=1&a=2"),
+            CacheKey(account: "ACa", route: route, query: "a=2&b=1"))
         XCTAssertEqual(CacheKey.canonicalQuery("z=1&a=3&z=0&a=1&m=x"), "?a=3&a=1&m=x&z=1&z=0")
     }
 }
 
 final class AuthTests: XCTestCase {
     func testSHA256KnownVectors() {
-        XCTAssertEqual(SHA256.hash([UInt8]()).description, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hash("abc".utf8).description, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8).description,
-                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        XCTAssertEqual(SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)).description,
-                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(
+            SHA256.hash([UInt8]()).description, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(
+            SHA256.hash("abc".utf8).description, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(
+            SHA256.hash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8).description,
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(
+            SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)).description,
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     func testCredentialProofsExpireAndCanBeForgotten() {
@@ -165,14 +223,18 @@ final class AuthTests: XCTestCase {
         book.verify(key, account: "ACa", family: 2, now: 2)
         book.forget(key, family: 2)
         XCTAssertNil(book.verifiedAccount(key, family: 2, now: 3))
-        XCTAssertEqual(book.verifiedAccount(key, family: 1, now: 3), "ACa", "a 403 on contexts leaves the executions proof")
+        XCTAssertEqual(
+            book.verifiedAccount(key, family: 1, now: 3), "ACa", "a 403 on contexts leaves the executions proof")
         book.verify(key, account: "ACb", family: 3, now: 4)
-        XCTAssertNil(book.verifiedAccount(key, family: 1, now: 5), "proven for another account: the old proofs are gone")
+        XCTAssertNil(
+            book.verifiedAccount(key, family: 1, now: 5), "proven for another account: the old proofs are gone")
     }
 
     func testCapacityIsBounded() {
         let book = CredentialBook(ttl: 10, capacity: 100)
-        for index in 0..<1000 { book.verify(SHA256.hash("c\(index)".utf8), account: "ACa", family: 0, now: Double(index) / 100) }
+        for index in 0..<1000 {
+            book.verify(SHA256.hash("c\(index)".utf8), account: "ACa", family: 0, now: Double(index) / 100)
+        }
         XCTAssertLessThanOrEqual(book.count, 100)
         XCTAssertEqual(book.verifiedAccount(SHA256.hash("c999".utf8), family: 0, now: 10), "ACa")
     }
@@ -183,7 +245,9 @@ final class CoalescingAndLimitTests: XCTestCase {
         let coalescer = Coalescer<Int>()
         let received = Locked<[Int]>([])
         XCTAssertTrue(coalescer.join("k") { value in received.withLock { $0.append(value) } }.isLeader)
-        for _ in 0..<9 { XCTAssertFalse(coalescer.join("k") { value in received.withLock { $0.append(value) } }.isLeader) }
+        for _ in 0..<9 {
+            XCTAssertFalse(coalescer.join("k") { value in received.withLock { $0.append(value) } }.isLeader)
+        }
         XCTAssertTrue(coalescer.join("other") { _ in }.isLeader)
         coalescer.complete("k", with: 42)
         XCTAssertEqual(received.withLock { $0 }, Array(repeating: 42, count: 10))
@@ -222,23 +286,36 @@ final class CoalescingAndLimitTests: XCTestCase {
 
 final class ExecutionFactsTests: XCTestCase {
     func testFactsFromBodies() {
-        let execution = ExecutionFacts(body: Array(#"{"sid": "FN1", "account_sid": "ACa", "status": "ended", "context": {"big": 18446744073709551617, "status": "active"}}"#.utf8))
+        let execution = ExecutionFacts(
+            body: Array(
+                #"{"sid": "FN1", "account_sid": "ACa", "status": "ended", "context": {"big": 18446744073709551617, "status": "active"}}"#
+                    .utf8))
         XCTAssertEqual(execution, ExecutionFacts(account: "ACa", status: "ended"))
-        let list = ExecutionFacts(body: Array(#"{"meta": {}, "executions": [{"sid": "FN1", "account_sid": "ACa", "status": "ended"}, {"sid": "FN2", "account_sid": "ACa", "status": "active"}]}"#.utf8))
+        let list = ExecutionFacts(
+            body: Array(
+                #"{"meta": {}, "executions": [{"sid": "FN1", "account_sid": "ACa", "status": "ended"}, {"sid": "FN2", "account_sid": "ACa", "status": "active"}]}"#
+                    .utf8))
         XCTAssertEqual(list?.account, "ACa")
         XCTAssertEqual(list?.items.map(\.sid), ["FN1", "FN2"])
         XCTAssertNil(ExecutionFacts(body: Array(#"{"meta": {}, "executions": []}"#.utf8))?.account)
-        XCTAssertNil(ExecutionFacts(body: Array(#"{"executions": [{"sid": "FN1", "account_sid": "ACa"}, {"sid": "FN2", "account_sid": "ACb"}]}"#.utf8))?.account)
+        XCTAssertNil(
+            ExecutionFacts(
+                body: Array(
+                    #"{"executions": [{"sid": "FN1", "account_sid": "ACa"}, {"sid": "FN2", "account_sid": "ACb"}]}"#
+                        .utf8))?.account)
         XCTAssertNil(ExecutionFacts(body: Array("<html>".utf8)))
     }
 }
 
 final class SnapshotFileTests: XCTestCase {
     func sample(_ index: Int) -> (CacheKey, CachedResponse) {
-        (CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN\(index)", group: "FN\(index)"),
-         CachedResponse(status: 200, contentType: "application/json", requestID: index % 2 == 0 ? "RQ\(index)" : nil,
-                        gzipBody: [UInt8](repeating: UInt8(index), count: 10 + index), identityLength: 99, account: "ACa",
-                        storedAt: 1, expiresAt: nil, engagementGzip: index == 1 ? [1, 2, 3] : nil))
+        (
+            CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN\(index)", group: "FN\(index)"),
+            CachedResponse(
+                status: 200, contentType: "application/json", requestID: index % 2 == 0 ? "RQ\(index)" : nil,
+                gzipBody: [UInt8](repeating: UInt8(index), count: 10 + index), identityLength: 99, account: "ACa",
+                storedAt: 1, expiresAt: nil, engagementGzip: index == 1 ? [1, 2, 3] : nil)
+        )
     }
 
     func testRoundTrip() {
@@ -266,26 +343,40 @@ final class SnapshotFileTests: XCTestCase {
             var damaged = bytes
             damaged[index] ^= 0x5A
             let (entries, _) = SnapshotFile.decode(damaged, now: 0)
-            XCTAssertGreaterThanOrEqual(entries.count, index < 8 ? 0 : 4, "one flipped byte (at \(index)) loses at most one record")
+            XCTAssertGreaterThanOrEqual(
+                entries.count, index < 8 ? 0 : 4, "one flipped byte (at \(index)) loses at most one record")
         }
     }
 }
 
 final class InflatedBodiesTests: XCTestCase {
     func entry() -> CachedResponse {
-        CachedResponse(status: 200, contentType: nil, requestID: nil, gzipBody: [1], identityLength: 100, account: "ACa", storedAt: 0, expiresAt: nil)
+        CachedResponse(
+            status: 200, contentType: nil, requestID: nil, gzipBody: [1], identityLength: 100, account: "ACa",
+            storedAt: 0, expiresAt: nil)
     }
 
     func testInflatesOncePerViewAndStaysWithinBudget() {
         let set = InflatedBodies(budget: 1600)
         let hot = entry()
         var inflations = 0
-        for _ in 0..<5 { XCTAssertEqual(set.body(of: hot, engagementView: false) { inflations += 1; return [UInt8](repeating: 7, count: 100) }.count, 100) }
+        for _ in 0..<5 {
+            XCTAssertEqual(
+                set.body(of: hot, engagementView: false) {
+                    inflations += 1
+                    return [UInt8](repeating: 7, count: 100)
+                }.count, 100)
+        }
         XCTAssertEqual(inflations, 1)
-        _ = set.body(of: hot, engagementView: true) { inflations += 1; return [UInt8](repeating: 8, count: 100) }
+        _ = set.body(of: hot, engagementView: true) {
+            inflations += 1
+            return [UInt8](repeating: 8, count: 100)
+        }
         XCTAssertEqual(inflations, 2, "the Engagement view is a different body")
         for _ in 0..<100 { _ = set.body(of: entry(), engagementView: false) { [UInt8](repeating: 1, count: 100) } }
         XCTAssertLessThanOrEqual(set.bytes, 1600)
-        XCTAssertEqual(set.body(of: entry(), engagementView: false) { [UInt8](repeating: 1, count: 1000) }.count, 1000, "too large to keep, still answered")
+        XCTAssertEqual(
+            set.body(of: entry(), engagementView: false) { [UInt8](repeating: 1, count: 1000) }.count, 1000,
+            "too large to keep, still answered")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Gateway
 import XCTest
+
+@testable import Gateway
 
 final class ConfigLoaderTests: XCTestCase {
     func load(_ arguments: [String], env: [String: String] = [:], file: String? = nil) throws -> GatewayConfig {
@@ -23,9 +24,11 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func testFlagsBeatEnvironmentWhichBeatsTheFile() throws {
-        let file = #"{"_comment": "x", "listen": "127.0.0.1:1000", "active_ttl": 5, "upstream_timeout": 3, "log_level": "warn"}"#
+        let file =
+            #"{"_comment": "x", "listen": "127.0.0.1:1000", "active_ttl": 5, "upstream_timeout": 3, "log_level": "warn"}"#
         let env = ["STUDIOGATE_LISTEN": "127.0.0.1:2000", "STUDIOGATE_ACTIVE_TTL": "7", "STUDIOGATE_CONFIG": "/x.json"]
-        let config = try load(["--listen", "127.0.0.1:3000", "--public-url=https://gw.internal/"], env: env, file: file)
+        let config = try load(
+            ["--listen", "127.0.0.1:3000", "--public-url=https://gw.internal/"], env: env, file: file)
         XCTAssertEqual(config.listen, "127.0.0.1:3000")
         XCTAssertEqual(config.activeTTL, 7)
         XCTAssertEqual(config.upstreamTimeout, 3)
@@ -40,7 +43,11 @@ final class ConfigLoaderTests: XCTestCase {
             ["--log-level", "loud"], ["--frobnicate"], ["--config", "/missing.json"],
         ]
         for arguments in bad {
-            XCTAssertThrowsError(try ConfigLoader.load(arguments: arguments, environment: [:], readFile: { _ in throw CocoaError(.fileNoSuchFile) }), "\(arguments)") { error in
+            XCTAssertThrowsError(
+                try ConfigLoader.load(
+                    arguments: arguments, environment: [:], readFile: { _ in throw CocoaError(.fileNoSuchFile) }),
+                "\(arguments)"
+            ) { error in
                 XCTAssertFalse((error as? ConfigError)?.description.contains("\n") ?? true)
             }
         }
@@ -50,20 +57,25 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func testHelpListsEverySetting() throws {
-        guard case .help(let text) = try ConfigLoader.load(arguments: ["--help"], environment: [:]) else { return XCTFail() }
+        guard case .help(let text) = try ConfigLoader.load(arguments: ["--help"], environment: [:]) else {
+            return XCTFail()
+        }
         for setting in ConfigLoader.settings { XCTAssertTrue(text.contains(setting.flag), setting.flag) }
         XCTAssertTrue(text.contains("--demo"))
         XCTAssertTrue(text.contains("--config"))
     }
 
     func testExampleConfigFileLoadsAndDocumentsEveryKey() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("config/studiogate.example.json")
         let data = try Data(contentsOf: url)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         for setting in ConfigLoader.settings {
             XCTAssertNotNil(object["_" + setting.fileKey], "example config does not document \(setting.fileKey)")
-            if setting.fileKey != "threads" { XCTAssertNotNil(object[setting.fileKey], "example config lacks \(setting.fileKey)") }
+            if setting.fileKey != "threads" {
+                XCTAssertNotNil(object[setting.fileKey], "example config lacks \(setting.fileKey)")
+            }
         }
         // Copying the example turns on no optional feature and pins nothing.
         XCTAssertNil(object["threads"], "the example must not pin threads")
@@ -86,22 +98,28 @@ final class ConfigLoaderTests: XCTestCase {
 
     /// Issue 19 item 9: an error names what the user wrote: the flag, the variable, or the key and file.
     func testErrorsNameTheFlagTheVariableOrTheKeyAndFile() {
-        XCTAssertEqual(message(["--config", "/etc/sg.json"], file: #"{"active_ttl":"abc"}"#),
-                       "'active_ttl' in /etc/sg.json: expected a number of seconds, got 'abc'")
-        XCTAssertEqual(message(["--config", "/etc/sg.json"], file: #"{"log_level": true}"#),
-                       "'log_level' in /etc/sg.json: expected a string or a number, got JSON true")
-        XCTAssertEqual(message([], env: ["STUDIOGATE_ACTIVE_TTL": "abc"]),
-                       "environment variable STUDIOGATE_ACTIVE_TTL: expected a number of seconds, got 'abc'")
+        XCTAssertEqual(
+            message(["--config", "/etc/sg.json"], file: #"{"active_ttl":"abc"}"#),
+            "'active_ttl' in /etc/sg.json: expected a number of seconds, got 'abc'")
+        XCTAssertEqual(
+            message(["--config", "/etc/sg.json"], file: #"{"log_level": true}"#),
+            "'log_level' in /etc/sg.json: expected a string or a number, got JSON true")
+        XCTAssertEqual(
+            message([], env: ["STUDIOGATE_ACTIVE_TTL": "abc"]),
+            "environment variable STUDIOGATE_ACTIVE_TTL: expected a number of seconds, got 'abc'")
         XCTAssertEqual(message(["--active-ttl=abc"]), "--active-ttl: expected a number of seconds, got 'abc'")
-        XCTAssertEqual(message([], env: ["STUDIOGATE_CONFIG": "/nope.json"]),
-                       "cannot read the config file /nope.json (from environment variable STUDIOGATE_CONFIG)")
+        XCTAssertEqual(
+            message([], env: ["STUDIOGATE_CONFIG": "/nope.json"]),
+            "cannot read the config file /nope.json (from environment variable STUDIOGATE_CONFIG)")
         XCTAssertFalse(message(["--config", "f"], file: #"{"upstream": "ftp://x"}"#).contains("--upstream"))
     }
 
     /// Item 11: one boolean rule for flags, env and file; anything else is an error.
     func testBooleansFollowOneRuleEverywhere() throws {
-        for (text, expected) in [("true", true), ("1", true), ("yes", true), ("on", true), ("ON", true),
-                                 ("false", false), ("0", false), ("no", false), ("off", false), ("Off", false)] {
+        for (text, expected) in [
+            ("true", true), ("1", true), ("yes", true), ("on", true), ("ON", true),
+            ("false", false), ("0", false), ("no", false), ("off", false), ("Off", false),
+        ] {
             XCTAssertEqual(try load(["--demo=\(text)"]).demo, expected, "--demo=\(text)")
             XCTAssertEqual(try load([], env: ["STUDIOGATE_DEMO": text]).demo, expected, "STUDIOGATE_DEMO=\(text)")
             XCTAssertEqual(try load(["--config", "f"], file: #"{"demo": "\#(text)"}"#).demo, expected, "demo: \(text)")
@@ -110,11 +128,13 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertTrue(try load(["--config", "f"], file: #"{"demo": true}"#).demo)
         XCTAssertFalse(try load(["--config", "f"], file: #"{"demo": false}"#).demo)
         XCTAssertFalse(try load(["--demo=false"], env: ["STUDIOGATE_DEMO": "on"]).demo, "the flag beats the env")
-        XCTAssertEqual(message([], env: ["STUDIOGATE_DEMO": "maybe"]),
-                       "environment variable STUDIOGATE_DEMO: expected true/false, 1/0, yes/no or on/off, got 'maybe'")
+        XCTAssertEqual(
+            message([], env: ["STUDIOGATE_DEMO": "maybe"]),
+            "environment variable STUDIOGATE_DEMO: expected true/false, 1/0, yes/no or on/off, got 'maybe'")
         XCTAssertEqual(message(["--demo=2"]), "--demo: expected true/false, 1/0, yes/no or on/off, got '2'")
         XCTAssertEqual(message(["--demo", "false"]), "unexpected 'false' after --demo: write --demo=false")
-        XCTAssertTrue(message(["--config", "f"], file: #"{"demo": "sure"}"#).hasPrefix("'demo' in f: expected true/false"))
+        XCTAssertTrue(
+            message(["--config", "f"], file: #"{"demo": "sure"}"#).hasPrefix("'demo' in f: expected true/false"))
     }
 
     /// Items 10 and 12: empty means off for the optional features; admin tokens are real tokens.
@@ -122,13 +142,19 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertNil(try load(["--config", "f"], file: #"{"state_dir": ""}"#).stateDir)
         XCTAssertNil(try load(["--state-dir", "/x"], env: [:]).adminListen)
         XCTAssertNil(try load([], env: ["STUDIOGATE_STATE_DIR": ""]).stateDir)
-        XCTAssertNil(try load(["--config", "f"], file: #"{"admin_listen": "", "admin_token": "", "public_url": ""}"#).adminListen)
+        XCTAssertNil(
+            try load(["--config", "f"], file: #"{"admin_listen": "", "admin_token": "", "public_url": ""}"#).adminListen
+        )
         let token = String(repeating: "a1", count: 16)
         XCTAssertEqual(try load(["--admin-token", token]).adminToken, token)
-        XCTAssertEqual(message(["--admin-token", String(token.dropLast())]), "--admin-token: use at least 32 bytes (got 31), e.g. openssl rand -hex 32")
+        XCTAssertEqual(
+            message(["--admin-token", String(token.dropLast())]),
+            "--admin-token: use at least 32 bytes (got 31), e.g. openssl rand -hex 32")
         for placeholder in ["change-me-to-a-long-random-token", "replace-with-a-long-random-token-please"] {
-            XCTAssertEqual(message([], env: ["STUDIOGATE_ADMIN_TOKEN": placeholder]),
-                           "environment variable STUDIOGATE_ADMIN_TOKEN: this is the example's placeholder, not a token; generate one, e.g. openssl rand -hex 32")
+            XCTAssertEqual(
+                message([], env: ["STUDIOGATE_ADMIN_TOKEN": placeholder]),
+                "environment variable STUDIOGATE_ADMIN_TOKEN: this is the example's placeholder, not a token; generate one, e.g. openssl rand -hex 32"
+            )
         }
         XCTAssertTrue(message(["--admin-listen", "0.0.0.0:9090"]).contains("needs an admin token"))
     }
@@ -136,8 +162,11 @@ final class ConfigLoaderTests: XCTestCase {
     /// Item 5: a wildcard listen address without a public URL is warned about at start.
     func testWildcardListenWithoutPublicURLIsWarnedAbout() throws {
         XCTAssertEqual(ConfigLoader.warnings(for: try load(["--listen", "0.0.0.0:8080"])).count, 1)
-        XCTAssertTrue(ConfigLoader.warnings(for: try load(["--listen", "[::]:8080"])).first?.contains("--public-url") == true)
-        XCTAssertEqual(ConfigLoader.warnings(for: try load(["--listen", "0.0.0.0:8080", "--public-url", "http://localhost:8080"])), [])
+        XCTAssertTrue(
+            ConfigLoader.warnings(for: try load(["--listen", "[::]:8080"])).first?.contains("--public-url") == true)
+        XCTAssertEqual(
+            ConfigLoader.warnings(
+                for: try load(["--listen", "0.0.0.0:8080", "--public-url", "http://localhost:8080"])), [])
         XCTAssertEqual(ConfigLoader.warnings(for: try load(["--listen", "127.0.0.1:8080"])), [])
     }
 }

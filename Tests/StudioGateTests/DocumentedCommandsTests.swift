@@ -20,19 +20,24 @@ final class DocumentedCommandsTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
         process.currentDirectoryURL = RunningBinary.packageDirectory
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Ran(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Ran(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     func requireCurl() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("CI must provide curl (.ci/run installs it)") }
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                XCTFail("CI must provide curl (.ci/run installs it)")
+            }
             throw XCTSkip("curl is not installed")
         }
     }
@@ -41,7 +46,9 @@ final class DocumentedCommandsTests: XCTestCase {
     func startDemo() throws -> (RunningBinary, String) {
         let demo = try RunningBinary("studiogate", ["--demo", "--listen", "127.0.0.1:0"])
         let deadline = Date().addingTimeInterval(5)
-        while !demo.capturedOutput.contains("Stop with Ctrl-C.") && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while !demo.capturedOutput.contains("Stop with Ctrl-C.") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         return (demo, demo.capturedOutput)
     }
 
@@ -50,7 +57,9 @@ final class DocumentedCommandsTests: XCTestCase {
         let (demo, banner) = try startDemo()
         defer { demo.stop() }
         let gateway = "http://127.0.0.1:\(demo.port)"
-        let commands = banner.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("curl ") }
+        let commands = banner.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            $0.hasPrefix("curl ")
+        }
         XCTAssertEqual(commands.count, 7, banner)
         var checked = 0
         for command in commands {
@@ -63,7 +72,9 @@ final class DocumentedCommandsTests: XCTestCase {
                 XCTAssertLessThanOrEqual(executions.count, 3)
                 let meta = try XCTUnwrap(json?["meta"] as? [String: Any])
                 XCTAssertEqual(meta["page_size"] as? Int, 3)
-                XCTAssertTrue((meta["url"] as? String)?.hasPrefix(gateway + "/v2/Flows/") == true, "URLs point at the gateway: \(meta)")
+                XCTAssertTrue(
+                    (meta["url"] as? String)?.hasPrefix(gateway + "/v2/Flows/") == true,
+                    "URLs point at the gateway: \(meta)")
             } else if command.contains("-X POST") {
                 // Encoded: the + of an E.164 number must arrive as +, not as a space.
                 XCTAssertEqual(json?["contact_channel_address"] as? String, "+15551230000", ran.stdout)
@@ -82,7 +93,8 @@ final class DocumentedCommandsTests: XCTestCase {
                 XCTAssertEqual(json?["sid"] as? String, ended, ran.stdout)
                 XCTAssertEqual(json?["status"] as? String, "ended")
             } else if command.hasSuffix("/metrics'") {
-                XCTAssertTrue(ran.stdout.contains("studiogate_requests_total{route=\"v2_execution\",status=\"200\""), ran.stdout)
+                XCTAssertTrue(
+                    ran.stdout.contains("studiogate_requests_total{route=\"v2_execution\",status=\"200\""), ran.stdout)
             } else {
                 XCTFail("a banner command this test does not check: \(command)")
                 continue
@@ -95,12 +107,15 @@ final class DocumentedCommandsTests: XCTestCase {
     /// The fenced sh and python blocks of README.md: `swift run studiogate ARGS` is the built binary
     /// with ARGS, `swift test` is this very run (skipped), http://127.0.0.1:8080 is the demo, FW... its flow.
     func testEveryCommandTheREADMEPrintsWorks() throws {
-        let readme = try String(contentsOf: RunningBinary.packageDirectory.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(
+            contentsOf: RunningBinary.packageDirectory.appendingPathComponent("README.md"), encoding: .utf8)
         let blocks = Self.fencedBlocks(readme)
         let shellLines = blocks.filter { $0.language == "sh" }.flatMap { $0.text.split(separator: "\n") }
             .map { String($0.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        XCTAssertEqual(shellLines, ["swift run studiogate --demo", "swift test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
-                       "the README's commands changed: teach this test to run the new ones")
+        XCTAssertEqual(
+            shellLines,
+            ["swift run studiogate --demo", "swift test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
+            "the README's commands changed: teach this test to run the new ones")
         let (demo, banner) = try startDemo()
         defer { demo.stop() }
         XCTAssertTrue(banner.contains("Demo mode"), "swift run studiogate --demo prints the banner")
@@ -121,7 +136,9 @@ final class DocumentedCommandsTests: XCTestCase {
             _ = try? shell("bash Tests/python/setup-venv.sh > /dev/null")
         }
         guard FileManager.default.isExecutableFile(atPath: venvPython.path) else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("CI must provide the SDK venv (.ci/run runs Tests/python/setup-venv.sh)") }
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                XCTFail("CI must provide the SDK venv (.ci/run runs Tests/python/setup-venv.sh)")
+            }
             throw XCTSkip("no twilio SDK venv (is PyPI reachable?)")
         }
         for block in python {
@@ -129,15 +146,15 @@ final class DocumentedCommandsTests: XCTestCase {
                 .replacingOccurrences(of: "\"FW...\"", with: "\"\(flow)\"")
             // The snippet as printed, with the demo's credentials; its last expression is printed.
             let runner = """
-            import ast, json, sys
-            source = sys.stdin.read()
-            tree = ast.parse(source)
-            last = tree.body.pop()
-            scope = {"account_sid": "\(MockFixtures.accountA)", "auth_token": "\(MockFixtures.tokenA)"}
-            exec(compile(tree, "README.md", "exec"), scope)
-            result = eval(compile(ast.Expression(last.value), "README.md", "eval"), scope)
-            print(json.dumps([(item.sid, item.status) for item in result]))
-            """
+                import ast, json, sys
+                source = sys.stdin.read()
+                tree = ast.parse(source)
+                last = tree.body.pop()
+                scope = {"account_sid": "\(MockFixtures.accountA)", "auth_token": "\(MockFixtures.tokenA)"}
+                exec(compile(tree, "README.md", "exec"), scope)
+                result = eval(compile(ast.Expression(last.value), "README.md", "eval"), scope)
+                print(json.dumps([(item.sid, item.status) for item in result]))
+                """
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString).py")
             try Data(runner.utf8).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
@@ -146,7 +163,8 @@ final class DocumentedCommandsTests: XCTestCase {
             defer { try? FileManager.default.removeItem(at: snippetFile) }
             let ran = try shell("'\(venvPython.path)' '\(file.path)' < '\(snippetFile.path)'")
             XCTAssertEqual(ran.status, 0, ran.stderr)
-            let executions = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [[String]], ran.stdout)
+            let executions = try XCTUnwrap(
+                try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [[String]], ran.stdout)
             XCTAssertFalse(executions.isEmpty)
             XCTAssertTrue(executions.allSatisfy { $0[0].hasPrefix("FN") }, ran.stdout)
             XCTAssertTrue(executions.contains { $0[0] == ended && $0[1] == "ended" }, ran.stdout)

@@ -1,8 +1,8 @@
 import Compression
 import Foundation
+import Locking
 import MockStudio
 import XCTest
-import Locking
 
 /// The cache against the real binaries, with upstream calls counted by the mock.
 final class EndToEndCacheTests: XCTestCase {
@@ -17,7 +17,9 @@ final class EndToEndCacheTests: XCTestCase {
     func start(_ arguments: [String] = []) throws { harness = try GatewayHarness(arguments) }
 
     func stepSID(of execution: String) throws -> String {
-        let steps = try harness.direct("GET", "\(executions)/\(execution)/Steps", auth: GatewayHarness.authA).json?["steps"] as? [[String: Any]]
+        let steps =
+            try harness.direct("GET", "\(executions)/\(execution)/Steps", auth: GatewayHarness.authA).json?["steps"]
+            as? [[String: Any]]
         return try XCTUnwrap(steps?.first?["sid"] as? String)
     }
 
@@ -25,7 +27,9 @@ final class EndToEndCacheTests: XCTestCase {
         try start()
         let step = try stepSID(of: ended)
         let base = "\(executions)/\(ended)"
-        for path in [base, "\(base)/Context", "\(base)/Steps", "\(base)/Steps/\(step)", "\(base)/Steps/\(step)/Context"] {
+        for path in [
+            base, "\(base)/Context", "\(base)/Steps", "\(base)/Steps/\(step)", "\(base)/Steps/\(step)/Context",
+        ] {
             let before = try harness.control.count(path)
             var results: [String] = []
             for _ in 0..<20 {
@@ -33,7 +37,8 @@ final class EndToEndCacheTests: XCTestCase {
                 XCTAssertEqual(response.status, 200, path)
                 results.append(response.header("X-Cache") ?? "-")
             }
-            XCTAssertEqual(try harness.control.count(path) - before, 1, "20 fetches of \(path) must cost one upstream call")
+            XCTAssertEqual(
+                try harness.control.count(path) - before, 1, "20 fetches of \(path) must cost one upstream call")
             XCTAssertEqual(results.first, "MISS")
             XCTAssertEqual(Set(results.dropFirst()), ["HIT"])
         }
@@ -70,7 +75,9 @@ final class EndToEndCacheTests: XCTestCase {
         XCTAssertEqual(try harness.get(execution).json?["status"] as? String, "active")
         try harness.control.call("POST", "/__mock/executions/\(active)/end")
         Thread.sleep(forTimeInterval: 1.2)
-        XCTAssertEqual(try harness.get(execution).json?["status"] as? String, "ended", "an active execution is never kept for good")
+        XCTAssertEqual(
+            try harness.get(execution).json?["status"] as? String, "ended", "an active execution is never kept for good"
+        )
     }
 
     func testEndingThroughTheGatewayIsVisibleAtOnce() throws {
@@ -84,7 +91,8 @@ final class EndToEndCacheTests: XCTestCase {
         let after = try harness.get(path)
         XCTAssertEqual(after.json?["status"] as? String, "ended", "no wait for the TTL after our own update")
         XCTAssertEqual(after.header("X-Cache"), "HIT", "the update's answer is stored as the fetch")
-        XCTAssertEqual(try harness.get("\(path)/Context").header("X-Cache"), "MISS", "children cached while active were dropped")
+        XCTAssertEqual(
+            try harness.get("\(path)/Context").header("X-Cache"), "MISS", "children cached while active were dropped")
         XCTAssertEqual(try harness.get("\(path)/Context").header("X-Cache"), "HIT")
     }
 
@@ -94,12 +102,14 @@ final class EndToEndCacheTests: XCTestCase {
         _ = try harness.get(path)
         _ = try harness.get("\(executions)?PageSize=50")
         XCTAssertEqual(try harness.get("\(executions)?PageSize=50").header("X-Cache"), "HIT")
-        let created = try harness.viaGateway("POST", executions, auth: GatewayHarness.authA, body: "To=%2B1555&From=%2B1666")
+        let created = try harness.viaGateway(
+            "POST", executions, auth: GatewayHarness.authA, body: "To=%2B1555&From=%2B1666")
         XCTAssertEqual(created.status, 201)
         XCTAssertEqual(created.header("X-Cache"), "BYPASS")
         let list = try harness.get("\(executions)?PageSize=50")
         XCTAssertEqual(list.header("X-Cache"), "MISS", "create drops the flow's list pages")
-        XCTAssertEqual((list.json?["executions"] as? [[String: Any]])?.first?["sid"] as? String, created.json?["sid"] as? String)
+        XCTAssertEqual(
+            (list.json?["executions"] as? [[String: Any]])?.first?["sid"] as? String, created.json?["sid"] as? String)
         XCTAssertEqual(try harness.viaGateway("DELETE", path, auth: GatewayHarness.authA).status, 204)
         XCTAssertEqual(try harness.get(path).status, 404, "a deleted execution is not served from cache")
         XCTAssertEqual(try harness.control.count(path, method: "POST"), 0)
@@ -142,7 +152,8 @@ final class EndToEndCacheTests: XCTestCase {
             XCTAssertNotEqual(revoked.header("X-Cache"), "HIT")
         }
         // The Host header changes nothing that is stored or served.
-        XCTAssertEqual(try harness.get(pathB, auth: GatewayHarness.authB, host: "studio.twilio.com").header("X-Cache"), "MISS")
+        XCTAssertEqual(
+            try harness.get(pathB, auth: GatewayHarness.authB, host: "studio.twilio.com").header("X-Cache"), "MISS")
         let viaOtherHost = try harness.get(pathB, auth: GatewayHarness.authB, host: "evil.example")
         XCTAssertEqual(viaOtherHost.header("X-Cache"), "HIT")
         XCTAssertEqual(viaOtherHost.text, try harness.get(pathB, auth: GatewayHarness.authB).text)
@@ -157,8 +168,10 @@ final class EndToEndCacheTests: XCTestCase {
         XCTAssertEqual(try harness.get(pathA).header("X-Cache"), "HIT")
         let client = try RawClient(port: harness.gateway.port)
         let wrong = RawClient.basicAuth(MockFixtures.accountA, "not-the-token")
-        for (auth, status, cached) in [(GatewayHarness.authA, 200, true), (GatewayHarness.authB, 404, false),
-                                       (wrong, 401, false), (GatewayHarness.authA, 200, true), (wrong, 401, false)] {
+        for (auth, status, cached) in [
+            (GatewayHarness.authA, 200, true), (GatewayHarness.authB, 404, false),
+            (wrong, 401, false), (GatewayHarness.authA, 200, true), (wrong, 401, false),
+        ] {
             client.send("GET \(pathA) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(auth)\r\n\r\n")
             let response = try client.readResponse()
             XCTAssertEqual(response.status, status)
@@ -223,7 +236,8 @@ final class EndToEndCacheTests: XCTestCase {
         XCTAssertEqual(plain.header("X-Cache"), "HIT")
         XCTAssertNil(plain.header("Content-Encoding"))
         XCTAssertEqual(plain.body, miss.body)
-        let engagement = try harness.get("/v1/Flows/\(flow)/Engagements/\(active)/Context", extraHeaders: "Accept-Encoding: gzip\r\n")
+        let engagement = try harness.get(
+            "/v1/Flows/\(flow)/Engagements/\(active)/Context", extraHeaders: "Accept-Encoding: gzip\r\n")
         XCTAssertEqual(engagement.status, 200)
     }
 
@@ -250,7 +264,8 @@ final class EndToEndCacheTests: XCTestCase {
         let rssAfter = try harness.gateway.residentKiB()
         // Under a sanitizer RSS is mostly the sanitizer's own (quarantine, shadow memory).
         if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {
-            XCTAssertLessThan(rssAfter - rssBefore, 16 * 1024, "480 distinct pages under a 64 KiB budget must not grow RSS by 16 MiB")
+            XCTAssertLessThan(
+                rssAfter - rssBefore, 16 * 1024, "480 distinct pages under a 64 KiB budget must not grow RSS by 16 MiB")
         }
     }
 }

@@ -27,7 +27,9 @@ final class EndToEndClientAbuseTests: XCTestCase {
         sending: for _ in 0..<500 {  // up to 100,000 requests
             var offset = 0
             while offset < batch.count {
-                let n = batch[offset...].withUnsafeBytes { Glibc.send(greedy.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let n = batch[offset...].withUnsafeBytes {
+                    Glibc.send(greedy.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if n <= 0 {
                     stalled = true
                     break sending
@@ -37,9 +39,13 @@ final class EndToEndClientAbuseTests: XCTestCase {
         }
         XCTAssertTrue(stalled, "the gateway kept reading a connection whose answers were never read")
         let grown = try harness.gateway.residentKiB() * 1024 - before
-        print("pipelining end to end: stalled \(stalled), resident memory \(before / 1024 / 1024) MiB -> +\(grown / 1024 / 1024) MiB")
+        print(
+            "pipelining end to end: stalled \(stalled), resident memory \(before / 1024 / 1024) MiB -> +\(grown / 1024 / 1024) MiB"
+        )
         if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {  // ASan's shadow memory is not ours
-            XCTAssertLessThan(grown, 48 * 1024 * 1024, "resident memory grew \(grown / 1024 / 1024) MiB for one client that reads nothing")
+            XCTAssertLessThan(
+                grown, 48 * 1024 * 1024,
+                "resident memory grew \(grown / 1024 / 1024) MiB for one client that reads nothing")
         }
         XCTAssertEqual(try harness.get("/healthz", auth: nil).status, 200, "others are served meanwhile")
         // Reading drains it: answers keep coming.
@@ -61,7 +67,9 @@ final class EndToEndClientAbuseTests: XCTestCase {
             }
             Thread.sleep(forTimeInterval: 0.3)
         }
-        XCTAssertEqual(open.count, 0, "connections sending only empty lines still open after \(Date().timeIntervalSince(started)) s")
+        XCTAssertEqual(
+            open.count, 0,
+            "connections sending only empty lines still open after \(Date().timeIntervalSince(started)) s")
         XCTAssertLessThan(Date().timeIntervalSince(started), 3.5)
 
         let flood = try RawClient(port: harness.gateway.port)

@@ -26,7 +26,8 @@ final class EndToEndDeploymentTests: XCTestCase {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         let started = Date()
@@ -34,8 +35,9 @@ final class EndToEndDeploymentTests: XCTestCase {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Finished(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                        stderr: String(decoding: stderr, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+        return Finished(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self), seconds: Date().timeIntervalSince(started))
     }
 
     // MARK: item 1: the exec probe
@@ -77,7 +79,8 @@ final class EndToEndDeploymentTests: XCTestCase {
         try probe.run()
         Thread.sleep(forTimeInterval: 0.5)
         XCTAssertTrue(probe.isRunning, "nothing listens yet: the probe keeps trying")
-        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:\(port)", "--upstream", "http://127.0.0.1:1"])
+        let gateway = try RunningBinary(
+            "studiogate", ["--listen", "127.0.0.1:\(port)", "--upstream", "http://127.0.0.1:1"])
         defer { gateway.stop() }
         probe.waitUntilExit()
         XCTAssertEqual(probe.terminationStatus, 0)
@@ -92,14 +95,19 @@ final class EndToEndDeploymentTests: XCTestCase {
         let out = Pipe()
         process.standardOutput = out
         try process.run()
-        defer { process.terminate(); process.waitUntilExit() }
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
         var text = ""
         while !text.contains("listening on") {
             let chunk = out.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
-        XCTAssertTrue(text.contains(#""level":"warn""#) && text.contains("without a public URL") && text.contains("--public-url"), text)
+        XCTAssertTrue(
+            text.contains(#""level":"warn""#) && text.contains("without a public URL") && text.contains("--public-url"),
+            text)
     }
 
     func testAnUnwritableStateDirIsRefusedAtStart() throws {
@@ -108,7 +116,8 @@ final class EndToEndDeploymentTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: file) }
         let refused = try run(["--listen", "127.0.0.1:0", "--state-dir", file.path + "/state"])
         XCTAssertEqual(refused.status, 1)
-        XCTAssertTrue(refused.stderr.contains("state dir") && refused.stderr.contains("not a directory"), refused.stderr)
+        XCTAssertTrue(
+            refused.stderr.contains("state dir") && refused.stderr.contains("not a directory"), refused.stderr)
         XCTAssertFalse(refused.stdout.contains("listening on"))
     }
 
@@ -117,7 +126,9 @@ final class EndToEndDeploymentTests: XCTestCase {
         let port = try XCTUnwrap(harness?.gateway.port)
         let second = try run(["--listen", "127.0.0.1:\(port)", "--upstream", "http://127.0.0.1:1"])
         XCTAssertEqual(second.status, 1)
-        XCTAssertTrue(second.stderr.contains("Address already in use") && second.stderr.contains("--listen HOST:PORT"), second.stderr)
+        XCTAssertTrue(
+            second.stderr.contains("Address already in use") && second.stderr.contains("--listen HOST:PORT"),
+            second.stderr)
     }
 
     // MARK: item 14: a signal during start-up is never fatal
@@ -137,8 +148,9 @@ final class EndToEndDeploymentTests: XCTestCase {
             var blocked = false
             while !blocked && Date() < deadline {
                 if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                   let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }),
-                   let mask = UInt64(line.split(separator: "\t").last ?? "", radix: 16) {
+                    let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }),
+                    let mask = UInt64(line.split(separator: "\t").last ?? "", radix: 16)
+                {
                     blocked = mask & (1 << (UInt64(SIGTERM) - 1)) != 0
                 }
             }
@@ -148,7 +160,9 @@ final class EndToEndDeploymentTests: XCTestCase {
             process.waitUntilExit()
             XCTAssertEqual(process.terminationReason, .exit)
             XCTAssertEqual(process.terminationStatus, 0, output)
-            XCTAssertTrue(output.contains("listening on") && output.contains("SIGTERM: draining") && output.contains("stopped"), output)
+            XCTAssertTrue(
+                output.contains("listening on") && output.contains("SIGTERM: draining") && output.contains("stopped"),
+                output)
         }
     }
 
@@ -158,7 +172,9 @@ final class EndToEndDeploymentTests: XCTestCase {
         harness = try GatewayHarness(["--log-level", "error"])
         harness?.gateway.signal(SIGHUP)
         let deadline = Date().addingTimeInterval(5)
-        while harness?.gateway.capturedOutput.contains("configuration reloaded") == false && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while harness?.gateway.capturedOutput.contains("configuration reloaded") == false && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         let output = try XCTUnwrap(harness?.gateway.capturedOutput)
         XCTAssertTrue(output.contains(#""level":"notice","message":"configuration reloaded"#), output)
     }
@@ -172,36 +188,54 @@ final class EndToEndDeploymentTests: XCTestCase {
             return try client.readResponse().status
         }
         XCTAssertEqual(try answer("GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: x\r\n\r\n"), 414)
-        XCTAssertEqual(try answer("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 70_000))\r\n\r\n"), 431)
+        XCTAssertEqual(
+            try answer("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 70_000))\r\n\r\n"),
+            431)
         XCTAssertEqual(try answer("POST \(base) HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"), 413)
         XCTAssertEqual(try answer("GET /healthz HTTP/1.1\r\nHost: x\r\n"), 408)
         XCTAssertEqual(try answer("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -4\r\n\r\n"), 400)
         let metrics = try XCTUnwrap(harness?.get("/metrics", auth: nil)).text
         for status in [400, 408, 413, 414, 431] {
-            XCTAssertTrue(metrics.contains("studiogate_requests_total{route=\"unmatched\",status=\"\(status)\",cache=\"BYPASS\"} 1"), "\(status) not counted:\n\(metrics)")
+            XCTAssertTrue(
+                metrics.contains(
+                    "studiogate_requests_total{route=\"unmatched\",status=\"\(status)\",cache=\"BYPASS\"} 1"),
+                "\(status) not counted:\n\(metrics)")
         }
         Thread.sleep(forTimeInterval: 0.2)
         let lines = gateway.capturedOutput.split(separator: "\n").filter { $0.contains(#""method":"-""#) }
-        XCTAssertEqual(Set(lines.compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["status"] as? Int
-        }), [400, 408, 413, 414, 431], gateway.capturedOutput)
+        XCTAssertEqual(
+            Set(
+                lines.compactMap { line in
+                    (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["status"] as? Int
+                }), [400, 408, 413, 414, 431], gateway.capturedOutput)
     }
 
     func testRefusalsAreCountedUnderTheRouteTheyMatched() throws {
         harness = try GatewayHarness()
         XCTAssertEqual(try harness?.get(base, auth: nil).status, 401)
-        XCTAssertEqual(try harness?.viaGateway("DELETE", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA).status, 405)
+        XCTAssertEqual(
+            try harness?.viaGateway("DELETE", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA)
+                .status, 405)
         XCTAssertEqual(try harness?.get("/v2/Nope", auth: nil).status, 404)
         let metrics = try XCTUnwrap(harness?.get("/metrics", auth: nil)).text
-        XCTAssertTrue(metrics.contains(#"studiogate_requests_total{route="v2_execution",status="401",cache="BYPASS"} 1"#), metrics)
-        XCTAssertTrue(metrics.contains(#"studiogate_requests_total{route="v2_execution_list",status="405",cache="BYPASS"} 1"#), metrics)
-        XCTAssertTrue(metrics.contains(#"studiogate_requests_total{route="unmatched",status="404",cache="BYPASS"} 1"#), metrics)
+        XCTAssertTrue(
+            metrics.contains(#"studiogate_requests_total{route="v2_execution",status="401",cache="BYPASS"} 1"#), metrics
+        )
+        XCTAssertTrue(
+            metrics.contains(#"studiogate_requests_total{route="v2_execution_list",status="405",cache="BYPASS"} 1"#),
+            metrics)
+        XCTAssertTrue(
+            metrics.contains(#"studiogate_requests_total{route="unmatched",status="404",cache="BYPASS"} 1"#), metrics)
     }
 
     func testA502OnAGetIsAMissInTheHeaderAndInStats() throws {
         let token = String(repeating: "0123456789abcdef", count: 2)
-        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(LoopbackPort.free())",
-                                                       "--admin-listen", "127.0.0.1:0", "--admin-token", token, "--upstream-timeout", "2"])
+        let gateway = try RunningBinary(
+            "studiogate",
+            [
+                "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(LoopbackPort.free())",
+                "--admin-listen", "127.0.0.1:0", "--admin-token", token, "--upstream-timeout", "2",
+            ])
         defer { gateway.stop() }
         let response = try GatewayHarness.send(gateway.port, "GET", base, auth: GatewayHarness.authA)
         XCTAssertEqual(response.status, 502)
@@ -212,10 +246,12 @@ final class EndToEndDeploymentTests: XCTestCase {
         XCTAssertEqual(stats["bypass"] as? Int, 0)
 
         // Item 13 too: a known admin path with the wrong method is 405 with Allow, unknown paths 404.
-        let purge = try GatewayHarness.send(admin, "GET", "/admin/purge?execution=\(MockFixtures.endedExecutionA)", auth: "Bearer \(token)")
+        let purge = try GatewayHarness.send(
+            admin, "GET", "/admin/purge?execution=\(MockFixtures.endedExecutionA)", auth: "Bearer \(token)")
         XCTAssertEqual(purge.status, 405)
         XCTAssertEqual(purge.header("Allow"), "POST")
-        XCTAssertEqual(try GatewayHarness.send(admin, "POST", "/admin/stats", auth: "Bearer \(token)").header("Allow"), "GET")
+        XCTAssertEqual(
+            try GatewayHarness.send(admin, "POST", "/admin/stats", auth: "Bearer \(token)").header("Allow"), "GET")
         XCTAssertEqual(try GatewayHarness.send(admin, "GET", "/admin/nope", auth: "Bearer \(token)").status, 404)
     }
 }

@@ -30,12 +30,17 @@ final class EndToEndEngagementTests: XCTestCase {
         // Following next_page_url goes through the gateway and lands on the next page.
         let nextPage = try harness.get(String(next.dropFirst(gatewayOrigin.count)))
         XCTAssertEqual(nextPage.status, 200)
-        XCTAssertNotEqual((nextPage.json?["engagements"] as? [[String: Any]])?.first?["sid"] as? String, items[0]["sid"] as? String)
+        XCTAssertNotEqual(
+            (nextPage.json?["engagements"] as? [[String: Any]])?.first?["sid"] as? String, items[0]["sid"] as? String)
 
         let fetched = try XCTUnwrap(harness.get("\(engagements)/\(ended)").json)
         XCTAssertEqual(fetched["url"] as? String, "\(gatewayOrigin)\(engagements)/\(ended)")
-        XCTAssertEqual(fetched["links"] as? [String: String], ["steps": "\(gatewayOrigin)\(engagements)/\(ended)/Steps",
-                                                               "engagement_context": "\(gatewayOrigin)\(engagements)/\(ended)/Context"])
+        XCTAssertEqual(
+            fetched["links"] as? [String: String],
+            [
+                "steps": "\(gatewayOrigin)\(engagements)/\(ended)/Steps",
+                "engagement_context": "\(gatewayOrigin)\(engagements)/\(ended)/Context",
+            ])
         XCTAssertEqual(fetched["status"] as? String, "ended")
 
         let context = try XCTUnwrap(harness.get("\(engagements)/\(ended)/Context"))
@@ -52,20 +57,26 @@ final class EndToEndEngagementTests: XCTestCase {
 
         let stepFetch = try XCTUnwrap(harness.get("\(engagements)/\(ended)/Steps/\(stepSID)").json)
         XCTAssertEqual(stepFetch["engagement_sid"] as? String, ended)
-        XCTAssertEqual((stepFetch["links"] as? [String: String])?["step_context"], "\(gatewayOrigin)\(engagements)/\(ended)/Steps/\(stepSID)/Context")
+        XCTAssertEqual(
+            (stepFetch["links"] as? [String: String])?["step_context"],
+            "\(gatewayOrigin)\(engagements)/\(ended)/Steps/\(stepSID)/Context")
         let stepContext = try XCTUnwrap(harness.get("\(engagements)/\(ended)/Steps/\(stepSID)/Context").json)
         XCTAssertEqual(stepContext["engagement_sid"] as? String, ended)
         XCTAssertEqual(stepContext["step_sid"] as? String, stepSID)
 
-        let created = try harness.viaGateway("POST", engagements, auth: GatewayHarness.authA, body: "To=%2B15550001111&From=%2B15550002222&Parameters=%7B%22a%22%3A%5B1%5D%7D")
+        let created = try harness.viaGateway(
+            "POST", engagements, auth: GatewayHarness.authA,
+            body: "To=%2B15550001111&From=%2B15550002222&Parameters=%7B%22a%22%3A%5B1%5D%7D")
         XCTAssertEqual(created.status, 200, "v1 create's status passes through")
         let newSID = try XCTUnwrap(created.json?["sid"] as? String)
         XCTAssertEqual(created.json?["url"] as? String, "\(gatewayOrigin)\(engagements)/\(newSID)")
-        XCTAssertEqual(try harness.viaGateway("DELETE", "\(engagements)/\(newSID)", auth: GatewayHarness.authA).status, 204)
+        XCTAssertEqual(
+            try harness.viaGateway("DELETE", "\(engagements)/\(newSID)", auth: GatewayHarness.authA).status, 204)
         let gone = try harness.get("\(engagements)/\(newSID)")
         XCTAssertEqual(gone.status, 404)
         XCTAssertEqual(gone.json?["code"] as? Int, 20404)
-        XCTAssertEqual(try harness.control.count("/v1/Flows/\(flow)/Engagements"), 0, "nothing asks the upstream for Engagements")
+        XCTAssertEqual(
+            try harness.control.count("/v1/Flows/\(flow)/Engagements"), 0, "nothing asks the upstream for Engagements")
     }
 
     func testEngagementAndExecutionViewsShareOneEntry() throws {
@@ -74,15 +85,22 @@ final class EndToEndEngagementTests: XCTestCase {
         XCTAssertEqual(engagement.header("X-Cache"), "HIT")
         XCTAssertEqual(try harness.control.count("/v1/Flows/\(flow)/Executions/\(ended)"), 1)
         XCTAssertNotNil(execution.json?["links"].flatMap { $0 as? [String: String] }?["execution_context"])
-        XCTAssertEqual(try harness.get("/v1/Flows/\(flow)/Executions/\(ended)").text, execution.text, "the Execution view is unchanged by the Engagement one")
-        XCTAssertEqual(try harness.get("\(engagements)/\(ended)", extraHeaders: "Accept-Encoding: gzip\r\n").header("Content-Encoding"), "gzip")
+        XCTAssertEqual(
+            try harness.get("/v1/Flows/\(flow)/Executions/\(ended)").text, execution.text,
+            "the Execution view is unchanged by the Engagement one")
+        XCTAssertEqual(
+            try harness.get("\(engagements)/\(ended)", extraHeaders: "Accept-Encoding: gzip\r\n").header(
+                "Content-Encoding"), "gzip")
     }
 
     func testEngagementErrorsPassThroughInTwilioForm() throws {
         let missing = try harness.get("\(engagements)/FN\(String(repeating: "9", count: 32))")
         XCTAssertEqual(missing.status, 404)
         XCTAssertEqual(missing.json?["code"] as? Int, 20404)
-        XCTAssertEqual(try harness.get(engagements, auth: RawClient.basicAuth(MockFixtures.accountA, "bad")).status, 401)
-        XCTAssertEqual(try harness.viaGateway("POST", "\(engagements)/\(ended)", auth: GatewayHarness.authA, body: "Status=ended").status, 405)
+        XCTAssertEqual(
+            try harness.get(engagements, auth: RawClient.basicAuth(MockFixtures.accountA, "bad")).status, 401)
+        XCTAssertEqual(
+            try harness.viaGateway("POST", "\(engagements)/\(ended)", auth: GatewayHarness.authA, body: "Status=ended")
+                .status, 405)
     }
 }

@@ -20,11 +20,15 @@ final class EndToEndForwardingTests: XCTestCase {
 
     override func tearDown() { harness?.stop() }
 
-    func request(_ port: UInt16, _ method: String, _ target: String, auth: String?, body: String = "") throws -> RawClient.Response {
+    func request(_ port: UInt16, _ method: String, _ target: String, auth: String?, body: String = "") throws
+        -> RawClient.Response
+    {
         try GatewayHarness.send(port, method, target, auth: auth, body: body)
     }
 
-    func viaGateway(_ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "") throws -> RawClient.Response {
+    func viaGateway(_ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "")
+        throws -> RawClient.Response
+    {
         try harness.viaGateway(method, target, auth: auth, body: body, extraHeaders: extraHeaders)
     }
 
@@ -36,10 +40,12 @@ final class EndToEndForwardingTests: XCTestCase {
     func testEveryReadEndpointMatchesTheUpstreamWithOneCallEach() throws {
         for version in ["v1", "v2"] {
             let base = "/\(version)/Flows/\(flowA)/Executions"
-            let steps = try XCTUnwrap(direct("GET", "\(base)/\(ended)/Steps", auth: authA).json?["steps"] as? [[String: Any]])
+            let steps = try XCTUnwrap(
+                direct("GET", "\(base)/\(ended)/Steps", auth: authA).json?["steps"] as? [[String: Any]])
             let step = try XCTUnwrap(steps.first?["sid"] as? String)
             let targets = [
-                "\(base)?PageSize=5", "\(base)?PageSize=2&Page=1&PageToken=PA\(MockFixtures.activeExecutionA)", "\(base)/\(ended)",
+                "\(base)?PageSize=5", "\(base)?PageSize=2&Page=1&PageToken=PA\(MockFixtures.activeExecutionA)",
+                "\(base)/\(ended)",
                 "\(base)/\(ended)/Context", "\(base)/\(ended)/Steps", "\(base)/\(ended)/Steps/\(step)",
                 "\(base)/\(ended)/Steps/\(step)/Context", "/\(version)/Flows", "/\(version)/Flows/\(flowA)",
             ]
@@ -52,7 +58,9 @@ final class EndToEndForwardingTests: XCTestCase {
                 // Identical but for Studio's origin, which now names the gateway (paging keeps working through it).
                 let gatewayOrigin = "http://127.0.0.1:\(harness.gateway.port)"
                 XCTAssertTrue(actual.text.contains(gatewayOrigin), target)
-                XCTAssertEqual(actual.text.replacingOccurrences(of: gatewayOrigin, with: "https://studio.twilio.com"), expected.text, target)
+                XCTAssertEqual(
+                    actual.text.replacingOccurrences(of: gatewayOrigin, with: "https://studio.twilio.com"),
+                    expected.text, target)
                 XCTAssertEqual(actual.header("Content-Type"), "application/json", target)
                 XCTAssertEqual(actual.header("Twilio-Request-Id")?.hasPrefix("RQ"), true, target)
                 XCTAssertEqual(try control.count(path), before + 1, "one upstream call for \(target)")
@@ -63,7 +71,8 @@ final class EndToEndForwardingTests: XCTestCase {
     func testCreateUpdateDeleteOnBothVersions() throws {
         for (version, createStatus) in [("v1", 200), ("v2", 201)] {
             let base = "/\(version)/Flows/\(flowA)/Executions"
-            let created = try viaGateway("POST", base, auth: authA, body: "To=%2B15551230000&From=%2B15557650000&Parameters=%7B%22n%22%3A1%7D")
+            let created = try viaGateway(
+                "POST", base, auth: authA, body: "To=%2B15551230000&From=%2B15557650000&Parameters=%7B%22n%22%3A1%7D")
             XCTAssertEqual(created.status, createStatus)
             let sid = try XCTUnwrap(created.json?["sid"] as? String)
             XCTAssertEqual(created.json?["status"] as? String, "active")
@@ -83,8 +92,11 @@ final class EndToEndForwardingTests: XCTestCase {
     }
 
     func testForwardedRequestCarriesOnlyEndToEndHeadersAndTheBody() throws {
-        _ = try viaGateway("POST", "/v2/Flows/\(flowA)/Executions", auth: authA, body: "To=a&From=b",
-                           extraHeaders: "User-Agent: twilio-python/9.4.0\r\nAccept: application/json\r\nX-Private: 1\r\nConnection: keep-alive, X-Private\r\nCookie: c=1\r\n")
+        _ = try viaGateway(
+            "POST", "/v2/Flows/\(flowA)/Executions", auth: authA, body: "To=a&From=b",
+            extraHeaders:
+                "User-Agent: twilio-python/9.4.0\r\nAccept: application/json\r\nX-Private: 1\r\nConnection: keep-alive, X-Private\r\nCookie: c=1\r\n"
+        )
         let last = try XCTUnwrap(control.call("GET", "/__mock/last-request").json)
         let headers = try XCTUnwrap(last["headers"] as? [[String]])
         func value(_ name: String) -> String? { headers.first { $0[0].lowercased() == name.lowercased() }?[1] }
@@ -98,12 +110,15 @@ final class EndToEndForwardingTests: XCTestCase {
     }
 
     func testUpstreamErrorsPassThroughInTwilioForm() throws {
-        let wrong = try viaGateway("GET", "/v2/Flows/\(flowA)/Executions", auth: RawClient.basicAuth(MockFixtures.accountA, "wrong"))
+        let wrong = try viaGateway(
+            "GET", "/v2/Flows/\(flowA)/Executions", auth: RawClient.basicAuth(MockFixtures.accountA, "wrong"))
         XCTAssertEqual(wrong.status, 401)
         XCTAssertEqual(wrong.json?["code"] as? Int, 20003)
         let foreign = try viaGateway("GET", "/v2/Flows/\(flowA)/Executions/\(ended)", auth: authB)
         XCTAssertEqual(foreign.status, 404, "account B must not see account A's execution")
-        let viaKey = try viaGateway("GET", "/v2/Flows/\(flowA)/Executions/\(ended)", auth: RawClient.basicAuth(MockFixtures.apiKeyA, MockFixtures.apiKeySecretA))
+        let viaKey = try viaGateway(
+            "GET", "/v2/Flows/\(flowA)/Executions/\(ended)",
+            auth: RawClient.basicAuth(MockFixtures.apiKeyA, MockFixtures.apiKeySecretA))
         XCTAssertEqual(viaKey.json?["account_sid"] as? String, MockFixtures.accountA)
         // More 429s than the gateway's retries: the last one reaches the client.
         try control.fault(#"{"path_prefix": "/v2/", "status": 429, "code": 20429, "times": 5}"#)
@@ -131,14 +146,18 @@ final class EndToEndForwardingTests: XCTestCase {
             XCTAssertEqual(response.status, status, "\(method) \(target)")
             XCTAssertNotNil(response.json?["code"], "Twilio-style body for \(method) \(target)")
         }
-        for raw in ["NOT HTTP\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-                    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"] {
+        for raw in [
+            "NOT HTTP\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        ] {
             let client = try RawClient(port: harness.gateway.port)
             client.send(raw)
             XCTAssertEqual(try client.readResponse().status, 400)
         }
         let client = try RawClient(port: harness.gateway.port)
-        client.send("POST /v2/Flows/\(flowA)/Executions HTTP/1.1\r\nHost: x\r\nAuthorization: \(authA)\r\nContent-Length: 2000000\r\n\r\n")
+        client.send(
+            "POST /v2/Flows/\(flowA)/Executions HTTP/1.1\r\nHost: x\r\nAuthorization: \(authA)\r\nContent-Length: 2000000\r\n\r\n"
+        )
         XCTAssertEqual(try client.readResponse().status, 413)
         XCTAssertEqual(try control.totalCount(), before, "no refused request may reach the upstream")
     }
@@ -150,7 +169,9 @@ final class EndToEndForwardingTests: XCTestCase {
     }
 
     func testUpstreamDownIs502AndSlowUpstreamIs504() throws {
-        let slow = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--upstream-timeout", "1"])
+        let slow = try RunningBinary(
+            "studiogate",
+            ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--upstream-timeout", "1"])
         defer { slow.stop() }
         try control.fault(#"{"path_prefix": "/v2/", "delay_ms": 3000, "times": 1}"#)
         let timedOut = try request(slow.port, "GET", "/v2/Flows/\(flowA)/Executions", auth: authA)

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+import Locking
 import MockStudio
 import Synchronization
 import XCTest
-import Locking
 
 /// Smuggling, abusive clients and upstream faults against the real binaries.
 final class EndToEndHardeningTests: XCTestCase {
@@ -20,16 +20,35 @@ final class EndToEndHardeningTests: XCTestCase {
         let auth = "Authorization: \(GatewayHarness.authA)\r\n"
         let hidden = "GET \(base) HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
         let cases: [(String, String)] = [
-            ("CL+TE", "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-            ("TE+CL", "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n"),
-            ("duplicate CL", "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 0\r\nContent-Length: 0\r\n\r\n"),
-            ("conflicting CL", "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 0\r\nContent-Length: 5\r\n\r\n"),
-            ("chunked, identity", "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"),
+            (
+                "CL+TE",
+                "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            ),
+            (
+                "TE+CL",
+                "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n"
+            ),
+            (
+                "duplicate CL",
+                "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 0\r\nContent-Length: 0\r\n\r\n"
+            ),
+            (
+                "conflicting CL",
+                "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 0\r\nContent-Length: 5\r\n\r\n"
+            ),
+            (
+                "chunked, identity",
+                "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"
+            ),
             ("obs-fold", "GET \(base) HTTP/1.1\r\nHost: x\r\n\(auth)X-A: 1\r\n folded\r\n\r\n"),
             ("bare LF", "GET \(base) HTTP/1.1\nHost: x\n\n"),
             ("NUL in header", "GET \(base) HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\(auth)\r\n"),
             ("control in header", "GET \(base) HTTP/1.1\r\nHost: x\r\nX-A: a\u{7}b\r\n\(auth)\r\n"),
-            ("oversized chunk line", "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "e", count: 5000) + "\r\n"),
+            (
+                "oversized chunk line",
+                "POST \(base) HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked\r\n\r\n1;"
+                    + String(repeating: "e", count: 5000) + "\r\n"
+            ),
             ("space in header name", "GET \(base) HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\(auth)\r\n"),
             ("HTTP/1.1 without Host", "GET \(base) HTTP/1.1\r\n\(auth)\r\n"),
             ("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
@@ -42,7 +61,8 @@ final class EndToEndHardeningTests: XCTestCase {
             XCTAssertTrue([400, 505].contains(response.status), "\(name): \(response.status)")
             XCTAssertThrowsError(try client.readResponse(), "\(name): the hidden request must not be answered")
         }
-        XCTAssertEqual(try harness.control.totalCount(), 0, "nothing the gateway did not parse itself reaches the upstream")
+        XCTAssertEqual(
+            try harness.control.totalCount(), 0, "nothing the gateway did not parse itself reaches the upstream")
 
         // Well framed but aimed elsewhere: 400, and the connection stays usable.
         let proxy = try RawClient(port: harness.gateway.port)
@@ -52,7 +72,9 @@ final class EndToEndHardeningTests: XCTestCase {
 
         // Handled per RFC 9112: chunk extensions and trailers are read and dropped; HTTP/1.0 needs no Host.
         let client = try RawClient(port: harness.gateway.port)
-        client.send("POST /v2/Flows/\(MockFixtures.flowA)/Executions HTTP/1.1\r\nHost: x\r\n\(auth)Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nTo=%2\r\n12\r\nB1555&From=%2B1666\r\n0\r\nX-Trailer: t\r\n\r\n")
+        client.send(
+            "POST /v2/Flows/\(MockFixtures.flowA)/Executions HTTP/1.1\r\nHost: x\r\n\(auth)Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nTo=%2\r\n12\r\nB1555&From=%2B1666\r\n0\r\nX-Trailer: t\r\n\r\n"
+        )
         XCTAssertEqual(try client.readResponse().status, 201)
         let old = try RawClient(port: harness.gateway.port)
         old.send("GET \(base) HTTP/1.0\r\n\(auth)\r\n")
@@ -74,7 +96,9 @@ final class EndToEndHardeningTests: XCTestCase {
 
         // A client that asks for a lot and never reads: the gateway moves on.
         let greedy = try RawClient(port: harness.gateway.port)
-        let many = String(repeating: "GET \(base)/Context HTTP/1.1\r\nHost: x\r\nAuthorization: \(GatewayHarness.authA)\r\n\r\n", count: 2000)
+        let many = String(
+            repeating: "GET \(base)/Context HTTP/1.1\r\nHost: x\r\nAuthorization: \(GatewayHarness.authA)\r\n\r\n",
+            count: 2000)
         DispatchQueue.global().async { greedy.send(many) }
         Thread.sleep(forTimeInterval: 0.5)
         let polite = try harness.get(base)
@@ -101,7 +125,12 @@ final class EndToEndHardeningTests: XCTestCase {
         let mock = try RunningBinary("mock-studio", ["--listen", "127.0.0.1:0"])
         defer { mock.stop() }
         let binary = RunningBinary.productsDirectory.appendingPathComponent("studiogate").path
-        let gateway = try RunningBinary(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -n 256 && exec \(binary) --listen 127.0.0.1:0 --upstream http://127.0.0.1:\(mock.port) --threads 1 --idle-timeout 1"])
+        let gateway = try RunningBinary(
+            executable: URL(fileURLWithPath: "/bin/sh"),
+            [
+                "-c",
+                "ulimit -n 256 && exec \(binary) --listen 127.0.0.1:0 --upstream http://127.0.0.1:\(mock.port) --threads 1 --idle-timeout 1",
+            ])
         defer { gateway.stop() }
         var hogs: [RawClient] = []
         for _ in 0..<400 { if let client = try? RawClient(port: gateway.port) { hogs.append(client) } }
@@ -176,15 +205,17 @@ final class EndToEndHardeningTests: XCTestCase {
         let port = harness.gateway.port
         for _ in 0..<3 {  // warm every pool a write could reuse
             XCTAssertEqual(try harness.get(active).status, 200)
-            let created = try GatewayHarness.send(port, "POST", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA,
-                                                  body: "To=%2B15551230000&From=%2B15557650000")
+            let created = try GatewayHarness.send(
+                port, "POST", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA,
+                body: "To=%2B15551230000&From=%2B15557650000")
             XCTAssertEqual(created.status, 201)
         }
         try harness.control.call("POST", "/__mock/reset")
         try harness.control.fault(#"{"path_prefix": "\#(active)", "method": "POST", "reset": true, "times": 3}"#)
         for _ in 0..<3 {
             let started = Date()
-            let response = try GatewayHarness.send(port, "POST", active, auth: GatewayHarness.authA, body: "Status=ended")
+            let response = try GatewayHarness.send(
+                port, "POST", active, auth: GatewayHarness.authA, body: "Status=ended")
             XCTAssertEqual(response.status, 502)
             XCTAssertEqual(response.json?["code"] as? Int, 20502)
             XCTAssertLessThan(Date().timeIntervalSince(started), 3, "answered at once, not after an upstream timeout")
@@ -196,7 +227,8 @@ final class EndToEndHardeningTests: XCTestCase {
     /// entries of ordinary size keep being cached next to it.
     func testAnAnswerOverThePerEntryLimitIsServedButNotCached() throws {
         harness = try GatewayHarness(["--cache-size", "64K"])
-        try harness.control.call("POST", "/__mock/seed", body: #"{"count": 1, "context_bytes": 8000000, "status": "ended"}"#)
+        try harness.control.call(
+            "POST", "/__mock/seed", body: #"{"count": 1, "context_bytes": 8000000, "status": "ended"}"#)
         let huge = "/v2/Flows/\(MockFixtures.flowA)/Executions/FN00000000000000000000000000100000/Context"
         for _ in 0..<2 {
             let response = try harness.get(huge)
@@ -216,8 +248,12 @@ final class EndToEndHardeningTests: XCTestCase {
     func testATricklingUpstreamEndsAtTheTimeoutAndIsNotCached() throws {
         let trickle = try TrickleUpstream()
         defer { trickle.stop() }
-        let gateway = try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(trickle.port)",
-                                                       "--upstream-timeout", "2"])
+        let gateway = try RunningBinary(
+            "studiogate",
+            [
+                "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(trickle.port)",
+                "--upstream-timeout", "2",
+            ])
         defer { gateway.stop() }
         for attempt in 1...2 {
             let started = Date()
@@ -226,7 +262,8 @@ final class EndToEndHardeningTests: XCTestCase {
             XCTAssertEqual(response.status, 504)
             XCTAssertEqual(response.json?["status"] as? Int, 504)
             XCTAssertLessThan(seconds, 5, "bounded by the 2 s budget (rounded up), not by the trickle")
-            XCTAssertEqual(trickle.connections.withLock { $0 }, attempt, "nothing was cached: each request went upstream")
+            XCTAssertEqual(
+                trickle.connections.withLock { $0 }, attempt, "nothing was cached: each request went upstream")
         }
         XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/healthz", auth: nil).status, 200)
     }

@@ -22,7 +22,9 @@ final class EndToEndIsolationTests: XCTestCase {
     }
 
     /// `concurrently`, with how long each answer took.
-    func timedConcurrently(_ requests: [(auth: String, path: String)]) -> [(answer: RawClient.Response?, seconds: Double)] {
+    func timedConcurrently(_ requests: [(auth: String, path: String)]) -> [(
+        answer: RawClient.Response?, seconds: Double
+    )] {
         let port = harness.gateway.port
         let answers = Locked<[Int: (RawClient.Response?, Double)]>([:])
         DispatchQueue.concurrentPerform(iterations: requests.count) { index in
@@ -47,26 +49,35 @@ final class EndToEndIsolationTests: XCTestCase {
             XCTAssertEqual(context.status, 403)
             XCTAssertNotEqual(context.header("X-Cache"), "HIT")
         }
-        XCTAssertEqual(try harness.get(ended, auth: restrictedKey).header("X-Cache"), "HIT", "a 403 on contexts keeps the executions proof")
+        XCTAssertEqual(
+            try harness.get(ended, auth: restrictedKey).header("X-Cache"), "HIT",
+            "a 403 on contexts keeps the executions proof")
     }
 
     func testIdenticalConcurrentMissesFromTwoAccountsEachGetTheirOwnAnswer() throws {
         harness = try GatewayHarness()
         // Both verified for executions, each on its own account.
         XCTAssertEqual(try harness.get(active).status, 200)
-        XCTAssertEqual(try harness.get("/v2/Flows/\(MockFixtures.flowB)/Executions/\(MockFixtures.executionB)", auth: GatewayHarness.authB).status, 200)
+        XCTAssertEqual(
+            try harness.get(
+                "/v2/Flows/\(MockFixtures.flowB)/Executions/\(MockFixtures.executionB)", auth: GatewayHarness.authB
+            ).status, 200)
         try harness.control.fault(#"{"path_prefix": "\#(ended)", "delay_ms": 1000}"#)
         let answers = timedConcurrently([(GatewayHarness.authA, ended), (GatewayHarness.authB, ended)])
         XCTAssertEqual(answers[0].answer?.status, 200)
         XCTAssertEqual(answers[1].answer?.status, 404, "B never gets A's execution")
-        XCTAssertLessThan(answers[1].seconds, 1.7, "B's miss runs beside A's, not after it (a key without the account would chain them)")
+        XCTAssertLessThan(
+            answers[1].seconds, 1.7,
+            "B's miss runs beside A's, not after it (a key without the account would chain them)")
         XCTAssertEqual(try harness.control.count(ended), 2)
     }
 
     func testAnAccountAndAWrongTokenEachGetTheirOwnAnswer() throws {
         harness = try GatewayHarness()
         try harness.control.fault(#"{"path_prefix": "\#(ended)", "delay_ms": 400}"#)
-        let answers = concurrently([(GatewayHarness.authA, ended), (RawClient.basicAuth(MockFixtures.accountA, "wrong"), ended)])
+        let answers = concurrently([
+            (GatewayHarness.authA, ended), (RawClient.basicAuth(MockFixtures.accountA, "wrong"), ended),
+        ])
         XCTAssertEqual(answers[0]?.status, 200)
         XCTAssertEqual(answers[1]?.status, 401)
     }
@@ -84,8 +95,10 @@ final class EndToEndIsolationTests: XCTestCase {
 
     func testAnAccountCredentialWhoseAnswerNamesAnotherAccountIsNeitherProvenNorStored() throws {
         harness = try GatewayHarness()
-        let foreign = #"{\"sid\": \"\#(MockFixtures.endedExecutionA)\", \"account_sid\": \"\#(MockFixtures.accountB)\", \"status\": \"ended\"}"#
-        try harness.control.fault(#"{"path_prefix": "\#(ended)", "body": "\#(foreign)", "content_type": "application/json", "times": 2}"#)
+        let foreign =
+            #"{\"sid\": \"\#(MockFixtures.endedExecutionA)\", \"account_sid\": \"\#(MockFixtures.accountB)\", \"status\": \"ended\"}"#
+        try harness.control.fault(
+            #"{"path_prefix": "\#(ended)", "body": "\#(foreign)", "content_type": "application/json", "times": 2}"#)
         for _ in 0..<2 {
             let answer = try harness.get(ended)
             XCTAssertEqual(answer.status, 200)

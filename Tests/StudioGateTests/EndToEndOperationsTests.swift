@@ -30,11 +30,13 @@ final class EndToEndOperationsTests: XCTestCase {
         let metrics = try harness.get("/metrics", auth: nil)
         XCTAssertEqual(metrics.status, 200)
         XCTAssertTrue(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
-        for expected in ["studiogate_cache_requests_total{result=\"hit\"} 1", "studiogate_cache_requests_total{result=\"miss\"} 1",
-                         "studiogate_requests_total{route=\"v2_execution\",status=\"200\",cache=\"HIT\"} 1",
-                         "studiogate_upstream_requests_total{status=\"200\"} 1", "studiogate_cache_entries 1",
-                         "studiogate_build_info{version=", "studiogate_open_connections ", "studiogate_verified_credentials 1",
-                         "studiogate_request_duration_seconds_bucket{le=\"+Inf\"}", "studiogate_upstream_duration_seconds_count 1"] {
+        for expected in [
+            "studiogate_cache_requests_total{result=\"hit\"} 1", "studiogate_cache_requests_total{result=\"miss\"} 1",
+            "studiogate_requests_total{route=\"v2_execution\",status=\"200\",cache=\"HIT\"} 1",
+            "studiogate_upstream_requests_total{status=\"200\"} 1", "studiogate_cache_entries 1",
+            "studiogate_build_info{version=", "studiogate_open_connections ", "studiogate_verified_credentials 1",
+            "studiogate_request_duration_seconds_bucket{le=\"+Inf\"}", "studiogate_upstream_duration_seconds_count 1",
+        ] {
             XCTAssertTrue(metrics.text.contains(expected), "missing \(expected)")
         }
         XCTAssertEqual(try harness.control.count("/healthz"), 0)
@@ -65,7 +67,8 @@ final class EndToEndOperationsTests: XCTestCase {
         harness = try GatewayHarness(["--log-level", "info"])
         _ = try harness.get(base + "?PageSize=5&Secret=\(MockFixtures.tokenA)")
         _ = try harness.get(base, auth: RawClient.basicAuth(MockFixtures.accountA, "wrong-\(MockFixtures.tokenA)"))
-        _ = try harness.viaGateway("POST", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA, body: "To=1&From=2")
+        _ = try harness.viaGateway(
+            "POST", "/v2/Flows/\(MockFixtures.flowA)/Executions", auth: GatewayHarness.authA, body: "To=1&From=2")
         Thread.sleep(forTimeInterval: 0.3)
         let output = harness.gateway.capturedOutput
         let lines = output.split(separator: "\n").filter { $0.contains("\"method\"") }
@@ -77,7 +80,10 @@ final class EndToEndOperationsTests: XCTestCase {
         XCTAssertEqual(first["upstream_status"] as? Int, 200)
         XCTAssertNotNil(first["duration_ms"] as? Double)
         XCTAssertEqual((first["request_id"] as? String)?.hasPrefix("RQ"), true)
-        for secret in [MockFixtures.tokenA, GatewayHarness.authA, String(GatewayHarness.authA.dropFirst(6)), "Authorization", "Basic "] {
+        for secret in [
+            MockFixtures.tokenA, GatewayHarness.authA, String(GatewayHarness.authA.dropFirst(6)), "Authorization",
+            "Basic ",
+        ] {
             XCTAssertFalse(output.contains(secret), "log leaks \(secret)")
         }
     }
@@ -89,7 +95,8 @@ final class EndToEndOperationsTests: XCTestCase {
         _ = try harness.get(base)
         _ = try harness.get(base + "/Context")
         XCTAssertEqual(try GatewayHarness.send(admin, "GET", "/admin/stats", auth: nil).status, 401)
-        XCTAssertEqual(try GatewayHarness.send(admin, "GET", "/admin/stats", auth: "Bearer wrong-token-0123456789").status, 401)
+        XCTAssertEqual(
+            try GatewayHarness.send(admin, "GET", "/admin/stats", auth: "Bearer wrong-token-0123456789").status, 401)
         let bearer = "Bearer \(token)"
         let stats = try XCTUnwrap(GatewayHarness.send(admin, "GET", "/admin/stats", auth: bearer).json)
         XCTAssertEqual(stats["entries"] as? Int, 2)
@@ -100,10 +107,15 @@ final class EndToEndOperationsTests: XCTestCase {
         XCTAssertEqual(items.first?["permanent"] as? Bool, true)
         XCTAssertNotNil(items.first?["size_bytes"] as? Int)
         XCTAssertFalse(entries.text.contains("context"), "metadata only, never bodies")
-        XCTAssertEqual(try GatewayHarness.send(admin, "POST", "/admin/purge?execution=\(ended)", auth: bearer).json?["purged"] as? Int, 2)
+        XCTAssertEqual(
+            try GatewayHarness.send(admin, "POST", "/admin/purge?execution=\(ended)", auth: bearer).json?["purged"]
+                as? Int, 2)
         XCTAssertEqual(try harness.get(base).header("X-Cache"), "MISS")
-        XCTAssertEqual(try GatewayHarness.send(admin, "POST", "/admin/purge?flow=\(MockFixtures.flowA)", auth: bearer).json?["purged"] as? Int, 1)
-        XCTAssertEqual(try harness.get("/admin/stats", auth: bearer).status, 404, "admin endpoints are not on the main listener")
+        XCTAssertEqual(
+            try GatewayHarness.send(admin, "POST", "/admin/purge?flow=\(MockFixtures.flowA)", auth: bearer).json?[
+                "purged"] as? Int, 1)
+        XCTAssertEqual(
+            try harness.get("/admin/stats", auth: bearer).status, 404, "admin endpoints are not on the main listener")
     }
 
     func testAdminListenerRefusesToStartOffLoopbackWithoutAToken() throws {
@@ -127,7 +139,8 @@ final class EndToEndOperationsTests: XCTestCase {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        DispatchQueue.global().asyncAfter(deadline: .now() + 10) { if process.isRunning { process.terminate() } }  // it must not start
+        // it must not start
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10) { if process.isRunning { process.terminate() } }
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 2, message)
@@ -163,7 +176,9 @@ final class EndToEndOperationsTests: XCTestCase {
         harness.gateway.signal(SIGHUP)
         let expected = "configuration reloaded: active_ttl=7.0"
         let deadline = Date().addingTimeInterval(5)
-        while !harness.gateway.capturedOutput.contains(expected) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while !harness.gateway.capturedOutput.contains(expected) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         XCTAssertTrue(harness.gateway.process.isRunning, "SIGHUP must never terminate the gateway")
         XCTAssertTrue(harness.gateway.capturedOutput.contains(expected), harness.gateway.capturedOutput)
         _ = try harness.get(base)
@@ -176,7 +191,8 @@ final class EndToEndOperationsTests: XCTestCase {
     func testEndedEntriesSurviveARestartAndDamagedSnapshotsAreSurvived() throws {
         let directory = try temporaryDirectory()
         harness = try GatewayHarness(["--state-dir", directory.path, "--snapshot-interval", "0.2"])
-        let other = "/v2/Flows/\(MockFixtures.flowA)/Executions/FN" + String(repeating: "0", count: 28) + "a103"  // ended too
+        // ended too
+        let other = "/v2/Flows/\(MockFixtures.flowA)/Executions/FN" + String(repeating: "0", count: 28) + "a103"
         let paths = [base, base + "/Context", base + "/Steps", other, other + "/Context", other + "/Steps"]
         for path in paths { XCTAssertEqual(try harness.get(path).status, 200) }
         Thread.sleep(forTimeInterval: 0.6)
@@ -184,7 +200,8 @@ final class EndToEndOperationsTests: XCTestCase {
         let attributes = try FileManager.default.attributesOfItem(atPath: snapshot.path)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
         let bytes = try Data(contentsOf: snapshot)
-        XCTAssertFalse(String(decoding: bytes, as: UTF8.self).contains(MockFixtures.tokenA), "credentials are never written")
+        XCTAssertFalse(
+            String(decoding: bytes, as: UTF8.self).contains(MockFixtures.tokenA), "credentials are never written")
 
         try harness.restartGateway(killing: SIGKILL)
         let before = try paths.map { try harness.control.count($0) }
@@ -200,13 +217,17 @@ final class EndToEndOperationsTests: XCTestCase {
         var garbled = [UInt8](bytes)
         garbled[garbled.count / 2] ^= 0xFF
         let reports = ["skipped 1 corrupt records", "file truncated", "unreadable header"]
-        for (damaged, report) in zip([Data(garbled), bytes.prefix(bytes.count - 10), Data("not a snapshot".utf8)], reports) {
+        for (damaged, report) in zip(
+            [Data(garbled), bytes.prefix(bytes.count - 10), Data("not a snapshot".utf8)], reports)
+        {
             harness.gateway.signal(SIGKILL)
             harness.gateway.process.waitUntilExit()
             try damaged.write(to: snapshot)
             try harness.restartGateway(killing: SIGKILL)
             XCTAssertEqual(try harness.get(paths[0]).status, 200)
-            XCTAssertTrue(harness.gateway.capturedOutput.contains(report), "expected '\(report)' in \(harness.gateway.capturedOutput)")
+            XCTAssertTrue(
+                harness.gateway.capturedOutput.contains(report),
+                "expected '\(report)' in \(harness.gateway.capturedOutput)")
         }
     }
 }

@@ -75,7 +75,8 @@ final class EndToEndUpstreamTests: XCTestCase {
         let statuses = Locked<[Int]>([])
         let port = harness.gateway.port
         let body = "To=%2B15551230000&From=%2B15557650000"
-        let request = "POST \(executions) HTTP/1.1\r\nHost: x\r\nAuthorization: \(GatewayHarness.authA)\r\n"
+        let request =
+            "POST \(executions) HTTP/1.1\r\nHost: x\r\nAuthorization: \(GatewayHarness.authA)\r\n"
             + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         DispatchQueue.concurrentPerform(iterations: clients) { index in
             guard let client = try? RawClient(port: port) else { return }
@@ -101,12 +102,14 @@ final class EndToEndUpstreamTests: XCTestCase {
 
     func testWritesOnResetConnectionsAre502AndNeverDeliveredTwice() throws {
         harness = try GatewayHarness()
-        try harness.control.fault(#"{"path_prefix": "\#(executions)", "method": "POST", "reset": true, "probability": 0.2}"#)
+        try harness.control.fault(
+            #"{"path_prefix": "\#(executions)", "method": "POST", "reset": true, "probability": 0.2}"#)
         let statuses = create(300, clients: 3)
         XCTAssertEqual(statuses.count, 300)
         XCTAssertEqual(Set(statuses), [201, 502])
         XCTAssertGreaterThan(statuses.filter { $0 == 502 }.count, 20)
-        XCTAssertEqual(try harness.control.count(executions, method: "POST"), 300, "each write reached the upstream exactly once")
+        XCTAssertEqual(
+            try harness.control.count(executions, method: "POST"), 300, "each write reached the upstream exactly once")
         let metrics = try harness.get("/metrics", auth: nil).text
         XCTAssertTrue(metrics.contains("studiogate_upstream_writes_not_resent_total"), metrics)
     }
@@ -118,7 +121,8 @@ final class EndToEndUpstreamTests: XCTestCase {
         XCTAssertEqual(Set(create(8_000, clients: 4)), [201])
         let after = try harness.gateway.residentKiB()
         if ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] == nil {  // ASan's quarantine is not ours
-            XCTAssertLessThan(after - warm, 8 * 1024, "RSS grew from \(warm) KiB to \(after) KiB over 8,000 more writes")
+            XCTAssertLessThan(
+                after - warm, 8 * 1024, "RSS grew from \(warm) KiB to \(after) KiB over 8,000 more writes")
         }
     }
 
@@ -135,7 +139,8 @@ final class EndToEndUpstreamTests: XCTestCase {
 
     func upstreamInFlight() throws -> Int {
         let metrics = try harness.get("/metrics", auth: nil).text
-        let line = try XCTUnwrap(metrics.split(separator: "\n").first { $0.hasPrefix("studiogate_upstream_in_flight ") })
+        let line = try XCTUnwrap(
+            metrics.split(separator: "\n").first { $0.hasPrefix("studiogate_upstream_in_flight ") })
         return Int(line.split(separator: " ")[1]) ?? -1
     }
 

@@ -1,16 +1,18 @@
+import Auth
 import Cache
 import Foundation
-import Auth
-@testable import Gateway
 import HTTP
 import Studio
 import XCTest
+
+@testable import Gateway
 
 /// The gateway's decisions before any I/O, checked without sockets.
 final class GatewayPlanTests: XCTestCase {
     let gateway = Gateway(config: GatewayConfig())
     let flow = "FW" + String(repeating: "a", count: 32)
-    let auth = BasicCredentials(username: "AC" + String(repeating: "1", count: 32), password: "secret").authorizationValue
+    let auth = BasicCredentials(username: "AC" + String(repeating: "1", count: 32), password: "secret")
+        .authorizationValue
 
     func plan(_ method: String, _ target: String, headers: HTTPHeaders = [:]) -> Gateway.Plan {
         var all: HTTPHeaders = ["Host": "127.0.0.1:8080"]
@@ -24,10 +26,12 @@ final class GatewayPlanTests: XCTestCase {
     }
 
     func testForwardsKnownRoutesWithOnlyEndToEndHeaders() throws {
-        let result = plan("GET", "/v2/Flows/\(flow)/Executions?PageSize=2", headers: [
-            "Authorization": auth, "Accept": "application/json", "User-Agent": "twilio-python/9.0",
-            "Connection": "keep-alive, X-Secret", "X-Secret": "1", "Cookie": "a=b", "Proxy-Authorization": "x",
-        ])
+        let result = plan(
+            "GET", "/v2/Flows/\(flow)/Executions?PageSize=2",
+            headers: [
+                "Authorization": auth, "Accept": "application/json", "User-Agent": "twilio-python/9.0",
+                "Connection": "keep-alive, X-Secret", "X-Secret": "1", "Cookie": "a=b", "Proxy-Authorization": "x",
+            ])
         guard case .forward(let forward) = result else { return XCTFail("expected a forward") }
         let request = forward.upstreamRequest
         XCTAssertEqual(request.method, "GET")
@@ -39,7 +43,8 @@ final class GatewayPlanTests: XCTestCase {
     func testRefusalsNeverReachTheUpstream() {
         XCTAssertEqual(status(plan("GET", "/v2/Flows/\(flow)/Executions")), 401)
         XCTAssertEqual(status(plan("GET", "/v2/Flows/\(flow)/Executions", headers: ["Authorization": "Bearer x"])), 401)
-        XCTAssertEqual(status(plan("GET", "/v2/Flows/\(flow)/Executions", headers: ["Authorization": "Basic !!!"])), 401)
+        XCTAssertEqual(
+            status(plan("GET", "/v2/Flows/\(flow)/Executions", headers: ["Authorization": "Basic !!!"])), 401)
         XCTAssertEqual(status(plan("GET", "/v2/Unknown", headers: ["Authorization": auth])), 404)
         XCTAssertEqual(status(plan("GET", "/v2/Flows/FWbad/Executions", headers: ["Authorization": auth])), 404)
         XCTAssertEqual(status(plan("PUT", "/v2/Flows/\(flow)/Executions", headers: ["Authorization": auth])), 405)
@@ -50,12 +55,17 @@ final class GatewayPlanTests: XCTestCase {
     }
 
     func testMethodNotAllowedNamesTheAllowedOnes() {
-        guard case .respond(let response) = plan("DELETE", "/v2/Flows/\(flow)/Executions", headers: ["Authorization": auth]) else { return XCTFail() }
+        guard
+            case .respond(let response) = plan(
+                "DELETE", "/v2/Flows/\(flow)/Executions", headers: ["Authorization": auth])
+        else { return XCTFail() }
         XCTAssertEqual(response.headers["Allow"], "GET, POST")
     }
 
     func testErrorsAreTwilioShaped() throws {
-        guard case .respond(let response) = plan("GET", "/nope", headers: ["Authorization": auth]) else { return XCTFail() }
+        guard case .respond(let response) = plan("GET", "/nope", headers: ["Authorization": auth]) else {
+            return XCTFail()
+        }
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
         XCTAssertEqual(json["code"] as? Int, 20404)
         XCTAssertEqual(json["status"] as? Int, 404)
@@ -86,7 +96,8 @@ final class GatewayPlanTests: XCTestCase {
     }
 
     func testCallerCredentialIsReusedOnlyForTheSameValue() throws {
-        let other = BasicCredentials(username: "AC" + String(repeating: "2", count: 32), password: "secret").authorizationValue
+        let other = BasicCredentials(username: "AC" + String(repeating: "2", count: 32), password: "secret")
+            .authorizationValue
         let first = try XCTUnwrap(CallerCredential(authorization: auth))
         XCTAssertEqual(first.username, "AC" + String(repeating: "1", count: 32))
         XCTAssertEqual(first.digest, CredentialBook.digest(authorization: auth))
@@ -95,7 +106,8 @@ final class GatewayPlanTests: XCTestCase {
         let switched = try XCTUnwrap(CallerCredential.derive(other, reusing: first))
         XCTAssertEqual(switched.digest, CredentialBook.digest(authorization: other))
         XCTAssertEqual(switched.username, "AC" + String(repeating: "2", count: 32))
-        XCTAssertNil(CallerCredential.derive("Basic !!!", reusing: first), "a bad value never falls back to the remembered one")
+        XCTAssertNil(
+            CallerCredential.derive("Basic !!!", reusing: first), "a bad value never falls back to the remembered one")
     }
 }
 
@@ -108,21 +120,31 @@ final class AdminPurgeTests: XCTestCase {
     let execution = "FN" + String(repeating: "e", count: 32)
 
     func purge(_ admin: AdminHandler, _ query: String) -> (status: Int, purged: Int?) {
-        let response = admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?" + query, headers: ["Host": "x"]))
+        let response = admin.answer(
+            HTTPRequest(method: "POST", target: "/admin/purge?" + query, headers: ["Host": "x"]))
         let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         return (response.status, json?["purged"] as? Int)
     }
 
     func fill(_ gateway: Gateway) {
         for account in [accountA, accountB] {
-            for resource in ["/v2/Flows/\(flow)/Executions/\(execution)", "/v2/Flows/\(flow)/Executions/\(execution)/Context"] {
-                let entry = CachedResponse(status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
-                                           account: account, storedAt: 0, expiresAt: nil)
-                XCTAssertTrue(gateway.cache.put(CacheKey(account: account, resource: resource, group: execution), entry))
+            for resource in [
+                "/v2/Flows/\(flow)/Executions/\(execution)", "/v2/Flows/\(flow)/Executions/\(execution)/Context",
+            ] {
+                let entry = CachedResponse(
+                    status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
+                    account: account, storedAt: 0, expiresAt: nil)
+                XCTAssertTrue(
+                    gateway.cache.put(CacheKey(account: account, resource: resource, group: execution), entry))
             }
-            let list = CachedResponse(status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
-                                      account: account, storedAt: 0, expiresAt: 100)
-            XCTAssertTrue(gateway.cache.put(CacheKey(account: account, resource: "/v2/Flows/\(flow)/Executions", group: CacheKey.listGroup(flow: flow)), list))
+            let list = CachedResponse(
+                status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
+                account: account, storedAt: 0, expiresAt: 100)
+            XCTAssertTrue(
+                gateway.cache.put(
+                    CacheKey(
+                        account: account, resource: "/v2/Flows/\(flow)/Executions",
+                        group: CacheKey.listGroup(flow: flow)), list))
         }
     }
 

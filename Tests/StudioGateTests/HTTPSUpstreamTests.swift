@@ -18,16 +18,22 @@ final class HTTPSUpstreamTests: XCTestCase {
     static let nginxPath = "/usr/sbin/nginx"
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl is not installed (.ci/run installs it)")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.nginxPath), "nginx is not installed (.ci/run installs it)")
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("studiogate-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try XCTSkipUnless(
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"),
+            "openssl is not installed (.ci/run installs it)")
+        try XCTSkipUnless(
+            FileManager.default.isExecutableFile(atPath: Self.nginxPath), "nginx is not installed (.ci/run installs it)"
+        )
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "studiogate-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try run("""
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=StudioGate Test CA' && \
-        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1' && \
-        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf && \
-        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf
-        """)
+        try run(
+            """
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=StudioGate Test CA' && \
+            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1' && \
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf && \
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf
+            """)
         mock = try RunningBinary("mock-studio", ["--listen", "127.0.0.1:0"])
         http2Port = LoopbackPort.free()
         http1Port = LoopbackPort.free()
@@ -53,7 +59,10 @@ final class HTTPSUpstreamTests: XCTestCase {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw NSError(domain: "sh", code: Int(process.terminationStatus), userInfo: [NSLocalizedDescriptionKey: command]) }
+        guard process.terminationStatus == 0 else {
+            throw NSError(
+                domain: "sh", code: Int(process.terminationStatus), userInfo: [NSLocalizedDescriptionKey: command])
+        }
     }
 
     func startNginx() throws {
@@ -61,17 +70,17 @@ final class HTTPSUpstreamTests: XCTestCase {
         let tls = "ssl_certificate \(dir)/server.crt; ssl_certificate_key \(dir)/server.key;"
         let proxy = #"location / { proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection ""; }"#
         let config = """
-        daemon off; master_process off; worker_processes 1; pid \(dir)/nginx.pid; error_log \(dir)/error.log warn;
-        events { worker_connections 512; }
-        http {
-          access_log off;
-          client_body_temp_path \(dir)/body; proxy_temp_path \(dir)/proxy; fastcgi_temp_path \(dir)/fastcgi;
-          uwsgi_temp_path \(dir)/uwsgi; scgi_temp_path \(dir)/scgi;
-          upstream mock { server 127.0.0.1:\(mock.port); keepalive 16; }
-          server { listen 127.0.0.1:\(http2Port) ssl http2; \(tls) \(proxy) }
-          server { listen 127.0.0.1:\(http1Port) ssl; \(tls) \(proxy) }
-        }
-        """
+            daemon off; master_process off; worker_processes 1; pid \(dir)/nginx.pid; error_log \(dir)/error.log warn;
+            events { worker_connections 512; }
+            http {
+              access_log off;
+              client_body_temp_path \(dir)/body; proxy_temp_path \(dir)/proxy; fastcgi_temp_path \(dir)/fastcgi;
+              uwsgi_temp_path \(dir)/uwsgi; scgi_temp_path \(dir)/scgi;
+              upstream mock { server 127.0.0.1:\(mock.port); keepalive 16; }
+              server { listen 127.0.0.1:\(http2Port) ssl http2; \(tls) \(proxy) }
+              server { listen 127.0.0.1:\(http1Port) ssl; \(tls) \(proxy) }
+            }
+            """
         try config.write(to: directory.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.nginxPath)
@@ -91,7 +100,10 @@ final class HTTPSUpstreamTests: XCTestCase {
     }
 
     func startGateway(port: UInt16, trusting: Bool) throws -> RunningBinary {
-        var arguments = ["--listen", "127.0.0.1:0", "--upstream", "https://127.0.0.1:\(port)", "--upstream-timeout", "5", "--threads", "1"]
+        var arguments = [
+            "--listen", "127.0.0.1:0", "--upstream", "https://127.0.0.1:\(port)", "--upstream-timeout", "5",
+            "--threads", "1",
+        ]
         if trusting { arguments += ["--upstream-ca-file", directory.appendingPathComponent("ca.crt").path] }
         let started = try RunningBinary("studiogate", arguments)
         gateway = started
@@ -104,7 +116,10 @@ final class HTTPSUpstreamTests: XCTestCase {
         let port = gateway.port
         let statuses = Locked<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: count) { index in
-            let status = (try? GatewayHarness.send(port, "GET", "\(path)?PageSize=\(firstPageSize + index)", auth: GatewayHarness.authA).status) ?? -1
+            let status =
+                (try? GatewayHarness.send(
+                    port, "GET", "\(path)?PageSize=\(firstPageSize + index)", auth: GatewayHarness.authA
+                ).status) ?? -1
             statuses.withLock { $0.append(status) }
         }
         XCTAssertEqual(statuses.withLock { $0 }, Array(repeating: 200, count: count))
@@ -118,22 +133,29 @@ final class HTTPSUpstreamTests: XCTestCase {
 
     func testAnUntrustedCertificateIsRefusedWith502() throws {
         let gateway = try startGateway(port: http2Port, trusting: false)
-        let response = try GatewayHarness.send(gateway.port, "GET", "/v2/Flows/\(MockFixtures.flowA)/Executions/\(MockFixtures.endedExecutionA)", auth: GatewayHarness.authA)
+        let response = try GatewayHarness.send(
+            gateway.port, "GET", "/v2/Flows/\(MockFixtures.flowA)/Executions/\(MockFixtures.endedExecutionA)",
+            auth: GatewayHarness.authA)
         XCTAssertEqual(response.status, 502)
         XCTAssertEqual(response.json?["code"] as? Int, 20502)
         XCTAssertTrue(response.text.contains("TLS"), response.text)
-        XCTAssertEqual(try MockControl(port: mock.port).totalCount(), 0, "nothing may reach the upstream over an untrusted TLS connection")
+        XCTAssertEqual(
+            try MockControl(port: mock.port).totalCount(), 0,
+            "nothing may reach the upstream over an untrusted TLS connection")
     }
 
     func testHTTP2CallsAreMultiplexedOverOneConnection() throws {
         let gateway = try startGateway(port: http2Port, trusting: true)
         concurrentMisses(gateway, count: 24)
         XCTAssertEqual(try metric(gateway, #"studiogate_upstream_calls_by_version_total{version="2"}"#), 24)
-        XCTAssertEqual(try metric(gateway, #"studiogate_upstream_connections_total{kind="opened"}"#), 1, "24 concurrent calls share one HTTP/2 connection")
+        XCTAssertEqual(
+            try metric(gateway, #"studiogate_upstream_connections_total{kind="opened"}"#), 1,
+            "24 concurrent calls share one HTTP/2 connection")
         XCTAssertEqual(try metric(gateway, "studiogate_upstream_tls_handshakes_total"), 1)
         // A 401 over HTTP/2 comes back at once with its challenge, too.
-        let wrong = try GatewayHarness.send(gateway.port, "GET", "/v2/Flows/\(MockFixtures.flowA)/Executions/\(MockFixtures.endedExecutionA)",
-                                            auth: RawClient.basicAuth(MockFixtures.accountA, "wrong"))
+        let wrong = try GatewayHarness.send(
+            gateway.port, "GET", "/v2/Flows/\(MockFixtures.flowA)/Executions/\(MockFixtures.endedExecutionA)",
+            auth: RawClient.basicAuth(MockFixtures.accountA, "wrong"))
         XCTAssertEqual(wrong.status, 401)
         XCTAssertEqual(wrong.header("WWW-Authenticate"), #"Basic realm="Twilio API""#)
     }
@@ -141,7 +163,11 @@ final class HTTPSUpstreamTests: XCTestCase {
     func testHTTP11KeepsConnectionsAlive() throws {
         let gateway = try startGateway(port: http1Port, trusting: true)
         for index in 0..<10 {
-            XCTAssertEqual(try GatewayHarness.send(gateway.port, "GET", "/v2/Flows/\(MockFixtures.flowA)/Executions?PageSize=\(index + 1)", auth: GatewayHarness.authA).status, 200)
+            XCTAssertEqual(
+                try GatewayHarness.send(
+                    gateway.port, "GET", "/v2/Flows/\(MockFixtures.flowA)/Executions?PageSize=\(index + 1)",
+                    auth: GatewayHarness.authA
+                ).status, 200)
         }
         concurrentMisses(gateway, count: 8, firstPageSize: 11)
         XCTAssertEqual(try metric(gateway, #"studiogate_upstream_calls_by_version_total{version="1.1"}"#), 18)

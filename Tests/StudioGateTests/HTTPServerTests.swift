@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 import HTTP
 import HTTPServer
-import XCTest
 import Locking
+import XCTest
 
 /// Answers with what it received; `/slow/N` answers after N ms from another thread,
 /// `/reset` resets the connection.
@@ -19,7 +19,8 @@ struct EchoHandler: HTTPHandler {
     }
 
     func handle(_ request: HTTPRequest, responder: Responder) {
-        let body = "\(request.method) \(request.target) \(request.body.count) \(String(decoding: request.body, as: UTF8.self))"
+        let body =
+            "\(request.method) \(request.target) \(request.body.count) \(String(decoding: request.body, as: UTF8.self))"
         let response = HTTPResponse(status: 200, headers: ["Content-Type": "text/plain"], text: body)
         if request.target.hasPrefix("/big/"), let size = Int(request.target.dropFirst(5)) {
             responder.respond(HTTPResponse(status: 200, body: EchoHandler.pattern(size)))
@@ -74,7 +75,9 @@ final class HTTPServerTests: XCTestCase {
     func testPipelinedRequestsAreAnsweredInOrderEvenWhenTheFirstIsSlow() throws {
         try start()
         let client = try RawClient(port: port)
-        client.send("GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\nPOST /slow/50 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.send(
+            "GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\nPOST /slow/50 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /last HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         XCTAssertEqual(try client.readResponse().text, "GET /slow/300 0 ")
         XCTAssertEqual(try client.readResponse().text, "GET /fast 0 ")
         XCTAssertEqual(try client.readResponse().text, "POST /slow/50 2 hi")
@@ -86,9 +89,10 @@ final class HTTPServerTests: XCTestCase {
     func testLargeBodiesAndPipelinedRequestsArriveWholeAndInOrder() throws {
         try start()
         let client = try RawClient(port: port)
-        client.send("GET /big/20000000 HTTP/1.1\r\nHost: x\r\n\r\n"
-            + "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
-            + "GET /big/70001 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.send(
+            "GET /big/20000000 HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+                + "GET /big/70001 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
         usleep(200_000)  // let the server fill the socket and queue everything behind the first body
         let first = try client.readResponse()
         XCTAssertEqual(first.body, EchoHandler.pattern(20_000_000))
@@ -101,7 +105,9 @@ final class HTTPServerTests: XCTestCase {
     func testChunkedBodyAndExpectContinue() throws {
         try start()
         let client = try RawClient(port: port)
-        client.send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n")
+        client.send(
+            "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
+        )
         XCTAssertEqual(try client.readResponse().text, "POST /c 5 abcde")
         client.send("POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
         XCTAssertEqual(try client.readResponse().status, 100)
@@ -155,7 +161,11 @@ final class HTTPServerTests: XCTestCase {
             ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
             ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-            ("GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-Filler: " + String(repeating: "f", count: 1000) + "\r\n", count: 70) + "\r\n", 431),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\n"
+                    + String(repeating: "X-Filler: " + String(repeating: "f", count: 1000) + "\r\n", count: 70)
+                    + "\r\n", 431
+            ),
             ("GET / HTTP/1.1\r\nHost: x\r\n" + (0..<101).map { "X-\($0): 1\r\n" }.joined() + "\r\n", 431),
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413),
             ("\u{16}\u{03}\u{01}\u{00}\u{a5}\u{01}\u{00}\u{00}\u{a1}\u{03}\u{03}\r\n\r\n", 400),
@@ -176,7 +186,10 @@ final class HTTPServerTests: XCTestCase {
 
     func testClientsThatVanishMidRequestDoNotDisturbOthers() throws {
         try start()
-        for partial in ["GET /half HTTP/1.1\r\nHo", "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-some", "GET /slow/200 HTTP/1.1\r\nHost: x\r\n\r\n"] {
+        for partial in [
+            "GET /half HTTP/1.1\r\nHo", "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-some",
+            "GET /slow/200 HTTP/1.1\r\nHost: x\r\n\r\n",
+        ] {
             let client = try RawClient(port: port)
             client.send(partial)
         }  // closed by deinit mid-request
@@ -248,7 +261,9 @@ final class HTTPServerTests: XCTestCase {
         sending: for _ in 0..<100 {
             var offset = 0
             while offset < batch.count {
-                let n = batch[offset...].withUnsafeBytes { Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let n = batch[offset...].withUnsafeBytes {
+                    Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if n <= 0 {  // nothing accepted for a second: the server stopped reading
                     stalled = true
                     sent += offset
@@ -276,14 +291,19 @@ final class HTTPServerTests: XCTestCase {
         var length = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, &length)
         let bound = 256 * 1024 + Self.socketBufferMax("tcp_wmem") + Int(receiveBuffer) + 2 * (bodySize + 200)
-        XCTAssertLessThanOrEqual(answered * (bodySize + 100), bound,
-                                 "\(answered) answers (\(answered * bodySize) bytes) queued for a client that reads nothing")
+        XCTAssertLessThanOrEqual(
+            answered * (bodySize + 100), bound,
+            "\(answered) answers (\(answered * bodySize) bytes) queued for a client that reads nothing")
 
-        print("pipelining: sent \(sent / requestSize) requests, stalled \(stalled), \(answered) answered before the client read")
+        print(
+            "pipelining: sent \(sent / requestSize) requests, stalled \(stalled), \(answered) answered before the client read"
+        )
         // Reading resumes the server: every request sent is answered, in order.
         let expected = sent / requestSize
         for index in 0..<expected {
-            guard let response = try? client.readResponse() else { return XCTFail("answer \(index) of \(expected) missing") }
+            guard let response = try? client.readResponse() else {
+                return XCTFail("answer \(index) of \(expected) missing")
+            }
             if response.body.count != bodySize { return XCTFail("answer \(index): \(response.body.count) bytes") }
         }
         XCTAssertEqual(handler.answered.withLock { $0 }, expected)
@@ -292,7 +312,8 @@ final class HTTPServerTests: XCTestCase {
     /// The largest size the kernel lets a TCP socket buffer grow to (`net.ipv4.tcp_wmem`'s third field).
     static func socketBufferMax(_ name: String) -> Int {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/\(name)", encoding: .utf8)) ?? ""
-        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }.last ?? 16 * 1024 * 1024
+        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }.last ?? 16
+            * 1024 * 1024
     }
 
     func testHandlerCanResetTheConnection() throws {

@@ -1,5 +1,6 @@
-@testable import HTTP
 import XCTest
+
+@testable import HTTP
 
 /// Feeds bytes to the parser the way a connection does: keep unconsumed bytes, append more.
 struct ParserHarness {
@@ -36,13 +37,14 @@ struct ParserHarness {
 
 final class RequestParserTests: XCTestCase {
     func testSimpleGetKeepsHeaderOrderAndCase() {
-        let h = ParserHarness.parse("GET /v2/Flows?PageSize=5 HTTP/1.1\r\nHost: gw\r\nX-B: 2\r\nx-a: 1\r\nAuthorization: Basic abc\r\n\r\n")
+        let h = ParserHarness.parse(
+            "GET /v2/Flows?PageSize=5 HTTP/1.1\r\nHost: gw\r\nX-B: 2\r\nx-a: 1\r\nAuthorization: Basic abc\r\n\r\n")
         XCTAssertNil(h.error)
         XCTAssertEqual(h.requests.count, 1)
         let request = h.requests[0]
         XCTAssertEqual(request.method, "GET")
         XCTAssertEqual(request.target, "/v2/Flows?PageSize=5")
-        XCTAssertEqual(request.version, .http1_1)
+        XCTAssertEqual(request.version, .http11)
         XCTAssertEqual(request.headers.fields.map(\.name), ["Host", "X-B", "x-a", "Authorization"])
         XCTAssertEqual(request.headers["X-A"], "1")
         XCTAssertTrue(request.keepAlive)
@@ -50,14 +52,17 @@ final class RequestParserTests: XCTestCase {
     }
 
     func testPipelinedRequestsComeOutInOrder() {
-        let h = ParserHarness.parse("GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+        let h = ParserHarness.parse(
+            "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         XCTAssertNil(h.error)
         XCTAssertEqual(h.requests.map(\.target), ["/a", "/b", "/c"])
         XCTAssertEqual(h.requests[1].body, Array("abc".utf8))
     }
 
     func testByteAtATimeFeedingGivesTheSameRequests() {
-        let text = "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer-A: z\r\n\r\nGET /y HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
+        let text =
+            "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer-A: z\r\n\r\nGET /y HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
         var h = ParserHarness()
         for byte in text.utf8 { h.feed([byte]) }
         XCTAssertNil(h.error)
@@ -91,7 +96,8 @@ final class RequestParserTests: XCTestCase {
     }
 
     func testKeepAliveRules() {
-        XCTAssertFalse(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").requests[0].keepAlive)
+        XCTAssertFalse(
+            ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").requests[0].keepAlive)
         XCTAssertFalse(ParserHarness.parse("GET / HTTP/1.0\r\n\r\n").requests[0].keepAlive)
         XCTAssertTrue(ParserHarness.parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").requests[0].keepAlive)
     }
@@ -99,7 +105,7 @@ final class RequestParserTests: XCTestCase {
     func testHTTP10WithoutHostIsAccepted() {
         let h = ParserHarness.parse("GET / HTTP/1.0\r\n\r\n")
         XCTAssertNil(h.error)
-        XCTAssertEqual(h.requests.first?.version, .http1_0)
+        XCTAssertEqual(h.requests.first?.version, .http10)
     }
 
     func testExpectContinueIsReportedOnceTheHeadArrives() {
@@ -109,7 +115,9 @@ final class RequestParserTests: XCTestCase {
         XCTAssertTrue(h.requests.isEmpty)
         h.feed("data")
         XCTAssertEqual(h.requests.first?.body, Array("data".utf8))
-        XCTAssertEqual(ParserHarness.parse("POST /x HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx").error, .expectationFailed)
+        XCTAssertEqual(
+            ParserHarness.parse("POST /x HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx")
+                .error, .expectationFailed)
     }
 
     /// Every request that could be framed two ways, or that a strict peer would reject, is refused.
@@ -121,8 +129,14 @@ final class RequestParserTests: XCTestCase {
             ("same CL twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc"),
             ("CL list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc"),
             ("signed CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc"),
-            ("chunked, identity", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"),
-            ("two TE fields", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            (
+                "chunked, identity",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"
+            ),
+            (
+                "two TE fields",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            ),
             ("TE in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
             ("obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  continued\r\n\r\n"),
             ("bare LF", "GET / HTTP/1.1\nHost: x\n\n"),
@@ -141,10 +155,22 @@ final class RequestParserTests: XCTestCase {
             ("space in target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"),
             ("TLS ClientHello", "\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\u{0}\u{1}\u{fc}\u{3}\u{3}\r\n\r\n"),
             ("bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"),
-            ("chunk size overflow", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000000\r\n"),
-            ("chunk without CRLF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n"),
-            ("bare LF in chunk line", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n"),
-            ("folded trailer", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: b\r\n c\r\n\r\n"),
+            (
+                "chunk size overflow",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000000\r\n"
+            ),
+            (
+                "chunk without CRLF",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n"
+            ),
+            (
+                "bare LF in chunk line",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n"
+            ),
+            (
+                "folded trailer",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: b\r\n c\r\n\r\n"
+            ),
         ]
         for (name, text) in cases {
             let h = ParserHarness.parse(text)
@@ -165,17 +191,37 @@ final class RequestParserTests: XCTestCase {
         limits.maxHeaderFields = 5
         limits.maxBodyBytes = 10
         limits.maxChunkLine = 20
-        XCTAssertEqual(ParserHarness.parse("GET /" + String(repeating: "a", count: 200), limits: limits).error, .uriTooLong)
-        XCTAssertEqual(ParserHarness.parse("GET /" + String(repeating: "a", count: 120) + " HTTP/1.1\r\nHost: x\r\n\r\n", limits: limits).error, .uriTooLong)
-        XCTAssertEqual(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "v", count: 500), limits: limits).error, .headersTooLarge)
+        XCTAssertEqual(
+            ParserHarness.parse("GET /" + String(repeating: "a", count: 200), limits: limits).error, .uriTooLong)
+        XCTAssertEqual(
+            ParserHarness.parse(
+                "GET /" + String(repeating: "a", count: 120) + " HTTP/1.1\r\nHost: x\r\n\r\n", limits: limits
+            ).error, .uriTooLong)
+        XCTAssertEqual(
+            ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "v", count: 500), limits: limits)
+                .error, .headersTooLarge)
         // A complete head whose fields alone pass the limit, under request line + fields together.
-        XCTAssertEqual(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "v", count: 320) + "\r\n\r\n", limits: limits).error,
-                       .headersTooLarge)
+        XCTAssertEqual(
+            ParserHarness.parse(
+                "GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "v", count: 320) + "\r\n\r\n", limits: limits
+            ).error,
+            .headersTooLarge)
         let manyFields = (0..<6).map { "X-\($0): v\r\n" }.joined()
-        XCTAssertEqual(ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\n" + manyFields + "\r\n", limits: limits).error, .headersTooLarge)
-        XCTAssertEqual(ParserHarness.parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", limits: limits).error, .bodyTooLarge)
-        XCTAssertEqual(ParserHarness.parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n", limits: limits).error, .bodyTooLarge)
-        XCTAssertEqual(ParserHarness.parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "e", count: 40), limits: limits).error?.status, 400)
+        XCTAssertEqual(
+            ParserHarness.parse("GET / HTTP/1.1\r\nHost: x\r\n" + manyFields + "\r\n", limits: limits).error,
+            .headersTooLarge)
+        XCTAssertEqual(
+            ParserHarness.parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", limits: limits).error,
+            .bodyTooLarge)
+        XCTAssertEqual(
+            ParserHarness.parse(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n", limits: limits
+            ).error, .bodyTooLarge)
+        XCTAssertEqual(
+            ParserHarness.parse(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;"
+                    + String(repeating: "e", count: 40), limits: limits
+            ).error?.status, 400)
     }
 
     func testPartialHeadWaitsWithoutConsuming() {
@@ -200,21 +246,27 @@ final class RequestParserTests: XCTestCase {
                         var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
                         if length > 0 { bytes[position] = UInt8(odd) }
                         let expected = bytes.allSatisfy { $0 >= low && $0 <= 0x7E }
-                        XCTAssertEqual(bytes.withUnsafeBytes { ByteClass.allInASCIIRange($0, from: low) }, expected, "\(bytes)")
+                        XCTAssertEqual(
+                            bytes.withUnsafeBytes { ByteClass.allInASCIIRange($0, from: low) }, expected, "\(bytes)")
                     }
                 }
             }
         }
         var random = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
-            let bytes = (0..<Int.random(in: 0...40, using: &random)).map { _ in UInt8.random(in: 0x1E...0x81, using: &random) }
-            XCTAssertEqual(bytes.withUnsafeBytes { ByteClass.allInASCIIRange($0, from: 0x21) }, bytes.allSatisfy { $0 >= 0x21 && $0 <= 0x7E })
+            let bytes = (0..<Int.random(in: 0...40, using: &random)).map { _ in
+                UInt8.random(in: 0x1E...0x81, using: &random)
+            }
+            XCTAssertEqual(
+                bytes.withUnsafeBytes { ByteClass.allInASCIIRange($0, from: 0x21) },
+                bytes.allSatisfy { $0 >= 0x21 && $0 <= 0x7E })
         }
     }
 
     func testRandomInputNeverCrashes() {
         var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("GET POST / HTTP/1.1\r\n:Host Content-Length Transfer-Encoding chunked 0123456789abcdef;\t \u{0}".utf8)
+        let alphabet = Array(
+            "GET POST / HTTP/1.1\r\n:Host Content-Length Transfer-Encoding chunked 0123456789abcdef;\t \u{0}".utf8)
         for _ in 0..<3000 {
             var h = ParserHarness()
             let length = Int.random(in: 0..<200, using: &generator)

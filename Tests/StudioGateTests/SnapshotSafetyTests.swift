@@ -11,8 +11,10 @@ final class SnapshotSafetyTests: XCTestCase {
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("studiogate-snap-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "studiogate-snap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
     override func tearDownWithError() throws {
@@ -21,9 +23,15 @@ final class SnapshotSafetyTests: XCTestCase {
     }
 
     func sample() -> [(CacheKey, CachedResponse)] {
-        [(CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN1", group: "FN1"),
-          CachedResponse(status: 200, contentType: "application/json", requestID: nil, gzipBody: [1, 2, 3], identityLength: 3,
-                         account: "ACa", storedAt: 1, expiresAt: nil))]
+        [
+            (
+                CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN1", group: "FN1"),
+                CachedResponse(
+                    status: 200, contentType: "application/json", requestID: nil, gzipBody: [1, 2, 3],
+                    identityLength: 3,
+                    account: "ACa", storedAt: 1, expiresAt: nil)
+            )
+        ]
     }
 
     func testAPlantedSymlinkAtTheOldTempNameIsNotFollowed() throws {
@@ -35,7 +43,8 @@ final class SnapshotSafetyTests: XCTestCase {
         XCTAssertEqual(symlink(victim.path, planted), 0)
         let bytes = SnapshotFile.encode(sample())
         try SnapshotFile.write(bytes, to: path)
-        XCTAssertEqual(try String(contentsOf: victim, encoding: .utf8), "precious", "the symlink's target was overwritten")
+        XCTAssertEqual(
+            try String(contentsOf: victim, encoding: .utf8), "precious", "the symlink's target was overwritten")
         XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), bytes)
         var status = stat()
         XCTAssertEqual(lstat(path, &status), 0)

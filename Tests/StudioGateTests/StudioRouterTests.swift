@@ -1,6 +1,7 @@
-@testable import Studio
 import Foundation
 import XCTest
+
+@testable import Studio
 
 final class StudioRouterTests: XCTestCase {
     let fw = "FW" + String(repeating: "a", count: 32)
@@ -42,7 +43,10 @@ final class StudioRouterTests: XCTestCase {
             ("\(base)/\(fn)/Context", "/v1/Flows/\(fw)/Executions/\(fn)/Context", .executionContext, ["GET"]),
             ("\(base)/\(fn)/Steps", "/v1/Flows/\(fw)/Executions/\(fn)/Steps", .stepList, ["GET"]),
             ("\(base)/\(fn)/Steps/\(ft)", "/v1/Flows/\(fw)/Executions/\(fn)/Steps/\(ft)", .step, ["GET"]),
-            ("\(base)/\(fn)/Steps/\(ft)/Context", "/v1/Flows/\(fw)/Executions/\(fn)/Steps/\(ft)/Context", .stepContext, ["GET"]),
+            (
+                "\(base)/\(fn)/Steps/\(ft)/Context", "/v1/Flows/\(fw)/Executions/\(fn)/Steps/\(ft)/Context",
+                .stepContext, ["GET"]
+            ),
         ]
         for (path, upstream, resource, methods) in cases {
             let matched = try XCTUnwrap(route(path), path)
@@ -95,12 +99,15 @@ final class RequestTargetTests: XCTestCase {
     }
 
     func testOriginFormSplitsPathAndQuery() {
-        XCTAssertEqual(try parse("/v2/Flows?PageSize=5&Page=1").get(), RequestTarget(path: "/v2/Flows", query: "PageSize=5&Page=1"))
+        XCTAssertEqual(
+            try parse("/v2/Flows?PageSize=5&Page=1").get(), RequestTarget(path: "/v2/Flows", query: "PageSize=5&Page=1")
+        )
         XCTAssertEqual(try parse("/v2/Flows").get(), RequestTarget(path: "/v2/Flows", query: ""))
     }
 
     func testAbsoluteFormOnlyForOurOwnAuthority() {
-        XCTAssertEqual(try parse("http://127.0.0.1:8080/v2/Flows?a=1").get(), RequestTarget(path: "/v2/Flows", query: "a=1"))
+        XCTAssertEqual(
+            try parse("http://127.0.0.1:8080/v2/Flows?a=1").get(), RequestTarget(path: "/v2/Flows", query: "a=1"))
         XCTAssertThrowsError(try parse("http://evil.example/v2/Flows").get())
         XCTAssertThrowsError(try parse("https://studio.twilio.com/v2/Flows").get())
         XCTAssertThrowsError(try parse("studio.twilio.com:443").get())
@@ -109,7 +116,10 @@ final class RequestTargetTests: XCTestCase {
     }
 
     func testTraversalAndEncodedSeparatorsAreRefused() {
-        for target in ["/v2/../admin", "/v2/Flows/..", "/v2/./Flows", "/v2%2FFlows", "/v2%2fFlows", "/v2/Flows%00", "/v2/%2e%2e/x", "/v2\\Flows"] {
+        for target in [
+            "/v2/../admin", "/v2/Flows/..", "/v2/./Flows", "/v2%2FFlows", "/v2%2fFlows", "/v2/Flows%00", "/v2/%2e%2e/x",
+            "/v2\\Flows",
+        ] {
             XCTAssertThrowsError(try parse(target).get(), target)
         }
     }
@@ -121,7 +131,9 @@ final class RequestTargetTests: XCTestCase {
         XCTAssertEqual(try parse("/v2/Flows?q=a\\b").get(), RequestTarget(path: "/v2/Flows", query: "q=a\\b"))
         XCTAssertEqual(try parse("/v2/Flows?q=%2F").get(), RequestTarget(path: "/v2/Flows", query: "q=%2F"))
         XCTAssertEqual(try parse("/v2/Flows/...%2").get(), RequestTarget(path: "/v2/Flows/...%2", query: ""))
-        for target in ["/v2/Flows?q=#", "/v2/Flows?q= ", "/v2/Flows?q=\u{7F}", "/v2/Fl%2E", "/v2/.", "/v2/Flows/..?x=1"] {
+        for target in [
+            "/v2/Flows?q=#", "/v2/Flows?q= ", "/v2/Flows?q=\u{7F}", "/v2/Fl%2E", "/v2/.", "/v2/Flows/..?x=1",
+        ] {
             XCTAssertThrowsError(try parse(target).get(), target)
         }
     }
@@ -129,17 +141,27 @@ final class RequestTargetTests: XCTestCase {
 
 final class BasicCredentialsTests: XCTestCase {
     func testParsesEveryPaddingAndSchemeCase() {
-        for (user, password) in [("AC1", "t"), ("AC12", "to"), ("AC123", "tok"), ("SK" + String(repeating: "f", count: 32), "sécret:with:colons")] {
+        for (user, password) in [
+            ("AC1", "t"), ("AC12", "to"), ("AC123", "tok"),
+            ("SK" + String(repeating: "f", count: 32), "sécret:with:colons"),
+        ] {
             let value = BasicCredentials(username: user, password: password).authorizationValue
             XCTAssertEqual(BasicCredentials(authorization: value), BasicCredentials(username: user, password: password))
-            XCTAssertEqual(BasicCredentials(authorization: "bAsIc  " + value.dropFirst(6) + " "), BasicCredentials(username: user, password: password))
+            XCTAssertEqual(
+                BasicCredentials(authorization: "bAsIc  " + value.dropFirst(6) + " "),
+                BasicCredentials(username: user, password: password))
         }
     }
 
     func testRejectsMalformedValues() {
-        let bad = ["", "Basic", "Basic ", "Bearer QUM6dA==", "Basic QUM6dA=", "Basic QUM6dA===", "Basic QU=6dA==", "Basic !!!!",
-                   "Basic " + Data("nocolon".utf8).base64EncodedString(), "Basic " + Data(":password".utf8).base64EncodedString(),
-                   "Basic " + Data("user:".utf8).base64EncodedString(), "Basic " + Data([0x41, 0xFF, 0x3A, 0x41]).base64EncodedString()]
+        let bad = [
+            "", "Basic", "Basic ", "Bearer QUM6dA==", "Basic QUM6dA=", "Basic QUM6dA===", "Basic QU=6dA==",
+            "Basic !!!!",
+            "Basic " + Data("nocolon".utf8).base64EncodedString(),
+            "Basic " + Data(":password".utf8).base64EncodedString(),
+            "Basic " + Data("user:".utf8).base64EncodedString(),
+            "Basic " + Data([0x41, 0xFF, 0x3A, 0x41]).base64EncodedString(),
+        ]
         for value in bad { XCTAssertNil(BasicCredentials(authorization: value), value) }
     }
 }

@@ -1,11 +1,12 @@
 import Compression
-@testable import EventLoop
 import HTTP
 import HTTPServer
 import Locking
 import MockStudio
-@testable import Upstream
 import XCTest
+
+@testable import EventLoop
+@testable import Upstream
 
 /// The libcurl engine in process: a loop of our own drives curl against an in-process mock
 /// Studio (which answers like Twilio: 401 with a Basic challenge, gzip when asked).
@@ -33,8 +34,10 @@ final class UpstreamEngineTests: XCTestCase {
     var executionPath: String { "/v2/Flows/\(MockFixtures.flowA)/Executions/\(MockFixtures.endedExecutionA)" }
 
     /// Sends through `service` on the loop and waits for the answer.
-    func call(_ service: UpstreamService, _ request: UpstreamRequest, idempotent: Bool = true,
-              timeout: Double? = nil) -> Result<UpstreamResponse, UpstreamFailure> {
+    func call(
+        _ service: UpstreamService, _ request: UpstreamRequest, idempotent: Bool = true,
+        timeout: Double? = nil
+    ) -> Result<UpstreamResponse, UpstreamFailure> {
         let answer = Locked<Result<UpstreamResponse, UpstreamFailure>?>(nil)
         let done = expectation(description: "answered")
         let loop = self.loop
@@ -48,13 +51,16 @@ final class UpstreamEngineTests: XCTestCase {
         return answer.withLock { $0 }!
     }
 
-    func service(_ url: String? = nil, concurrency: Int = 8, timeout: Double = 5,
-                 configure: (inout UpstreamClient.Options) -> Void = { _ in }) -> UpstreamService {
+    func service(
+        _ url: String? = nil, concurrency: Int = 8, timeout: Double = 5,
+        configure: (inout UpstreamClient.Options) -> Void = { _ in }
+    ) -> UpstreamService {
         var options = UpstreamClient.Options()
         options.timeout = timeout
         configure(&options)
-        return UpstreamService(client: UpstreamClient(baseURL: url ?? mockURL, options: options), maxConcurrency: concurrency,
-                               threads: 1, queueTimeout: 0.3, timeout: timeout, baseBackoff: 0.01)
+        return UpstreamService(
+            client: UpstreamClient(baseURL: url ?? mockURL, options: options), maxConcurrency: concurrency,
+            threads: 1, queueTimeout: 0.3, timeout: timeout, baseBackoff: 0.01)
     }
 
     func get(_ path: String, auth: String? = nil) -> UpstreamRequest {
@@ -100,7 +106,8 @@ final class UpstreamEngineTests: XCTestCase {
 
     func testABodyOverTheLimitIsRefused() throws {
         let big = String(repeating: "x", count: 300_000)
-        try MockControl(port: mock.localAddress.port).fault(#"{"path_prefix": "/v2", "body": "{\"pad\": \"\#(big)\"}", "content_type": "application/json"}"#)
+        try MockControl(port: mock.localAddress.port).fault(
+            #"{"path_prefix": "/v2", "body": "{\"pad\": \"\#(big)\"}", "content_type": "application/json"}"#)
         let upstream = service { $0.maxBodyBytes = 100_000 }
         XCTAssertEqual(call(upstream, get(executionPath, auth: auth)).failure, .bodyTooLarge(limit: 100_000))
     }
@@ -127,12 +134,18 @@ final class UpstreamEngineTests: XCTestCase {
         var form = HTTPHeaders()
         form.add("Authorization", auth)
         form.add("Content-Type", "application/x-www-form-urlencoded")
-        let create = UpstreamRequest(method: "POST", pathAndQuery: path, headers: form, body: Array("To=%2B15551230000&From=%2B15557650000".utf8))
+        let create = UpstreamRequest(
+            method: "POST", pathAndQuery: path, headers: form, body: Array("To=%2B15551230000&From=%2B15557650000".utf8)
+        )
         XCTAssertEqual(try call(upstream, create, idempotent: false).get().status, 201)  // opens the connection
         try control.fault(#"{"path_prefix": "\#(path)", "method": "POST", "reset": true, "times": 1}"#)
-        guard case .failure(.unreachable(let why)) = call(upstream, create, idempotent: false) else { return XCTFail("a reset write must fail") }
+        guard case .failure(.unreachable(let why)) = call(upstream, create, idempotent: false) else {
+            return XCTFail("a reset write must fail")
+        }
         XCTAssertTrue(why.contains("not sent again"), why)
-        XCTAssertEqual(try control.count(path, method: "POST"), 2, "the reset write reached the upstream once, and was not re-sent")
+        XCTAssertEqual(
+            try control.count(path, method: "POST"), 2, "the reset write reached the upstream once, and was not re-sent"
+        )
         XCTAssertEqual(upstream.client.stats.writesNotResent.load(ordering: .relaxed), 1)
         XCTAssertEqual(try call(upstream, create, idempotent: false).get().status, 201)
         XCTAssertEqual(try control.count(path, method: "POST"), 3)
@@ -196,16 +209,19 @@ final class UpstreamEngineTests: XCTestCase {
         done.expectedFulfillmentCount = 6
         let (loop, request) = (self.loop, get(executionPath, auth: auth))
         loop.execute {
-            for (name, admission) in [("guess-1", Admission.unverified(credential: 1)), ("guess-2", .unverified(credential: 2)),
-                                      ("guess-3", .unverified(credential: 3)), ("same-1a", .unverified(credential: 4)),
-                                      ("verified", .verified), ("verified-2", .verified)] {
+            for (name, admission) in [
+                ("guess-1", Admission.unverified(credential: 1)), ("guess-2", .unverified(credential: 2)),
+                ("guess-3", .unverified(credential: 3)), ("same-1a", .unverified(credential: 4)),
+                ("verified", .verified), ("verified-2", .verified),
+            ] {
                 upstream.send(request, idempotent: true, admission: admission, on: loop) { _ in done.fulfill() }
                 started.withLock { $0.append("\(name):\(upstream.inFlight)") }
             }
         }
         wait(for: [done], timeout: 5)
         // In flight after each send: two guesses start, the other two wait; both verified start at once.
-        XCTAssertEqual(started.withLock { $0 }, ["guess-1:1", "guess-2:2", "guess-3:2", "same-1a:2", "verified:3", "verified-2:4"])
+        XCTAssertEqual(
+            started.withLock { $0 }, ["guess-1:1", "guess-2:2", "guess-3:2", "same-1a:2", "verified:3", "verified-2:4"])
     }
 
     func testLoopTimersRunInDeadlineOrderAndCanBeCancelled() {
@@ -215,7 +231,8 @@ final class UpstreamEngineTests: XCTestCase {
         let cancelled = timers.add(deadline: 10) { ran.append(1) }
         _ = timers.add(deadline: 20) { ran.append(2) }
         timers.remove(cancelled)
-        XCTAssertEqual(timers.millisecondsUntilNext(now: 0, atMost: 250), 1, "20 ns away rounds up to a whole millisecond")
+        XCTAssertEqual(
+            timers.millisecondsUntilNext(now: 0, atMost: 250), 1, "20 ns away rounds up to a whole millisecond")
         XCTAssertEqual(LoopTimers().millisecondsUntilNext(now: 0, atMost: 250), 250)
         while let task = timers.popDue(now: 25) { task() }
         XCTAssertEqual(ran, [2])

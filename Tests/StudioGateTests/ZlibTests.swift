@@ -3,7 +3,10 @@ import XCTest
 
 final class ZlibTests: XCTestCase {
     func testGzipAndZlibRoundTrip() throws {
-        let inputs: [[UInt8]] = [[], Array("hello".utf8), Array(repeating: 0x41, count: 200_000), (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }]
+        let inputs: [[UInt8]] = [
+            [], Array("hello".utf8), Array(repeating: 0x41, count: 200_000),
+            (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) },
+        ]
         for input in inputs {
             for format in [Zlib.Format.gzip, .zlib] {
                 let compressed = Zlib.compress(input, format: format)

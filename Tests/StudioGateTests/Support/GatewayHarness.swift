@@ -21,7 +21,9 @@ final class GatewayHarness {
     }
 
     static func startGateway(mockPort: UInt16, _ arguments: [String]) throws -> RunningBinary {
-        try RunningBinary("studiogate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mockPort)", "--threads", "2"] + arguments)
+        try RunningBinary(
+            "studiogate",
+            ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mockPort)", "--threads", "2"] + arguments)
     }
 
     /// A new gateway process (same arguments) in front of the same mock.
@@ -36,21 +38,29 @@ final class GatewayHarness {
         mock.stop()
     }
 
-    static func send(_ port: UInt16, _ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "",
-                     host: String = "127.0.0.1") throws -> RawClient.Response {
+    static func send(
+        _ port: UInt16, _ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "",
+        host: String = "127.0.0.1"
+    ) throws -> RawClient.Response {
         let client = try RawClient(port: port)
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\n"
         if let auth { head += "Authorization: \(auth)\r\n" }
-        if !body.isEmpty { head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n" }
+        if !body.isEmpty {
+            head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n"
+        }
         client.send(head + extraHeaders + "\r\n" + body)
         return try client.readResponse()
     }
 
-    func viaGateway(_ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "") throws -> RawClient.Response {
+    func viaGateway(_ method: String, _ target: String, auth: String?, body: String = "", extraHeaders: String = "")
+        throws -> RawClient.Response
+    {
         try Self.send(gateway.port, method, target, auth: auth, body: body, extraHeaders: extraHeaders)
     }
 
-    func get(_ target: String, auth: String? = GatewayHarness.authA, extraHeaders: String = "", host: String = "127.0.0.1") throws -> RawClient.Response {
+    func get(
+        _ target: String, auth: String? = GatewayHarness.authA, extraHeaders: String = "", host: String = "127.0.0.1"
+    ) throws -> RawClient.Response {
         try Self.send(gateway.port, "GET", target, auth: auth, extraHeaders: extraHeaders, host: host)
     }
 

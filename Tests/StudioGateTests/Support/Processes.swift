@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import Locking
+import XCTest
 
 /// Starts the real `studiogate` and `mock-studio` binaries on loopback port 0 and reads the
 /// port they print. Killed when the test's teardown runs.
@@ -15,7 +15,8 @@ final class RunningBinary {
     var capturedOutput: String { String(decoding: captured.data.withLock { $0 }, as: UTF8.self) }
 
     static var packageDirectory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
     }
 
     static var productsDirectory: URL {
@@ -23,7 +24,8 @@ final class RunningBinary {
     }
 
     convenience init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        try self.init(executable: Self.productsDirectory.appendingPathComponent(name), arguments, environment: environment)
+        try self.init(
+            executable: Self.productsDirectory.appendingPathComponent(name), arguments, environment: environment)
     }
 
     init(executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
@@ -57,10 +59,11 @@ final class RunningBinary {
             if line.contains("listening on") || line.isEmpty { break }
         }
         guard let range = line.range(of: #"https?://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-              let port = UInt16(line[range].split(separator: ":").last!)
+            let port = UInt16(line[range].split(separator: ":").last!)
         else {
             process.terminate()
-            throw NSError(domain: "RunningBinary", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) printed '\(line)'"])
+            throw NSError(
+                domain: "RunningBinary", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) printed '\(line)'"])
         }
         self.port = port
         adminPort = line.range(of: #"admin on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression)
@@ -97,7 +100,9 @@ struct MockControl {
     @discardableResult
     func call(_ method: String, _ path: String, body: String = "") throws -> RawClient.Response {
         let client = try RawClient(port: port)
-        client.send("\(method) \(path) HTTP/1.1\r\nHost: mock\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        client.send(
+            "\(method) \(path) HTTP/1.1\r\nHost: mock\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        )
         return try client.readResponse()
     }
 
