@@ -27,11 +27,11 @@ let package = Package(
         // Connections: the codec driven by the event loops.
         .target(name: "HTTPServer", dependencies: ["EventLoop", "HTTP"]),
         // Studio routes, SIDs, Twilio error bodies; pure.
-        .target(name: "Studio"),
+        .target(name: "Studio", dependencies: ["HTTP"]),
         // Which account each credential is proven to belong to; SHA-256 digests only.
         .target(name: "Auth", dependencies: ["Locking"]),
         // Entries, policy, LRU budget, coalescing; pure, clock injected.
-        .target(name: "Cache", dependencies: ["Studio", "Compression", "Locking"]),
+        .target(name: "Cache", dependencies: ["HTTP", "Studio", "Compression", "Locking"]),
         // libcurl multi-socket on the event loops: the client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
         // The request pipeline and its configuration.

@@ -1,3 +1,4 @@
+import HTTP
 import Studio
 
 /// How long an upstream answer may be served from cache (docs/ARCHITECTURE.md, «Cache policy»). Pure.
@@ -19,7 +20,9 @@ public struct CachePolicy: Sendable {
     /// - Parameters:
     ///   - endedBeforeRequest: the execution was known to be ended before this request went upstream.
     ///   - bodyStatus: the `status` member of an Execution body, if this is one.
-    public func lifetime(route: StudioRoute, status: Int, endedBeforeRequest: Bool, bodyStatus: String?, now: Double)
+    public func lifetime(
+        route: StudioRoute, status: HTTPStatus, endedBeforeRequest: Bool, bodyStatus: String?, now: Double
+    )
         -> Lifetime
     {
         guard status == 200 else { return .notCached }  // errors, creates (201) and deletes (204) are never cached

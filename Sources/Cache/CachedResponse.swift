@@ -1,6 +1,8 @@
+import HTTP
+
 /// One stored upstream answer. Immutable: a refresh replaces the whole entry.
 public final class CachedResponse: Sendable {
-    public let status: Int
+    public let status: HTTPStatus
     public let contentType: String?
     public let requestID: String?
     /// The body gzip-compressed: at once for permanent entries; for short-lived ones on their first
@@ -19,7 +21,7 @@ public final class CachedResponse: Sendable {
     public let engagementGzip: [UInt8]?
 
     public init(
-        status: Int, contentType: String?, requestID: String?, gzipBody: [UInt8]?, identityBody: [UInt8]? = nil,
+        status: HTTPStatus, contentType: String?, requestID: String?, gzipBody: [UInt8]?, identityBody: [UInt8]? = nil,
         identityLength: Int,
         account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil
     ) {

@@ -1,6 +1,7 @@
 import Compression
 import Foundation
 import Glibc
+import HTTP
 
 /// The on-disk form of immutable (ended-execution) entries, so they survive restarts.
 ///
@@ -33,7 +34,7 @@ public enum SnapshotFile {
             ] {
                 appendBytes(&payload, Array(text.utf8))
             }
-            append(&payload, UInt16(entry.status))
+            append(&payload, UInt16(entry.status.code))
             append(&payload, UInt32(entry.identityLength))
             appendBytes(&payload, entry.gzipBody ?? Zlib.compress(entry.identityBody ?? [], format: .gzip, level: 6))
             appendBytes(&payload, entry.engagementGzip ?? [])
@@ -110,7 +111,7 @@ public enum SnapshotFile {
             let identityLength = reader.uint32(), let gzip = reader.blob(), let engagement = reader.blob(), reader.atEnd
         else { return nil }
         let entry = CachedResponse(
-            status: Int(status), contentType: contentType.isEmpty ? nil : contentType,
+            status: HTTPStatus(Int(status)), contentType: contentType.isEmpty ? nil : contentType,
             requestID: requestID.isEmpty ? nil : requestID, gzipBody: gzip, identityLength: Int(identityLength),
             account: owner, storedAt: now, expiresAt: nil, engagementGzip: engagement.isEmpty ? nil : engagement)
         return (CacheKey(account: account, resource: resource, group: group), entry)

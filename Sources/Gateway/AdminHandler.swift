@@ -13,11 +13,11 @@ import Studio
 /// - `POST /admin/purge?execution=FN…` or `?flow=FW…` or `?account=AC…`: `account` alone purges
 ///   that tenant's entries; with `execution` or `flow` it narrows that purge to the one account.
 public struct AdminHandler: HTTPHandler {
-    let gateway: Gateway
+    let admin: CacheAdministration
     let token: [UInt8]?
 
     public init(gateway: Gateway, token: String?) {
-        self.gateway = gateway
+        admin = gateway.administration
         self.token = token.map { Array($0.utf8) }
     }
 
@@ -41,20 +41,15 @@ public struct AdminHandler: HTTPHandler {
         let accountParam = params.last { $0.name == "account" }
         let account = accountParam.flatMap { SID($0.value, prefix: "AC") }?.value
         if accountParam != nil, account == nil { return Self.json(400, #"{"error": "account must be an AC… SID"}"#) }
-        let now = gateway.clock()
+        let now = admin.clock()
         switch (request.method, path) {
         case ("GET", "/admin/stats"):
-            let stats = gateway.cache.stats
-            let counters = gateway.counters
-            return Self.json(
-                200,
-                #"{"entries": \#(stats.entries), "bytes": \#(stats.bytes), "budget_bytes": \#(gateway.cache.budget), "evictions": \#(stats.evictions), "hits": \#(counters.hits.load(ordering: .relaxed)), "misses": \#(counters.misses.load(ordering: .relaxed)), "stale": \#(counters.stale.load(ordering: .relaxed)), "bypass": \#(counters.bypass.load(ordering: .relaxed)), "coalesced_waits": \#(counters.coalescedWaits.load(ordering: .relaxed)), "verified_credentials": \#(gateway.credentials.count)}"#
-            )
+            return Self.json(200, admin.telemetry.renderStats(admin.gauges))
         case ("GET", "/admin/entries"):
             guard execution != nil || flow != nil || account != nil else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
             }
-            let entries = gateway.cache.entries { key, _ in
+            let entries = admin.store.cache.entries { key, _ in
                 Self.matches(key, execution: execution, flow: flow, account: account)
             }
             let items = entries.map { key, entry in
@@ -65,13 +60,13 @@ public struct AdminHandler: HTTPHandler {
             guard execution != nil || flow != nil || account != nil else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
             }
-            let purged = gateway.cache.removeAll { key, _ in
+            let purged = admin.store.cache.removeAll { key, _ in
                 Self.matches(key, execution: execution, flow: flow, account: account)
             }
             // An execution belongs to one account: its status is forgotten unless the purge was
             // narrowed to another account and found nothing.
-            if let execution, account == nil || purged > 0 { gateway.statuses.forget(execution) }
-            gateway.logger.log(
+            if let execution, account == nil || purged > 0 { admin.store.statuses.forget(execution) }
+            admin.logger.log(
                 .info,
                 "admin purge \(execution ?? flow ?? "")\(account.map { (execution ?? flow) == nil ? $0 : " account " + $0 } ?? ""): \(purged) entries"
             )
@@ -105,8 +100,18 @@ public struct AdminHandler: HTTPHandler {
         return difference == 0
     }
 
-    static func json(_ status: Int, _ body: String) -> HTTPResponse {
+    static func json(_ status: HTTPStatus, _ body: String) -> HTTPResponse {
         HTTPResponse(
             status: status, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"], text: body)
     }
+}
+
+/// What the admin listener may see and do: the cache and what it knows of executions, the
+/// counters, the log. Nothing of the request path.
+public struct CacheAdministration: Sendable {
+    let store: EntryStore
+    let telemetry: Telemetry
+    let gauges: Telemetry.Gauges
+    let logger: Logger
+    let clock: @Sendable () -> Double
 }

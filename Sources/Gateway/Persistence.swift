@@ -29,8 +29,8 @@ extension Gateway {
         }
         let (entries, report) = SnapshotFile.decode(bytes, now: clock())
         for (key, entry) in entries {
-            cache.put(key, entry)
-            if key.group.hasPrefix("FN") { statuses.markEnded(key.group) }
+            store.cache.put(key, entry)
+            if key.group.hasPrefix("FN") { store.statuses.markEnded(key.group) }
         }
         let level: Logger.Level = report.corrupt > 0 || report.truncated || report.unreadableHeader ? .warn : .info
         logger.log(
@@ -45,7 +45,7 @@ extension Gateway {
     @discardableResult
     public func writeSnapshot() -> Int {
         guard let path = snapshotPath else { return 0 }
-        let entries = cache.entries { _, entry in entry.isPermanent }
+        let entries = store.cache.entries { _, entry in entry.isPermanent }
         do {
             try FileManager.default.createDirectory(
                 atPath: config.stateDir!, withIntermediateDirectories: true,

@@ -6,7 +6,7 @@ import Upstream
 /// gateway) and, from the same pass, what the cache learns from it. Every later step (proof,
 /// policy, the entry, the response) uses this instead of parsing the body again.
 struct UpstreamAnswer: Sendable {
-    let status: Int
+    let status: HTTPStatus
     /// Content-Type, Twilio-Request-Id, WWW-Authenticate: the fields passed on to clients.
     let headers: HTTPHeaders
     /// The Execution view of the body (the body as received when it is not a JSON object).
@@ -26,9 +26,7 @@ struct UpstreamAnswer: Sendable {
         }
     }
 
-    var isSuccess: Bool { (200..<300).contains(status) }
-
     /// A 2xx whose body is not a JSON object (HTML from a proxy, a truncated or garbled body):
     /// never cached, never attributed, answered 502 (or stale).
-    var isMalformedSuccess: Bool { isSuccess && status != 204 && facts == nil }
+    var isMalformedSuccess: Bool { status.isSuccess && status != 204 && facts == nil }
 }

@@ -10,7 +10,7 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
     /// The client took too long to send its request.
     case requestTimeout
 
-    public var status: Int {
+    public var status: HTTPStatus {
         switch self {
         case .badRequest: 400
         case .uriTooLong: 414

@@ -12,14 +12,15 @@ public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
 
 /// A complete request as the parser delivers it: head plus de-chunked body.
 public struct HTTPRequest: Sendable {
-    public var method: String
+    public var method: HTTPMethod
     public var target: String
     public var version: HTTPVersion
     public var headers: HTTPHeaders
     public var body: [UInt8]
 
     public init(
-        method: String, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = [:], body: [UInt8] = []
+        method: HTTPMethod, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = [:],
+        body: [UInt8] = []
     ) {
         self.method = method
         self.target = target

@@ -197,7 +197,7 @@ public struct RequestParser: Sendable {
             let major = digit(version[5]), version[6] == UInt8(ascii: "."), let minor = digit(version[7])
         else { return nil }
         return HTTPRequest(
-            method: String(decoding: line[0..<firstSpace], as: UTF8.self),
+            method: HTTPMethod(String(decoding: line[0..<firstSpace], as: UTF8.self)),
             target: String(decoding: line[(firstSpace + 1)..<secondSpace], as: UTF8.self),
             version: HTTPVersion(major: major, minor: minor)
         )

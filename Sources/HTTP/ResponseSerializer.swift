@@ -34,8 +34,8 @@ public enum ResponseSerializer {
     ) -> Bool {
         let statusLine =
             statusLines[response.status]
-            ?? Array("HTTP/1.1 \(response.status) \(HTTPStatus.reasonPhrase(response.status))\r\n".utf8)
-        let noBody = HTTPStatus.forbidsBody(response.status)
+            ?? Array("HTTP/1.1 \(response.status) \(response.status.reasonPhrase)\r\n".utf8)
+        let noBody = response.status.forbidsBody
         // An upper bound: line breaks are dropped, never added.
         var capacity =
             statusLine.count
@@ -61,9 +61,9 @@ public enum ResponseSerializer {
         return !headOnly && !noBody && !response.body.isEmpty
     }
 
-    private static let statusLines: [Int: [UInt8]] = Dictionary(
-        uniqueKeysWithValues: [200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504].map {
-            ($0, Array("HTTP/1.1 \($0) \(HTTPStatus.reasonPhrase($0))\r\n".utf8))
+    private static let statusLines: [HTTPStatus: [UInt8]] = Dictionary(
+        uniqueKeysWithValues: ([200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504] as [HTTPStatus]).map {
+            ($0, Array("HTTP/1.1 \($0) \($0.reasonPhrase)\r\n".utf8))
         })
 
     private static func serverOwned(_ name: String) -> Bool {

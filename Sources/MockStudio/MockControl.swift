@@ -49,7 +49,7 @@ extension MockStudio {
             let headers = last.headers.map { "[\(JSONText.quoted($0.name)), \(JSONText.quoted($0.value))]" }.joined(
                 separator: ", ")
             return ok(
-                #"{"method": \#(JSONText.quoted(last.method)), "target": \#(JSONText.quoted(last.target)), "headers": [\#(headers)], "body": \#(JSONText.quoted(String(decoding: last.body, as: UTF8.self)))}"#
+                #"{"method": \#(JSONText.quoted(last.method.rawValue)), "target": \#(JSONText.quoted(last.target)), "headers": [\#(headers)], "body": \#(JSONText.quoted(String(decoding: last.body, as: UTF8.self)))}"#
             )
         case ("POST", 1, "faults", _, _):
             guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 
 /// The mock's data: plain values, mutated only under `MockStudio`'s lock.
 struct MockAccount: Sendable {
@@ -76,7 +77,8 @@ struct MockState: Sendable {
     var requestCounts: [String: Int] = [:]
     var faults: [MockFault] = []
     /// Method, target and header fields of the last Studio request, so tests can see what was forwarded.
-    var lastRequest: (method: String, target: String, headers: [(name: String, value: String)], body: [UInt8])? = nil
+    var lastRequest: (method: HTTPMethod, target: String, headers: [(name: String, value: String)], body: [UInt8])? =
+        nil
     var nextSerial = 0x1000
 }
 

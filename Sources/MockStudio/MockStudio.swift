@@ -28,7 +28,7 @@ public final class MockStudio: HTTPHandler {
             state.lastRequest = (request.method, request.target, request.headers.fields, request.body)
             guard
                 let index = state.faults.firstIndex(where: {
-                    path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method)
+                    path.hasPrefix($0.pathPrefix) && ($0.method == nil || $0.method == request.method.rawValue)
                         && Double.random(in: 0..<1) < $0.probability
                 })
             else {
@@ -68,12 +68,14 @@ public final class MockStudio: HTTPHandler {
             if let body = fault.body {
                 return .response(
                     HTTPResponse(
-                        status: fault.status ?? 200, headers: ["Content-Type": fault.contentType ?? "text/html"],
+                        status: HTTPStatus(fault.status ?? 200),
+                        headers: ["Content-Type": fault.contentType ?? "text/html"],
                         text: body))
             }
             if let status = fault.status {
                 let error = TwilioError(
-                    status: status, code: fault.code ?? 20000 + status, message: HTTPStatus.reasonPhrase(status))
+                    status: HTTPStatus(status), code: fault.code ?? 20000 + status,
+                    message: HTTPStatus(status).reasonPhrase)
                 return .response(Self.error(error))
             }
             return .response(Self.encoded(studio(request, path: path, query: query), gzip: acceptsGzip))
@@ -94,7 +96,7 @@ public final class MockStudio: HTTPHandler {
         return (String(target[..<mark]), String(target[target.index(after: mark)...]))
     }
 
-    static func json(_ status: Int, _ body: String) -> HTTPResponse {
+    static func json(_ status: HTTPStatus, _ body: String) -> HTTPResponse {
         var headers: HTTPHeaders = ["Content-Type": "application/json"]
         headers.add("Twilio-Request-Id", requestID())
         return HTTPResponse(status: status, headers: headers, text: body)

@@ -166,7 +166,7 @@ extension MockStudio {
     }
 
     private func flowAdmin(
-        _ state: MockState, route: StudioRoute, method: String, account: String, path: String,
+        _ state: MockState, route: StudioRoute, method: HTTPMethod, account: String, path: String,
         params: [(name: String, value: String)]
     ) -> HTTPResponse {
         let version = route.version.rawValue

@@ -1,3 +1,5 @@
+import HTTP
+
 /// A request path the gateway knows, with its SIDs already validated.
 public struct StudioRoute: Equatable, Sendable {
     public enum Version: String, Sendable { case v1, v2 }
@@ -15,7 +17,7 @@ public struct StudioRoute: Equatable, Sendable {
     public var step: SID?
     /// The request used the deprecated v1 Engagement paths (answered through Executions).
     public var viaEngagements: Bool = false
-    public var allowedMethods: [String]
+    public var allowedMethods: [HTTPMethod]
 
     /// The path sent upstream: Engagement paths become the matching Execution paths.
     public var upstreamPath: String {
@@ -37,5 +39,5 @@ public struct StudioRoute: Equatable, Sendable {
     /// The path as the client sent it (already validated segment by segment).
     public var requestPath: String
 
-    public func allows(_ method: String) -> Bool { allowedMethods.contains(method) }
+    public func allows(_ method: HTTPMethod) -> Bool { allowedMethods.contains(method) }
 }

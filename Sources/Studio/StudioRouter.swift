@@ -1,15 +1,16 @@
 import Glibc
+import HTTP
 
 /// Maps request paths to Studio routes (docs/ARCHITECTURE.md, «Routes»). Pure: no I/O, no state.
 /// Works on the path's UTF-8 bytes: it runs for every request, hits included.
 public enum StudioRouter {
     /// Shared method lists, so matching a route allocates none.
     enum Methods {
-        static let get = ["GET"]
-        static let post = ["POST"]
-        static let getPost = ["GET", "POST"]
-        static let getDelete = ["GET", "DELETE"]
-        static let getPostDelete = ["GET", "POST", "DELETE"]
+        static let get: [HTTPMethod] = [.get]
+        static let post: [HTTPMethod] = [.post]
+        static let getPost: [HTTPMethod] = [.get, .post]
+        static let getDelete: [HTTPMethod] = [.get, .delete]
+        static let getPostDelete: [HTTPMethod] = [.get, .post, .delete]
     }
 
     public enum Match: Equatable, Sendable {
@@ -72,7 +73,7 @@ public enum StudioRouter {
         func literal(_ index: Int, _ text: StaticString) -> Bool { segments.is(index + 2, text) }
 
         func route(
-            _ resource: StudioRoute.Resource, _ methods: [String], flow: SID? = nil, execution: SID? = nil,
+            _ resource: StudioRoute.Resource, _ methods: [HTTPMethod], flow: SID? = nil, execution: SID? = nil,
             step: SID? = nil, engagements: Bool = false
         ) -> Match {
             .route(

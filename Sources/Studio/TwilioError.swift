@@ -1,14 +1,16 @@
+import HTTP
+
 /// An error body in Twilio's shape:
 /// `{"code": 20404, "message": "...", "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}`.
 ///
 /// Codes follow Twilio where it has one (20003, 20004, 20404, 20429, 20500, 20503). For 400, 502 and
 /// 504, which Twilio's API only produces at its edge, the gateway uses 20000 + status (documented).
 public struct TwilioError: Equatable, Sendable {
-    public var status: Int
+    public var status: HTTPStatus
     public var code: Int
     public var message: String
 
-    public init(status: Int, code: Int, message: String) {
+    public init(status: HTTPStatus, code: Int, message: String) {
         self.status = status
         self.code = code
         self.message = message
@@ -26,7 +28,7 @@ public struct TwilioError: Equatable, Sendable {
 
     public static let unauthorized = TwilioError(status: 401, code: 20003, message: "Authenticate")
 
-    public static func methodNotAllowed(_ method: String) -> TwilioError {
+    public static func methodNotAllowed(_ method: HTTPMethod) -> TwilioError {
         TwilioError(status: 405, code: 20004, message: "Method \(method) not allowed")
     }
 

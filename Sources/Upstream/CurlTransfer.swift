@@ -191,7 +191,7 @@ final class CurlTransfer {
         } else if let encoding = contentEncoding, encoding != "identity" {
             return .failure(.invalidResponse)  // a coding we never asked for
         }
-        return .success(UpstreamResponse(status: status, headers: headers, body: answer))
+        return .success(UpstreamResponse(status: HTTPStatus(status), headers: headers, body: answer))
     }
 
     private func failure(_ code: CURLcode) -> UpstreamFailure {

@@ -10,7 +10,7 @@ public final class UpstreamCall: @unchecked Sendable {
     var stopCurrentStage: (() -> Void)? = nil
     private(set) var isCancelled = false
 
-    init(loop: EventLoop) {
+    public init(loop: EventLoop) {
         self.loop = loop
     }
 

@@ -19,13 +19,13 @@ public struct UpstreamRequest: Sendable {
 }
 
 public struct UpstreamResponse: Sendable {
-    public var status: Int
+    public var status: HTTPStatus
     /// Only the end-to-end fields the gateway passes on (Content-Type, Twilio-Request-Id,
     /// WWW-Authenticate). The body is always identity: a gzip answer is inflated (with a cap).
     public var headers: HTTPHeaders
     public var body: [UInt8]
 
-    public init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+    public init(status: HTTPStatus, headers: HTTPHeaders, body: [UInt8]) {
         self.status = status
         self.headers = headers
         self.body = body

@@ -69,7 +69,7 @@ public final class UpstreamService: Sendable {
                     call.stopCurrentStage = nil
                     let elapsed = MonotonicClock.now() - now
                     switch result {
-                    case .success(let response): onAttempt(response.status, Double(elapsed) / 1e9)
+                    case .success(let response): onAttempt(response.status.code, Double(elapsed) / 1e9)
                     case .failure(.cancelled): break
                     case .failure: onAttempt(0, Double(elapsed) / 1e9)
                     }

@@ -88,7 +88,7 @@ final class Lifecycle: @unchecked Sendable {
     /// write the snapshot, exit 0.
     private func drainAndExit(_ signalName: String) -> Never {
         logger.log(.info, "\(signalName): draining (up to \(config.drainTimeout) s)")
-        gateway.draining.store(true, ordering: .relaxed)
+        gateway.beginDraining()
         server.stopAccepting()
         admin?.stopAccepting()
         let deadline = Date().addingTimeInterval(config.drainTimeout)

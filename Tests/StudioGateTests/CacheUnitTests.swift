@@ -1,4 +1,5 @@
 import Auth
+import HTTP
 import Locking
 import XCTest
 
@@ -56,7 +57,8 @@ final class CachePolicyTests: XCTestCase {
         for status in [201, 204, 401, 404, 429, 500] {
             XCTAssertEqual(
                 policy.lifetime(
-                    route: route(.execution), status: status, endedBeforeRequest: true, bodyStatus: "ended", now: 0),
+                    route: route(.execution), status: HTTPStatus(status), endedBeforeRequest: true, bodyStatus: "ended",
+                    now: 0),
                 .notCached)
         }
     }

@@ -14,13 +14,13 @@ final class GatewayPlanTests: XCTestCase {
     let auth = BasicCredentials(username: "AC" + String(repeating: "1", count: 32), password: "secret")
         .authorizationValue
 
-    func plan(_ method: String, _ target: String, headers: HTTPHeaders = [:]) -> Gateway.Plan {
+    func plan(_ method: String, _ target: String, headers: HTTPHeaders = [:]) -> Plan {
         var all: HTTPHeaders = ["Host": "127.0.0.1:8080"]
         for (name, value) in headers { all.add(name, value) }
-        return gateway.plan(HTTPRequest(method: method, target: target, headers: all))
+        return gateway.planner.plan(HTTPRequest(method: HTTPMethod(method), target: target, headers: all))
     }
 
-    func status(_ plan: Gateway.Plan) -> Int? {
+    func status(_ plan: Plan) -> HTTPStatus? {
         if case .respond(let response) = plan { return response.status }
         return nil
     }
@@ -74,14 +74,14 @@ final class GatewayPlanTests: XCTestCase {
     }
 
     func testUpstreamFailuresMapTo502And504() {
-        XCTAssertEqual(Gateway.failureResponse(.timeout).status, 504)
-        XCTAssertEqual(Gateway.failureResponse(.unreachable("x")).status, 502)
-        XCTAssertEqual(Gateway.failureResponse(.overloaded).status, 503)
+        XCTAssertEqual(Renderer.failure(.timeout, .miss).status, 504)
+        XCTAssertEqual(Renderer.failure(.unreachable("x"), .miss).status, 502)
+        XCTAssertEqual(Renderer.failure(.overloaded, .miss).status, 503)
     }
 
     func testAcceptsGzipFollowsQValues() {
         func accepts(_ value: String?) -> Bool {
-            Gateway.acceptsGzip(value.map { ["Accept-Encoding": $0] } ?? [:])
+            RequestPlanner.acceptsGzip(value.map { ["Accept-Encoding": $0] } ?? [:])
         }
         XCTAssertFalse(accepts(nil))
         XCTAssertTrue(accepts("gzip, deflate"))
@@ -119,7 +119,7 @@ final class AdminPurgeTests: XCTestCase {
     let flow = "FW" + String(repeating: "f", count: 32)
     let execution = "FN" + String(repeating: "e", count: 32)
 
-    func purge(_ admin: AdminHandler, _ query: String) -> (status: Int, purged: Int?) {
+    func purge(_ admin: AdminHandler, _ query: String) -> (status: HTTPStatus, purged: Int?) {
         let response = admin.answer(
             HTTPRequest(method: "POST", target: "/admin/purge?" + query, headers: ["Host": "x"]))
         let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
@@ -135,13 +135,13 @@ final class AdminPurgeTests: XCTestCase {
                     status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
                     account: account, storedAt: 0, expiresAt: nil)
                 XCTAssertTrue(
-                    gateway.cache.put(CacheKey(account: account, resource: resource, group: execution), entry))
+                    gateway.store.cache.put(CacheKey(account: account, resource: resource, group: execution), entry))
             }
             let list = CachedResponse(
                 status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
                 account: account, storedAt: 0, expiresAt: 100)
             XCTAssertTrue(
-                gateway.cache.put(
+                gateway.store.cache.put(
                     CacheKey(
                         account: account, resource: "/v2/Flows/\(flow)/Executions",
                         group: CacheKey.listGroup(flow: flow)), list))
@@ -149,7 +149,7 @@ final class AdminPurgeTests: XCTestCase {
     }
 
     func accounts(_ gateway: Gateway) -> [String] {
-        gateway.cache.entries { _, _ in true }.map(\.0.account).sorted()
+        gateway.store.cache.entries { _, _ in true }.map(\.0.account).sorted()
     }
 
     func testPurgeByAccountLeavesOtherTenantsAlone() {

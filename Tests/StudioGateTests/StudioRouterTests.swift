@@ -27,7 +27,7 @@ final class StudioRouterTests: XCTestCase {
             for (path, resource, methods) in expectations {
                 let matched = try XCTUnwrap(route(path), path)
                 XCTAssertEqual(matched.resource, resource, path)
-                XCTAssertEqual(matched.allowedMethods, methods, path)
+                XCTAssertEqual(matched.allowedMethods.map(\.rawValue), methods, path)
                 XCTAssertEqual(matched.version.rawValue, version)
                 XCTAssertEqual(matched.upstreamPath, path)
                 XCTAssertFalse(matched.viaEngagements)
@@ -53,7 +53,7 @@ final class StudioRouterTests: XCTestCase {
             XCTAssertTrue(matched.viaEngagements)
             XCTAssertEqual(matched.upstreamPath, upstream)
             XCTAssertEqual(matched.resource, resource)
-            XCTAssertEqual(matched.allowedMethods, methods)
+            XCTAssertEqual(matched.allowedMethods.map(\.rawValue), methods)
         }
         XCTAssertNil(route("/v2/Flows/\(fw)/Engagements"), "Engagements exist on v1 only")
     }

@@ -1,0 +1,21 @@
+/// What the cache did for one answer. Rendered as the `X-Cache` header here and nowhere else, and
+/// kept as this enum in metrics labels and the access log.
+enum CacheOutcome: Sendable, Hashable {
+    /// A fresh entry answered; the upstream was not called.
+    case hit
+    /// The upstream was asked (or would have been, had it answered).
+    case miss
+    /// The upstream failed and an expired entry answered (`--stale-if-error`).
+    case stale
+    /// Not a cacheable read: refusals, writes, flow admin paths, unreadable requests.
+    case bypass
+
+    var headerValue: String {
+        switch self {
+        case .hit: "HIT"
+        case .miss: "MISS"
+        case .stale: "STALE"
+        case .bypass: "BYPASS"
+        }
+    }
+}

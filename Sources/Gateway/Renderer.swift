@@ -1,0 +1,98 @@
+import Cache
+import HTTP
+import Studio
+import Upstream
+
+/// Builds what a client receives, in the form it asked for (gzip or identity, Execution or
+/// Engagement view). Entries are sent from their stored bytes: no JSON work on a hit.
+struct Renderer: Sendable {
+    let store: EntryStore
+    /// Inflated bodies of hot entries for identity clients (bounded; see `InflatedBodies`).
+    let inflated: InflatedBodies
+
+    /// `fresh`: the bodies a miss has at hand (nil on hits and stale answers).
+    func reply(
+        _ entry: CachedResponse, _ outcome: CacheOutcome, now: Double, forward: Forward, fresh: FreshBodies? = nil
+    ) -> HTTPResponse {
+        var entry = entry
+        var fresh = fresh
+        if forward.route.viaEngagements, entry.engagementGzip == nil {
+            // The view was not made yet (a waiter behind an Execution-view leader, or an entry
+            // first stored by an Execution route): made once, kept with the entry.
+            let viewed = store.addingEngagementView(
+                to: entry, execution: fresh?.execution, route: forward.route, query: forward.query)
+            entry = viewed.entry
+            if fresh != nil { fresh?.engagement = viewed.engagement }
+        }
+        var headers = HTTPHeaders(capacity: 6)
+        if let contentType = entry.contentType { headers.add("Content-Type", contentType) }
+        if let requestID = entry.requestID { headers.add("Twilio-Request-Id", requestID) }
+        headers.add("X-Cache", outcome.headerValue)
+        if outcome != .miss { headers.add("Age", String(Int(max(0, now - entry.storedAt)))) }
+        headers.add("Vary", "Accept-Encoding")
+        if forward.route.viaEngagements, let engagement = entry.engagementGzip {
+            if forward.acceptsGzip { return Self.gzipped(entry, engagement, headers) }
+            let body =
+                fresh?.engagement
+                ?? inflated.body(of: entry, engagementView: true) { EntryStore.inflated(engagement) }
+            return HTTPResponse(status: entry.status, headers: headers, body: body)
+        }
+        // A gzip client gets the stored gzip; a short-lived entry is compressed on its first such
+        // hit (a miss answers with the identity body it has at hand instead).
+        if forward.acceptsGzip,
+            let gzip = entry.gzipBody
+                ?? (fresh == nil
+                    ? store.addingGzip(to: entry, route: forward.route, query: forward.query).gzipBody : nil)
+        {
+            return Self.gzipped(entry, gzip, headers)
+        }
+        if let identity = fresh?.execution ?? entry.identityBody {
+            return HTTPResponse(status: entry.status, headers: headers, body: identity)
+        }
+        // Stored compressed only (a permanent entry): inflate, once per hot entry.
+        let gzip = entry.gzipBody ?? []
+        let body = inflated.body(of: entry, engagementView: false) { EntryStore.inflated(gzip) }
+        return HTTPResponse(status: entry.status, headers: headers, body: body)
+    }
+
+    private static func gzipped(_ entry: CachedResponse, _ gzip: [UInt8], _ headers: HTTPHeaders) -> HTTPResponse {
+        var headers = headers
+        headers.add("Content-Encoding", "gzip")
+        return HTTPResponse(status: entry.status, headers: headers, body: gzip)
+    }
+
+    /// An answer passed on: its Execution view, translated again for Engagement routes.
+    func passThrough(_ answer: UpstreamAnswer, _ outcome: CacheOutcome, forward: Forward) -> HTTPResponse {
+        var headers = answer.headers
+        headers.add("X-Cache", outcome.headerValue)
+        var body = answer.body
+        if forward.route.viaEngagements { body = StudioJSONRewriter.rewrite(body, store.engagementView) ?? body }
+        return HTTPResponse(status: answer.status, headers: headers, body: body)
+    }
+
+    /// A refusal or failure in Twilio's error shape.
+    static func error(_ error: TwilioError, _ outcome: CacheOutcome = .bypass) -> HTTPResponse {
+        HTTPResponse(
+            status: error.status, headers: ["Content-Type": "application/json", "X-Cache": outcome.headerValue],
+            text: error.json)
+    }
+
+    static func failure(_ failure: UpstreamFailure, _ outcome: CacheOutcome) -> HTTPResponse {
+        switch failure {
+        case .timeout: error(.gatewayTimeout("The upstream Studio API did not answer in time"), outcome)
+        case .unreachable(let why): error(.badGateway("The upstream Studio API is unreachable: \(why)"), outcome)
+        case .overloaded:
+            error(.serviceUnavailable("Too many requests are waiting for the upstream Studio API"), outcome)
+        case .invalidResponse: error(.badGateway("The upstream Studio API sent a body that is not JSON"), outcome)
+        case .bodyTooLarge(let limit):
+            error(.badGateway("The upstream Studio API sent a body over \(limit) bytes"), outcome)
+        case .cancelled: error(.badGateway("The upstream call was cancelled"), outcome)
+        }
+    }
+
+    static func text(_ status: HTTPStatus, _ body: String) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: ["Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"],
+            text: body)
+    }
+}

@@ -1,0 +1,126 @@
+import Auth
+import Cache
+import HTTP
+import Studio
+import Upstream
+
+/// A request that passed every check and goes to the cache or the upstream.
+struct Forward: Sendable {
+    var method: HTTPMethod
+    var requestHeaders: HTTPHeaders
+    var body: [UInt8]
+    var route: StudioRoute
+    var query: String
+    var caller: CallerCredential
+    var acceptsGzip: Bool
+
+    var pathAndQuery: String { route.upstreamPath + (query.isEmpty ? "" : "?" + query) }
+    var credential: SHA256Digest { caller.digest }
+    var username: String { caller.username }
+    /// A cacheable read: a GET of the Executions family (flow admin paths are only forwarded).
+    var isCacheableRead: Bool { method == .get && CacheKey.group(of: route) != nil }
+
+    /// The kind of resource a proof covers (restricted API keys differ per kind).
+    var family: Int {
+        switch route.resource {
+        case .executionList: 0
+        case .execution: 1
+        case .executionContext: 2
+        case .stepList: 3
+        case .step: 4
+        case .stepContext: 5
+        case .flowAdmin: 6
+        }
+    }
+
+    /// Built only when the upstream is called (never on a hit).
+    var upstreamRequest: UpstreamRequest {
+        UpstreamRequest(
+            method: method.rawValue, pathAndQuery: pathAndQuery,
+            headers: RequestPlanner.forwardedHeaders(requestHeaders),
+            body: body)
+    }
+}
+
+/// What to do with a request, decided before any I/O.
+enum Plan {
+    /// Refused by the gateway itself (Twilio's error shape), no upstream call.
+    case respond(HTTPResponse)
+    case forward(Forward)
+}
+
+/// Target checks, routing, methods and credentials. Pure, so it is tested without sockets.
+struct RequestPlanner: Sendable {
+    /// host[:port] values an absolute-form request target may name.
+    let ownAuthorities: [String]
+
+    /// `knownCaller`: the credential this connection's previous request carried.
+    func plan(_ request: HTTPRequest, knownCaller: CallerCredential? = nil) -> Plan {
+        if request.method == .connect { return .respond(Renderer.error(.badRequest("CONNECT is not supported"))) }
+        let target: RequestTarget
+        // Absolute-form targets must name this gateway as configured; the client's Host header
+        // cannot vouch for itself.
+        switch RequestTarget.parse(request.target, ownAuthorities: ownAuthorities) {
+        case .failure(.badRequest(let why)): return .respond(Renderer.error(.badRequest(why)))
+        case .success(let parsed): target = parsed
+        }
+        guard case .route(let route) = StudioRouter.match(path: target.path) else {
+            return .respond(Renderer.error(.notFound(path: target.path)))
+        }
+        guard route.allows(request.method) else {
+            var response = Renderer.error(.methodNotAllowed(request.method))
+            response.headers.add("Allow", route.allowedMethods.map(\.rawValue).joined(separator: ", "))
+            return .respond(response)
+        }
+        guard let authorization = request.headers["Authorization"],
+            let caller = CallerCredential.derive(authorization, reusing: knownCaller)
+        else {
+            var response = Renderer.error(.unauthorized)
+            response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#)
+            return .respond(response)
+        }
+        return .forward(
+            Forward(
+                method: request.method, requestHeaders: request.headers, body: request.body, route: route,
+                query: target.query, caller: caller, acceptsGzip: Self.acceptsGzip(request.headers)))
+    }
+
+    /// The route a refused request matched (401 and 405 are decided after routing), for metrics.
+    func refusedRoute(_ request: HTTPRequest, status: HTTPStatus) -> RouteLabel {
+        guard status == 401 || status == 405,
+            case .success(let target) = RequestTarget.parse(request.target, ownAuthorities: ownAuthorities),
+            case .route(let route) = StudioRouter.match(path: target.path)
+        else { return .unmatched }
+        return RouteLabel(route)
+    }
+
+    /// The end-to-end request fields Studio needs; hop-by-hop and everything else stay here.
+    static func forwardedHeaders(_ headers: HTTPHeaders) -> HTTPHeaders {
+        var forwarded = HTTPHeaders()
+        for name in ["Authorization", "Content-Type", "Accept"] {
+            if let value = headers[name] { forwarded.add(name, value) }
+        }
+        let agent = headers["User-Agent"].map { $0 + " " } ?? ""
+        forwarded.add("User-Agent", agent + "studiogate/\(StudioGateVersion.current)")
+        return forwarded
+    }
+
+    /// `Accept-Encoding` names gzip (or x-gzip) with a non-zero q. Runs per request, so it
+    /// works on the UTF-8 view without Foundation.
+    static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
+        headers.tokens("Accept-Encoding").contains { token in
+            let parts = token.utf8.split(separator: UInt8(ascii: ";")).map(trimmedSpaces)
+            guard let coding = parts.first, coding.elementsEqual("gzip".utf8) || coding.elementsEqual("x-gzip".utf8)
+            else { return false }
+            guard let q = parts.dropFirst().first(where: { $0.starts(with: "q=".utf8) }) else { return true }
+            return q.dropFirst(2).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
+        }
+    }
+
+    private static func trimmedSpaces(_ bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.SubSequence {
+        var bytes = bytes
+        while bytes.first == UInt8(ascii: " ") || bytes.first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
+        while bytes.last == UInt8(ascii: " ") || bytes.last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+        return bytes
+    }
+}

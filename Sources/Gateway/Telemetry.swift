@@ -1,0 +1,172 @@
+import Auth
+import Cache
+import HTTP
+import HTTPServer
+import Locking
+import Synchronization
+import Upstream
+
+/// Every counter the gateway keeps, and both of their renderings: `/metrics` (Prometheus text) and
+/// `/admin/stats` (JSON). Counters are relaxed atomics or short locks; nothing here blocks a loop.
+final class Telemetry: Sendable {
+    /// Cache lookups by result, as /admin/stats and `studiogate_cache_requests_total` count them:
+    /// a miss answered STALE counts as a miss and a stale.
+    let hits = Atomic<Int>(0)
+    let misses = Atomic<Int>(0)
+    let stale = Atomic<Int>(0)
+    let bypass = Atomic<Int>(0)
+    let coalescedWaits = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
+    /// Monotonic second of the last HTTP answer from the upstream (any status), for /upstreamz.
+    let lastUpstreamAnswer = Atomic<Int>(Int.min / 2)
+    let requestLatency = Histogram()
+    let upstreamLatency = Histogram()
+    private let requests = Locked<[RequestLabel: Int]>([:])
+    private let upstreamStatuses = Locked<[Int: Int]>([:])
+
+    private struct RequestLabel: Hashable {
+        var route: RouteLabel
+        var status: HTTPStatus
+        var cache: CacheOutcome?
+    }
+
+    static func increment(_ counter: borrowing Atomic<Int>) { counter.wrappingAdd(1, ordering: .relaxed) }
+
+    /// One answered request. `seconds` nil: counted, but kept out of the latency histogram
+    /// (requests that were never read whole).
+    func record(route: RouteLabel, status: HTTPStatus, cache: CacheOutcome?, seconds: Double?) {
+        requests.withLock { $0[RequestLabel(route: route, status: status, cache: cache), default: 0] += 1 }
+        if let seconds { requestLatency.observe(seconds) }
+    }
+
+    /// One upstream attempt: its status (0 = no HTTP answer) and duration; `now` in monotonic seconds.
+    func recordUpstreamAttempt(status: Int, seconds: Double, now: Double) {
+        upstreamStatuses.withLock { $0[status, default: 0] += 1 }
+        upstreamLatency.observe(seconds)
+        if status != 0 { lastUpstreamAnswer.store(Int(now), ordering: .relaxed) }
+    }
+
+    /// What the rest of the gateway holds that /metrics and /admin/stats report as gauges.
+    struct Gauges: Sendable {
+        let cache: ResponseCache
+        let inflated: InflatedBodies
+        let credentials: CredentialBook
+        let connections: ConnectionGauge?
+        let upstream: any UpstreamTransport
+    }
+
+    /// Prometheus text format 0.0.4.
+    func renderMetrics(_ gauges: Gauges) -> String {
+        let stats = gauges.cache.stats
+        let links = gauges.upstream.stats
+        var lines: [String] = []
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [String]) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            lines.append(contentsOf: samples)
+        }
+        func load(_ counter: borrowing Atomic<Int>) -> Int { counter.load(ordering: .relaxed) }
+        family(
+            "studiogate_build_info", "gauge", "Build information.",
+            [sample("studiogate_build_info", "version=\"\(StudioGateVersion.current)\"", 1)])
+        family(
+            "studiogate_requests_total", "counter", "Requests answered, by route, status and cache result.",
+            renderRequests())
+        family(
+            "studiogate_request_duration_seconds", "histogram", "Time from a parsed request to its answer.",
+            requestLatency.render("studiogate_request_duration_seconds"))
+        family(
+            "studiogate_requests_in_flight", "gauge", "Requests being answered.",
+            [sample("studiogate_requests_in_flight", load(inFlight))])
+        let results = [("hit", load(hits)), ("miss", load(misses)), ("stale", load(stale)), ("bypass", load(bypass))]
+        family(
+            "studiogate_cache_requests_total", "counter", "Cache lookups by result.",
+            results.map { sample("studiogate_cache_requests_total", "result=\"\($0.0)\"", $0.1) })
+        family(
+            "studiogate_coalesced_waits_total", "counter",
+            "Misses that waited for an identical in-flight upstream call.",
+            [sample("studiogate_coalesced_waits_total", load(coalescedWaits))])
+        family(
+            "studiogate_upstream_requests_total", "counter", "Upstream calls by status (0 = no HTTP answer).",
+            upstreamStatuses.withLock { $0 }.sorted { $0.key < $1.key }.map {
+                sample("studiogate_upstream_requests_total", "status=\"\($0.key)\"", $0.value)
+            })
+        family(
+            "studiogate_upstream_duration_seconds", "histogram", "Upstream call latency.",
+            upstreamLatency.render("studiogate_upstream_duration_seconds"))
+        family(
+            "studiogate_upstream_in_flight", "gauge", "Upstream calls in flight.",
+            [sample("studiogate_upstream_in_flight", gauges.upstream.inFlight)])
+        family(
+            "studiogate_upstream_connections_total", "counter",
+            "Upstream calls by connection: a new one (opened) or one kept alive or multiplexed (reused).",
+            [
+                sample("studiogate_upstream_connections_total", "kind=\"opened\"", load(links.connectionsOpened)),
+                sample("studiogate_upstream_connections_total", "kind=\"reused\"", load(links.connectionsReused)),
+            ])
+        family(
+            "studiogate_upstream_tls_handshakes_total", "counter", "TLS handshakes with the upstream.",
+            [sample("studiogate_upstream_tls_handshakes_total", load(links.tlsHandshakes))])
+        family(
+            "studiogate_upstream_calls_by_version_total", "counter", "Finished upstream calls by HTTP version.",
+            [
+                sample("studiogate_upstream_calls_by_version_total", "version=\"1.1\"", load(links.http1Calls)),
+                sample("studiogate_upstream_calls_by_version_total", "version=\"2\"", load(links.http2Calls)),
+            ])
+        family(
+            "studiogate_upstream_writes_not_resent_total", "counter",
+            "Writes answered 502 because their connection failed after they may have been sent.",
+            [sample("studiogate_upstream_writes_not_resent_total", load(links.writesNotResent))])
+        family(
+            "studiogate_cache_entries", "gauge", "Entries held.", [sample("studiogate_cache_entries", stats.entries)])
+        family(
+            "studiogate_cache_bytes", "gauge", "Bytes charged against the budget.",
+            [sample("studiogate_cache_bytes", stats.bytes)])
+        family(
+            "studiogate_cache_budget_bytes", "gauge", "The cache byte budget.",
+            [sample("studiogate_cache_budget_bytes", gauges.cache.budget)])
+        family(
+            "studiogate_inflated_bytes", "gauge",
+            "Inflated bodies of hot entries kept for identity clients (bounded by 1/64 of the budget, at most 8 MiB).",
+            [sample("studiogate_inflated_bytes", gauges.inflated.bytes)])
+        family(
+            "studiogate_cache_evictions_total", "counter", "Entries evicted for space.",
+            [sample("studiogate_cache_evictions_total", stats.evictions)])
+        family(
+            "studiogate_open_connections", "gauge", "Open client connections.",
+            [sample("studiogate_open_connections", gauges.connections?.value ?? 0)])
+        family(
+            "studiogate_verified_credentials", "gauge", "Credentials currently proven for an account (digests only).",
+            [sample("studiogate_verified_credentials", gauges.credentials.count)])
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The JSON of `GET /admin/stats`.
+    func renderStats(_ gauges: Gauges) -> String {
+        let stats = gauges.cache.stats
+        let fields: [(String, Int)] = [
+            ("entries", stats.entries), ("bytes", stats.bytes), ("budget_bytes", gauges.cache.budget),
+            ("evictions", stats.evictions), ("hits", hits.load(ordering: .relaxed)),
+            ("misses", misses.load(ordering: .relaxed)), ("stale", stale.load(ordering: .relaxed)),
+            ("bypass", bypass.load(ordering: .relaxed)), ("coalesced_waits", coalescedWaits.load(ordering: .relaxed)),
+            ("verified_credentials", gauges.credentials.count),
+        ]
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    private func sample(_ name: String, _ value: Int) -> String { "\(name) \(value)" }
+    private func sample(_ name: String, _ labels: String, _ value: Int) -> String { "\(name){\(labels)} \(value)" }
+
+    private func renderRequests() -> [String] {
+        requests.withLock { $0 }
+            .map { (route: $0.key.route.name, status: $0.key.status.code, cache: $0.key.cache, count: $0.value) }
+            .sorted {
+                ($0.route, $0.status, $0.cache?.headerValue ?? "-") < (
+                    $1.route, $1.status, $1.cache?.headerValue ?? "-"
+                )
+            }
+            .map {
+                "studiogate_requests_total{route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache?.headerValue ?? "-")\"} \($0.count)"
+            }
+    }
+}
