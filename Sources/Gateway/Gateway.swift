@@ -27,6 +27,10 @@ public final class Gateway: HTTPHandler {
     let telemetry = Telemetry()
     let coalescer = Coalescer<SharedRead>()
     let operations: Operations
+    /// Studio's and the upstream's absolute URLs → the public URL (every response).
+    let executionView: URLRewrite
+    /// What the admin listener may see and do.
+    public let administration: CacheAdministration
 
     public convenience init(
         config: GatewayConfig, logger: Logger? = nil, connections: ConnectionGauge? = nil,
@@ -66,28 +70,6 @@ public final class Gateway: HTTPHandler {
             telemetry: telemetry, gauges: gauges, upstream: self.upstream, clock: clock, draining: draining)
         administration = CacheAdministration(
             store: store, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock)
-    }
-
-    /// Studio's and the upstream's absolute URLs → the public URL (every response).
-    let executionView: URLRewrite
-    /// What the admin listener may see and do.
-    public let administration: CacheAdministration
-
-    private static func libcurl(_ config: GatewayConfig, telemetry: Telemetry, clock: @escaping @Sendable () -> Double)
-        -> UpstreamService
-    {
-        var options = UpstreamClient.Options()
-        options.timeout = config.upstreamTimeout
-        options.caFile = config.upstreamCAFile
-        options.maxConnectionsPerLoop = config.upstreamConcurrency
-        return UpstreamService(
-            client: UpstreamClient(baseURL: config.upstream, options: options),
-            maxConcurrency: config.upstreamConcurrency, threads: config.threads,
-            queueTimeout: min(5, config.upstreamTimeout), timeout: config.upstreamTimeout,
-            onAttempt: { status, seconds in
-                telemetry.recordUpstreamAttempt(status: status, seconds: seconds, now: clock())
-            }
-        )
     }
 
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
@@ -225,90 +207,12 @@ public final class Gateway: HTTPHandler {
         finish(exchange, response, .miss, upstreamStatus: outcome.upstreamStatus)
     }
 
-    /// Writes and flow admin paths: never cached, never coalesced, never retried. A write is let
-    /// run even if its client leaves (it may already be applied, and its answer still
-    /// invalidates what it outdated).
-    func write(_ forward: Forward, _ exchange: Exchange) {
-        Telemetry.increment(telemetry.bypass)
-        upstream.send(
-            forward.upstreamRequest, idempotent: false, admission: admission(forward, verified: isVerified(forward)),
-            on: exchange.client.loop, timeout: nil
-        ) { [self] result in
-            let answer: UpstreamAnswer
-            switch result {
-            case .failure(let failure):
-                return finish(exchange, Renderer.failure(failure, .bypass), .bypass, upstreamStatus: 0)
-            case .success(let response): answer = UpstreamAnswer(response, view: executionView)
-            }
-            guard !answer.isMalformedSuccess else {
-                return finish(
-                    exchange, Renderer.failure(.invalidResponse, .bypass), .bypass, upstreamStatus: answer.status.code)
-            }
-            let account = learning.learn(from: answer, forward: forward, now: clock())
-            if answer.status.isSuccess {
-                store.invalidate(
-                    after: forward.method, route: forward.route, answer: answer, account: account, now: clock())
-            }
-            finish(
-                exchange, renderer.passThrough(answer, .bypass, forward: forward), .bypass,
-                upstreamStatus: answer.status.code)
-        }
-    }
-
-    private func isVerified(_ forward: Forward) -> Bool {
+    func isVerified(_ forward: Forward) -> Bool {
         credentials.verifiedAccount(forward.credential, family: forward.family, now: clock()) != nil
     }
 
     /// How the caller queues for an upstream slot: verified credentials before guesses.
-    private func admission(_ forward: Forward, verified: Bool) -> Admission {
+    func admission(_ forward: Forward, verified: Bool) -> Admission {
         verified ? .verified : .unverified(credential: forward.credential.hashValue)
-    }
-
-    /// One request on its way through: what the access log and metrics need when it is answered.
-    struct Exchange: Sendable {
-        var method: HTTPMethod
-        var target: String
-        var started: Double
-        var client: any ClientChannel
-        var route = RouteLabel.unmatched
-
-        /// The path only: query strings never reach logs. (Cut when needed, not per request.)
-        var path: Substring { target[..<(target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex)] }
-    }
-
-    /// Every answer leaves through here: counted, logged, sent.
-    func finish(_ exchange: Exchange, _ response: HTTPResponse, _ outcome: CacheOutcome?, upstreamStatus: Int? = nil) {
-        let seconds = clock() - exchange.started
-        telemetry.record(route: exchange.route, status: response.status, cache: outcome, seconds: seconds)
-        if logger.enabled(.info) {
-            logger.access(
-                Logger.Access(
-                    method: exchange.method.rawValue, path: String(exchange.path), status: response.status.code,
-                    bytes: response.body.count, durationMs: seconds * 1000, cache: outcome?.headerValue ?? "-",
-                    upstreamStatus: upstreamStatus, requestID: response.headers["Twilio-Request-Id"]))
-        }
-        telemetry.inFlight.wrappingSubtract(1, ordering: .relaxed)
-        exchange.client.respond(response)
-    }
-
-    /// What the access log and metrics record for a client that left before its answer (nginx's
-    /// 499); the connection is gone, so nobody reads it.
-    static let clientClosedRequest = HTTPResponse(status: 499, headers: ["X-Cache": "MISS"], text: "")
-
-    /// Unreadable requests (400/408/413/414/431 from the connection) get the same Twilio-shaped
-    /// body as every other refusal, counted under `route="unmatched"` and logged with method and
-    /// path "-".
-    public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
-        let response = Renderer.error(
-            TwilioError(status: error.status, code: 20000 + error.status.code, message: error.description))
-        Telemetry.increment(telemetry.bypass)
-        telemetry.record(route: .unmatched, status: response.status, cache: .bypass, seconds: nil)
-        if logger.enabled(.info) {
-            logger.access(
-                Logger.Access(
-                    method: "-", path: "-", status: response.status.code, bytes: response.body.count, durationMs: 0,
-                    cache: "BYPASS", upstreamStatus: nil, requestID: nil))
-        }
-        return response
     }
 }
