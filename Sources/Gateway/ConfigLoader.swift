@@ -1,5 +1,6 @@
 import EventLoop
 import Foundation
+import Studio
 
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public let description: String
@@ -359,7 +360,7 @@ public enum ConfigLoader {
             scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil
         else { throw ConfigError("expected an http(s) origin like https://studio.twilio.com, got '\(value)'") }
-        return value.hasSuffix("/") ? String(value.dropLast()) : value
+        return URLRewrite.trimmedOrigin(value)
     }
 
     static func seconds(_ value: String, allowZero: Bool) throws(ConfigError) -> Double {

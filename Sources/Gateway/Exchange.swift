@@ -12,7 +12,7 @@ extension Gateway {
         var route = RouteLabel.unmatched
 
         /// The path only: query strings never reach logs. (Cut when needed, not per request.)
-        var path: Substring { target[..<(target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex)] }
+        var path: Substring { HTTPRequest.split(target).path }
     }
 
     /// Every answer leaves through here: counted, logged, sent.
@@ -32,7 +32,8 @@ extension Gateway {
 
     /// What the access log and metrics record for a client that left before its answer (nginx's
     /// 499); the connection is gone, so nobody reads it.
-    static let clientClosedRequest = HTTPResponse(status: 499, headers: ["X-Cache": "MISS"], text: "")
+    static let clientClosedRequest = HTTPResponse(
+        status: 499, headers: ["X-Cache": CacheOutcome.miss.headerValue], text: "")
 
     /// Unreadable requests (400/408/413/414/431 from the connection) get the same Twilio-shaped
     /// body as every other refusal, counted under `route="unmatched"` and logged with method and
@@ -46,7 +47,7 @@ extension Gateway {
             logger.access(
                 Logger.Access(
                     method: "-", path: "-", status: response.status.code, bytes: response.body.count, durationMs: 0,
-                    cache: "BYPASS", upstreamStatus: nil, requestID: nil))
+                    cache: CacheOutcome.bypass.headerValue, upstreamStatus: nil, requestID: nil))
         }
         return response
     }

@@ -30,7 +30,7 @@ struct Operations: Sendable {
     /// Every request passes here: Studio paths (/v1, /v2) are let go without cutting the path.
     func isOperationsPath(_ target: String) -> Bool {
         guard target.utf8.dropFirst().first != UInt8(ascii: "v") else { return false }
-        return Self.paths.contains(target[..<(target.firstIndex(of: "?") ?? target.endIndex)])
+        return Self.paths.contains(HTTPRequest.split(target).path)
     }
 
     /// Answers `path` (one of `paths`); `done` gets the response and the upstream's status, if asked.

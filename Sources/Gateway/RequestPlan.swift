@@ -109,18 +109,11 @@ struct RequestPlanner: Sendable {
     /// works on the UTF-8 view without Foundation.
     static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
         headers.tokens("Accept-Encoding").contains { token in
-            let parts = token.utf8.split(separator: UInt8(ascii: ";")).map(trimmedSpaces)
+            let parts = token.utf8.split(separator: UInt8(ascii: ";")).map(trimmedOWS)
             guard let coding = parts.first, coding.elementsEqual("gzip".utf8) || coding.elementsEqual("x-gzip".utf8)
             else { return false }
             guard let q = parts.dropFirst().first(where: { $0.starts(with: "q=".utf8) }) else { return true }
             return q.dropFirst(2).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
         }
-    }
-
-    private static func trimmedSpaces(_ bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.SubSequence {
-        var bytes = bytes
-        while bytes.first == UInt8(ascii: " ") || bytes.first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
-        while bytes.last == UInt8(ascii: " ") || bytes.last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
-        return bytes
     }
 }

@@ -67,6 +67,12 @@ public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
 }
 
-func trimmedOWS(_ text: Substring) -> String {
-    String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+func trimmedOWS(_ text: Substring) -> String { String(Substring(trimmedOWS(text.utf8))) }
+
+/// Bytes without leading and trailing optional whitespace (SP and HTAB, RFC 9110 §5.6.3).
+public func trimmedOWS(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+    var bytes = bytes
+    while bytes.first == UInt8(ascii: " ") || bytes.first == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
+    while bytes.last == UInt8(ascii: " ") || bytes.last == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+    return bytes
 }

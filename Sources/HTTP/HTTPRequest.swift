@@ -29,6 +29,14 @@ public struct HTTPRequest: Sendable {
         self.body = body
     }
 
+    /// The target's path and query (without the `?`), split at the first `?`.
+    public var pathAndQuery: (path: Substring, query: Substring) { Self.split(target) }
+
+    public static func split(_ target: String) -> (path: Substring, query: Substring) {
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target[...], "") }
+        return (target[..<mark], target[target.index(after: mark)...])
+    }
+
     /// Whether the connection may carry another request after this one (RFC 9112 §9.3).
     public var keepAlive: Bool {
         guard headers.contains("Connection") else { return version == .http11 }

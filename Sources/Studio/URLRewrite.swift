@@ -14,7 +14,10 @@ public struct URLRewrite: Sendable, Equatable {
 
     private static func lowered(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
-    static func trimmedOrigin(_ origin: String) -> String { origin.hasSuffix("/") ? String(origin.dropLast()) : origin }
+    /// An origin without its trailing slash.
+    public static func trimmedOrigin(_ origin: String) -> String {
+        origin.hasSuffix("/") ? String(origin.dropLast()) : origin
+    }
 
     /// The rewritten URL, or nil when `url` is not one of ours (left untouched).
     public func rewrite(_ url: String) -> String? {

@@ -1,4 +1,5 @@
 import Glibc
+import HTTP
 
 /// `studiogate probe URL [--timeout SECONDS]`: one GET over a plain socket; exit 0 on a 2xx
 /// answer, 1 on anything else (refused, timed out, non-2xx, unreadable). For exec probes
@@ -81,12 +82,12 @@ enum Probe {
         let giveUp = now() + wait
         var result = get(target, timeout: timeout)
         while wait > 0, now() < giveUp {
-            if case .success(let status) = result, (200..<300).contains(status) { break }
+            if case .success(let status) = result, HTTPStatus(status).isSuccess { break }
             usleep(200_000)
             result = get(target, timeout: min(timeout, max(0.1, giveUp - now())))
         }
         switch result {
-        case .success(let status) where (200..<300).contains(status):
+        case .success(let status) where HTTPStatus(status).isSuccess:
             print("probe: \(url): \(status)")
             return 0
         case .success(let status):
