@@ -13,8 +13,8 @@ import Locking
 public final class CredentialBook: Sendable {
     private struct Proof {
         var account: String
-        /// When each family (0..<8; the gateway has seven route kinds) was last verified; -infinity: never. A fixed vector, so a hit's
-        /// lookup costs no hashing and no allocation.
+        /// When each family (0..<8; the gateway has seven route kinds) was last verified; -infinity:
+        /// never. A fixed vector, so a hit's lookup costs no hashing and no allocation.
         var verifiedAt = SIMD8<Double>(repeating: -.infinity)
 
         var isEmpty: Bool { verifiedAt.max() == -.infinity }

@@ -51,7 +51,12 @@ public struct AdminHandler: HTTPHandler {
                 Self.matches(key, execution: execution, flow: flow, account: account)
             }
             let items = entries.map { key, entry in
-                #"{"account_sid": \#(JSONText.quoted(entry.account)), "resource": \#(JSONText.quoted(key.resource)), "status": \#(entry.status), "permanent": \#(entry.isPermanent), "age_seconds": \#(Int(now - entry.storedAt)), "size_bytes": \#(entry.cost(for: key)), "body_bytes": \#(entry.identityLength)}"#
+                #"""
+                {"account_sid": \#(JSONText.quoted(entry.account)), "resource": \#(JSONText.quoted(key.resource)), \#
+                "status": \#(entry.status), "permanent": \#(entry.isPermanent), \#
+                "age_seconds": \#(Int(now - entry.storedAt)), "size_bytes": \#(entry.cost(for: key)), \#
+                "body_bytes": \#(entry.identityLength)}
+                """#
             }
             return Self.json(200, #"{"entries": [\#(items.joined(separator: ", "))]}"#)
         case ("POST", "/admin/purge"):
@@ -64,10 +69,8 @@ public struct AdminHandler: HTTPHandler {
             // An execution belongs to one account: its status is forgotten unless the purge was
             // narrowed to another account and found nothing.
             if let execution, account == nil || purged > 0 { admin.store.statuses.forget(execution) }
-            admin.logger.log(
-                .info,
-                "admin purge \(execution ?? flow ?? "")\(account.map { (execution ?? flow) == nil ? $0 : " account " + $0 } ?? ""): \(purged) entries"
-            )
+            let scope = [execution ?? flow, account.map { (execution ?? flow) == nil ? $0 : "account " + $0 }]
+            admin.logger.log(.info, "admin purge \(scope.compactMap { $0 }.joined(separator: " ")): \(purged) entries")
             return Self.json(200, #"{"purged": \#(purged)}"#)
         default:
             // A known path with the wrong method is a 405 naming the right one; anything else 404.

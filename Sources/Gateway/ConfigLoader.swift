@@ -284,7 +284,8 @@ public enum ConfigLoader {
             !((try? SocketAddress(parsing: admin))?.isLoopback ?? false)
         {
             throw ConfigError(
-                "admin listener \(admin) is not on loopback: it needs an admin token (STUDIOGATE_ADMIN_TOKEN, --admin-token or admin_token)"
+                "admin listener \(admin) is not on loopback: it needs an admin token"
+                    + " (STUDIOGATE_ADMIN_TOKEN, --admin-token or admin_token)"
             )
         }
         return .run(config)
@@ -316,7 +317,8 @@ public enum ConfigLoader {
             case let number as NSNumber where isJSONBoolean(number):
                 guard setting.kind == .boolean else {
                     throw ConfigError(
-                        "\(Source.file(key: key, path: path).label): expected a string or a number, got JSON \(number.boolValue)"
+                        "\(Source.file(key: key, path: path).label): expected a string or a number,"
+                            + " got JSON \(number.boolValue)"
                     )
                 }
                 value = number.boolValue ? "true" : "false"
@@ -348,8 +350,9 @@ public enum ConfigLoader {
         var warnings: [String] = []
         if config.publicURL == nil, let address = try? SocketAddress(parsing: config.listen), address.isWildcard {
             warnings.append(
-                "listening on \(config.listen) (every interface) without a public URL: rewritten Studio URLs, paging included, "
-                    + "will name http://\(config.listen), which clients cannot use; set --public-url (STUDIOGATE_PUBLIC_URL, public_url)"
+                "listening on \(config.listen) (every interface) without a public URL: rewritten Studio URLs,"
+                    + " paging included, will name http://\(config.listen), which clients cannot use; set"
+                    + " --public-url (STUDIOGATE_PUBLIC_URL, public_url)"
             )
         }
         return warnings
@@ -391,7 +394,8 @@ public enum ConfigLoader {
     public static var usage: String {
         var lines = [
             "usage: studiogate [--demo] [--config FILE] [options]",
-            "       studiogate probe http://HOST:PORT/PATH [--timeout SECONDS]   (health check: exit 0 on 2xx, 1 otherwise)",
+            "       studiogate probe http://HOST:PORT/PATH [--timeout SECONDS]"
+                + "   (health check: exit 0 on 2xx, 1 otherwise)",
             "",
             "A caching gateway for Twilio Studio's REST API. Options (also STUDIOGATE_<NAME> env vars",
             "and snake_case keys in the --config JSON file; flags > env > file). Booleans everywhere:",

@@ -61,8 +61,14 @@ public final class Logger: Sendable {
     func access(_ entry: Access) {
         guard enabled(.info) else { return }
         let duration = (entry.durationMs * 1000).rounded() / 1000
+        let upstream = entry.upstreamStatus.map(String.init) ?? "null"
         write(
-            #"{"time":"\#(Self.timestamp())","level":"info","method":\#(JSONText.quoted(entry.method)),"path":\#(JSONText.quoted(entry.path)),"status":\#(entry.status),"bytes":\#(entry.bytes),"duration_ms":\#(duration),"cache":"\#(entry.cache)","upstream_status":\#(entry.upstreamStatus.map(String.init) ?? "null"),"request_id":\#(JSONText.quotedOrNull(entry.requestID))}"#
+            #"""
+            {"time":"\#(Self.timestamp())","level":"info","method":\#(JSONText.quoted(entry.method)),\#
+            "path":\#(JSONText.quoted(entry.path)),"status":\#(entry.status),"bytes":\#(entry.bytes),\#
+            "duration_ms":\#(duration),"cache":"\#(entry.cache)","upstream_status":\#(upstream),\#
+            "request_id":\#(JSONText.quotedOrNull(entry.requestID))}
+            """#
         )
     }
 
@@ -83,7 +89,8 @@ public final class Logger: Sendable {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return
-            "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+        let date = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))"
+        let time = "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+        return "\(date)T\(time).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
     }
 }

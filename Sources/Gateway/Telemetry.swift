@@ -166,7 +166,8 @@ final class Telemetry: Sendable {
                 )
             }
             .map {
-                "studiogate_requests_total{route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache?.headerValue ?? "-")\"} \($0.count)"
+                let labels = "route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache?.headerValue ?? "-")\""
+                return sample("studiogate_requests_total", labels, $0.count)
             }
     }
 }

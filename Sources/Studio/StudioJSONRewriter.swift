@@ -1,4 +1,5 @@
-/// A byte-preserving rewriter for Studio response bodies (docs/ARCHITECTURE.md, «URL rewriting and the Engagement view»).
+/// A byte-preserving rewriter for Studio response bodies (docs/ARCHITECTURE.md, «URL rewriting and
+/// the Engagement view»).
 ///
 /// It walks the JSON once and changes only the members it targets — the top-level `url`, every
 /// value in `links`, `meta.*url`, the same members of each item of a top-level array, and for the

@@ -19,7 +19,10 @@ public struct TwilioError: Equatable, Sendable {
     public var moreInfo: String { "https://www.twilio.com/docs/errors/\(code)" }
 
     public var json: String {
-        "{\"code\": \(code), \"message\": \(JSONText.quoted(message)), \"more_info\": \(JSONText.quoted(moreInfo)), \"status\": \(status)}"
+        #"""
+        {"code": \#(code), "message": \#(JSONText.quoted(message)), \#
+        "more_info": \#(JSONText.quoted(moreInfo)), "status": \#(status)}
+        """#
     }
 
     public static func notFound(path: String) -> TwilioError {

@@ -1,6 +1,6 @@
-/// How absolute Studio URLs in responses are rewritten (docs/ARCHITECTURE.md, «URL rewriting»): URLs whose origin is one of
-/// `fromOrigins` get `toOrigin` instead, path and query untouched. For the Engagement view the
-/// `/v1/Flows/{FW}/Executions` prefix also becomes `/Engagements`.
+/// How absolute Studio URLs in responses are rewritten (docs/ARCHITECTURE.md, «URL rewriting»):
+/// URLs whose origin is one of `fromOrigins` get `toOrigin` instead, path and query untouched. For
+/// the Engagement view the `/v1/Flows/{FW}/Executions` prefix also becomes `/Engagements`.
 public struct URLRewrite: Sendable, Equatable {
     public var fromOrigins: [String]
     public var toOrigin: String

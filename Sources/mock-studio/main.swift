@@ -14,7 +14,8 @@ while let argument = arguments.next() {
     case "--threads": threads = arguments.next().flatMap(Int.init) ?? threads
     case "--help", "-h":
         print(
-            "usage: mock-studio [--listen HOST:PORT] [--threads N]\nA fake Twilio Studio for tests; see MockControl.swift for /__mock/ endpoints."
+            "usage: mock-studio [--listen HOST:PORT] [--threads N]\n"
+                + "A fake Twilio Studio for tests; see MockControl.swift for /__mock/ endpoints."
         )
         exit(0)
     default:

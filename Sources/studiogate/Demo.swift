@@ -24,7 +24,8 @@ enum Demo {
               curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Context'
               curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Steps'
               curl -s -u '\(auth)' '\(gateway)/v1/Flows/\(flow)/Engagements/\(ended)'
-              curl -s -u '\(auth)' -X POST '\(gateway)/v2/Flows/\(flow)/Executions' --data-urlencode 'To=+15551230000' --data-urlencode 'From=+15557650000'
+              curl -s -u '\(auth)' -X POST '\(gateway)/v2/Flows/\(flow)/Executions' \\
+                --data-urlencode 'To=+15551230000' --data-urlencode 'From=+15557650000'
               curl -s '\(gateway)/metrics'
 
             Stop with Ctrl-C.

@@ -31,7 +31,8 @@ func addressHint(_ error: any Error, flag: String, variable: String) -> String {
     switch (error as? Errno)?.rawValue {
     case EADDRINUSE?:
         return
-            "; another process is listening there: stop it or choose another address with \(flag) HOST:PORT (\(variable))"
+            "; another process is listening there: stop it or choose another address with \(flag) HOST:PORT"
+            + " (\(variable))"
     case EADDRNOTAVAIL?: return "; no interface has that address: choose another with \(flag) HOST:PORT (\(variable))"
     case EACCES?: return "; ports below 1024 need privileges: choose another with \(flag) HOST:PORT (\(variable))"
     default: return ""
