@@ -34,6 +34,9 @@ let package = Package(
         .target(name: "Cache", dependencies: ["Studio", "Compression", "Locking"]),
         // libcurl multi-socket on the event loops: the client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
+        // RESP2 client on the event loops: the shared second-level cache (issue 17). Its parser and
+        // encoder are pure; connections, deadlines, reconnects and the circuit breaker use the loops.
+        .target(name: "Redis", dependencies: ["EventLoop", "Locking"]),
         // The request pipeline and its configuration.
         .target(name: "Gateway", dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking"]),
         // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
@@ -46,7 +49,7 @@ let package = Package(
             name: "StudioGateTests",
             dependencies: [
                 "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache", "Locking",
-                "MockStudio", "studiogate", "mock-studio",
+                "Redis", "MockStudio", "studiogate", "mock-studio",
             ]
         ),
     ]
