@@ -47,11 +47,8 @@ final class RedisFakeServerTests: XCTestCase {
         }
     }
 
-    var residentKiB: Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
-    }
+    /// The test runner's own resident memory: the client runs in process.
+    var residentKiB: Int { (try? RunningBinary.residentKiB(process: "self")) ?? 0 }
 
     var underSanitizer: Bool { ProcessInfo.processInfo.environment["STUDIOGATE_SANITIZER"] != nil }
 
