@@ -34,6 +34,9 @@ let package = Package(
         .target(name: "Cache", dependencies: ["HTTP", "Studio", "Compression", "Locking"]),
         // libcurl multi-socket on the event loops: the client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
+        // RESP2 client on the event loops: the shared second-level cache (issue 17). Its parser and
+        // encoder are pure; connections, deadlines, reconnects and the circuit breaker use the loops.
+        .target(name: "Redis", dependencies: ["EventLoop", "Locking"]),
         // The request pipeline and its configuration.
         .target(
             name: "Gateway",
@@ -48,8 +51,7 @@ let package = Package(
             name: "StudioGateTests",
             dependencies: [
                 "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache",
-                "Locking",
-                "MockStudio", "studiogate", "mock-studio",
+                "Locking", "Redis", "MockStudio", "studiogate", "mock-studio",
             ]
         ),
     ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target for SECONDS: Tests/Fuzz/run.sh TARGET SECONDS
-# TARGET: http-parser | chunked | json-rewriter | engagement | request-target. Crashes land in .build/fuzz/TARGET/.
+# TARGET: http-parser | chunked | json-rewriter | engagement | request-target | resp-parser.
+# Crashes land in .build/fuzz/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -11,6 +12,7 @@ case "$target" in
   json-rewriter) sources=(Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/JSONRewriterFuzz.swift) ;;
   engagement) sources=(Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/EngagementFuzz.swift) ;;
   request-target) sources=(Sources/Studio/*.swift Tests/Fuzz/RequestTargetFuzz.swift) ;;
+  resp-parser) sources=(Sources/Redis/RESP*.swift Sources/Redis/RedisCommand.swift Tests/Fuzz/RESPParserFuzz.swift) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 out=.build/fuzz/$target

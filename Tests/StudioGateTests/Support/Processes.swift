@@ -131,8 +131,11 @@ struct MockControl {
 
 extension RunningBinary {
     /// The process's resident memory (VmRSS) in KiB.
-    func residentKiB() throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+    func residentKiB() throws -> Int { try Self.residentKiB(process: String(process.processIdentifier)) }
+
+    /// VmRSS in KiB of `process` (a pid, or `self` for the test runner).
+    static func residentKiB(process: String) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8)
         let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
         return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
     }

@@ -1,0 +1,138 @@
+import EventLoop
+
+/// A Redis client on the project's event loops: a few pipelined connections per loop, commands
+/// with deadlines in milliseconds, reconnection with backoff, and a circuit breaker so that a
+/// Redis that is down or slow costs nothing but a fast failure.
+///
+/// Commands are started on the loop thread that wants the answer (the loop of the client
+/// connection being served) and complete on that loop, exactly once. A command that cannot be
+/// sent (circuit open, no connection, Redis not reading) completes before `send` returns.
+public final class RedisClient: Sendable {
+    public struct Options: Sendable {
+        /// Pipelined connections each loop keeps to Redis.
+        public var connectionsPerLoop = 2
+        /// Default budget of one command, from `send` to its reply.
+        public var commandTimeoutMilliseconds = 5
+        /// Budget of a connect plus AUTH and SELECT.
+        public var connectTimeoutMilliseconds = 500
+        /// Reconnect delays: doubling from the first to the last, each drawn from its upper half.
+        public var reconnectInitialMilliseconds = 20
+        public var reconnectMaxMilliseconds = 1_000
+        /// Consecutive failures that open the circuit, and how long it stays open before a probe.
+        public var circuitFailureThreshold = 5
+        public var circuitCoolDownMilliseconds = 1_000
+        /// Unsent bytes one connection may hold; a command that does not fit fails (`.backpressure`).
+        public var maxOutputBytes = 4 << 20
+        /// Unanswered commands one connection may have (and commands one loop may hold while its
+        /// connections come up).
+        public var maxPendingCommands = 4_096
+        /// How often a subscription checks that Redis still answers.
+        public var subscriberPingIntervalMilliseconds = 1_000
+        /// What a reply may declare before it is refused.
+        public var limits = RESPLimits()
+
+        public init() {}
+    }
+
+    public let url: RedisURL
+    public let options: Options
+    public let stats = RedisStats()
+    let breaker: CircuitBreaker
+    private let resolver: RedisAddressResolver
+    /// The key of this client's pool on each loop (see `RedisLoopPool.key`).
+    private let poolKey = PoolKey()
+
+    public init(url: RedisURL, options: Options = Options()) {
+        self.url = url
+        var options = options
+        // Room for a login and a small command, whatever was configured.
+        options.maxOutputBytes = max(options.maxOutputBytes, 4_096)
+        options.maxPendingCommands = max(options.maxPendingCommands, 1)
+        self.options = options
+        resolver = RedisAddressResolver(endpoint: url.endpoint)
+        let stats = stats
+        breaker = CircuitBreaker(
+            threshold: options.circuitFailureThreshold,
+            coolDown: UInt64(max(0, options.circuitCoolDownMilliseconds)) * 1_000_000,
+            onOpen: { stats.circuitOpenings.wrappingAdd(1, ordering: .relaxed) })
+    }
+
+    public var circuitState: CircuitBreaker.State { breaker.state }
+
+    /// Opens each loop's connections now rather than on its first command. Safe from any thread.
+    public func start(on loops: [EventLoop]) {
+        for loop in loops { loop.execute { [self] in _ = pool(on: loop) } }
+    }
+
+    /// Sends `command` from `loop`'s thread; `completion` runs there once, with the reply (an error
+    /// reply is `.server`) or why there is none. `timeoutMilliseconds` overrides the default budget.
+    public func send(
+        _ command: RedisCommand, on loop: EventLoop, timeoutMilliseconds: Int? = nil,
+        completion: @escaping (Result<RESPValue, RedisError>) -> Void
+    ) {
+        precondition(loop.inEventLoop, "Redis commands start on the loop that takes their answer")
+        let now = MonotonicClock.now()
+        let admission = breaker.admit(now: now)
+        guard admission != .rejected else {
+            stats.rejectedByCircuit.wrappingAdd(1, ordering: .relaxed)
+            stats.errors.wrappingAdd(1, ordering: .relaxed)
+            return completion(.failure(.circuitOpen))
+        }
+        stats.commands.wrappingAdd(1, ordering: .relaxed)
+        let budget = UInt64(max(1, timeoutMilliseconds ?? options.commandTimeoutMilliseconds)) * 1_000_000
+        pool(on: loop).send(command, deadline: now &+ budget) { [breaker, stats] result in
+            var healthy = true
+            if case .failure(let error) = result {
+                stats.errors.wrappingAdd(1, ordering: .relaxed)
+                if error == .timeout { stats.timeouts.wrappingAdd(1, ordering: .relaxed) }
+                healthy = !error.countsAgainstHealth
+            }
+            breaker.record(success: healthy, admission: admission, now: MonotonicClock.now())
+            completion(result)
+        }
+    }
+
+    /// Subscribes to `channels` on a connection of its own, kept on `loop` (call from its thread);
+    /// `handler` hears every event there, until `cancel`.
+    public func subscribe(
+        _ channels: [String], on loop: EventLoop,
+        handler: @escaping (RedisSubscriptionEvent) -> Void
+    ) -> RedisSubscription {
+        precondition(loop.inEventLoop, "a subscription is made on the loop that hears it")
+        let subscriber = pool(on: loop).subscribe(channels, handler: handler)
+        return RedisSubscription(loop: loop, subscriber: subscriber)
+    }
+
+    func pool(on loop: EventLoop) -> RedisLoopPool {
+        loop.local(for: poolKey) {
+            RedisLoopPool(
+                key: poolKey,
+                context: RedisLoopContext(
+                    loop: loop, url: url, options: options,
+                    resolver: resolver, stats: stats))
+        }
+    }
+}
+
+/// Identity of one client's pools on the loops.
+final class PoolKey: Sendable {}
+
+/// A live subscription; `cancel` ends it (from any thread).
+public final class RedisSubscription: Sendable {
+    private let loop: EventLoop
+    private let subscriber: RedisSubscriber
+    public var channels: [String] { subscriber.channels }
+
+    init(loop: EventLoop, subscriber: RedisSubscriber) {
+        self.loop = loop
+        self.subscriber = subscriber
+    }
+
+    public func cancel() {
+        if loop.inEventLoop {
+            subscriber.stop()
+        } else {
+            loop.execute { [subscriber] in subscriber.stop() }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import EventLoop
+
+/// A client's connections on one loop (`EventLoop.local`), used round-robin. Only this loop touches
+/// them, so nothing here is locked. Commands given while no connection is ready but one is
+/// connecting wait here, each within its own deadline (nothing was sent, so no connection is
+/// closed when one of them expires); when none is even connecting they fail at once.
+final class RedisLoopPool: LoopLocal {
+    private struct Waiting {
+        let command: RedisCommand
+        let deadline: UInt64
+        let completion: ReplyHandler
+    }
+
+    /// The loop keys its locals by the owner's ObjectIdentifier; holding the key object keeps that
+    /// identifier from being reused by another client while this pool exists.
+    let key: AnyObject
+    let context: RedisLoopContext
+    private var connections: [RedisConnection] = []
+    private var nextConnection = 0
+    private var waiting: [Waiting] = []
+    /// At the earliest deadline among `waiting`.
+    private var waitingTimer: (id: LoopTimers.ID, at: UInt64)? = nil
+    private var subscribers: [ObjectIdentifier: RedisSubscriber] = [:]
+    /// Why the last connection went down, for the errors of commands that find none up.
+    private var lastFailure: RedisError? = nil
+    private var stopped = false
+
+    init(key: AnyObject, context: RedisLoopContext) {
+        self.key = key
+        self.context = context
+        for _ in 0..<max(1, context.options.connectionsPerLoop) {
+            let connection = RedisConnection(context: context)
+            connection.onChange = { [unowned self] failure in connectionChanged(failure) }
+            connections.append(connection)
+        }
+        for connection in connections { connection.connect() }
+    }
+
+    func send(_ command: RedisCommand, deadline: UInt64, completion: @escaping ReplyHandler) {
+        guard !stopped else { return completion(.failure(.stopped)) }
+        for _ in connections.indices {
+            let connection = connections[nextConnection]
+            nextConnection = (nextConnection + 1) % connections.count
+            if connection.isReady { return connection.send(command, deadline: deadline, completion: completion) }
+        }
+        guard connections.contains(where: \.isConnecting) else { return completion(.failure(unreachable)) }
+        guard waiting.count < context.options.maxPendingCommands else { return completion(.failure(.backpressure)) }
+        waiting.append(Waiting(command: command, deadline: deadline, completion: completion))
+        armWaitingTimer(at: deadline)
+    }
+
+    func subscribe(_ channels: [String], handler: @escaping (RedisSubscriptionEvent) -> Void) -> RedisSubscriber {
+        let subscriber = RedisSubscriber(context: context, channels: channels, handler: handler)
+        let id = ObjectIdentifier(subscriber)
+        subscriber.onStop = { [unowned self] in subscribers[id] = nil }
+        subscribers[id] = subscriber
+        if stopped { subscriber.stop() } else { subscriber.start() }
+        return subscriber
+    }
+
+    // MARK: waiting commands
+
+    private var unreachable: RedisError {
+        .notConnected("waiting to reconnect" + (lastFailure.map { " (last failure: \($0))" } ?? ""))
+    }
+
+    private func connectionChanged(_ failure: RedisError?) {
+        if let failure { lastFailure = failure }
+        guard !waiting.isEmpty else { return }
+        if let ready = connections.first(where: \.isReady) {
+            let handed = takeWaiting()
+            let now = MonotonicClock.now()
+            for command in handed {
+                if command.deadline <= now {
+                    command.completion(.failure(.timeout))
+                } else {
+                    ready.send(command.command, deadline: command.deadline, completion: command.completion)
+                }
+            }
+        } else if !connections.contains(where: \.isConnecting) {
+            for command in takeWaiting() { command.completion(.failure(unreachable)) }
+        }
+    }
+
+    private func takeWaiting() -> [Waiting] {
+        if let waitingTimer { context.loop.cancel(waitingTimer.id) }
+        waitingTimer = nil
+        defer { waiting = [] }
+        return waiting
+    }
+
+    private func armWaitingTimer(at deadline: UInt64) {
+        if let current = waitingTimer {
+            if current.at <= deadline { return }
+            context.loop.cancel(current.id)
+        }
+        let now = MonotonicClock.now()
+        let id = context.loop.schedule(after: deadline > now ? deadline - now : 0) { [weak self] in
+            self?.expireWaiting()
+        }
+        waitingTimer = (id, deadline)
+    }
+
+    private func expireWaiting() {
+        waitingTimer = nil
+        let now = MonotonicClock.now()
+        let expired = waiting.filter { $0.deadline <= now }
+        waiting.removeAll { $0.deadline <= now }
+        if let next = waiting.map(\.deadline).min() { armWaitingTimer(at: next) }
+        for command in expired { command.completion(.failure(.timeout)) }
+    }
+
+    // MARK: LoopLocal
+
+    func loopDidStop() {
+        stopped = true
+        for connection in connections { connection.stop() }
+        for subscriber in Array(subscribers.values) { subscriber.stop() }
+        for command in takeWaiting() { command.completion(.failure(.stopped)) }
+    }
+}
