@@ -213,6 +213,19 @@ final class RedisProtocolTests: XCTestCase {
             .valueTooLarge(limit: 1_000))
     }
 
+    /// Lines are text: invalid UTF-8 is read as U+FFFD, so one written again can be up to three times
+    /// longer (the resp-parser fuzz target's first finding was its oracle forgetting this).
+    func testInvalidUTF8InALineBecomesReplacementCharacters() throws {
+        var limits = RESPLimits()
+        limits.maxLineLength = 4
+        let values = try parseAll([UInt8(ascii: "-"), 0xFF, 0xFF, 0x9C, 0xFF, 13, 10], limits: limits)
+        XCTAssertEqual(values, [.error("\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}")])
+        var encoded: [UInt8] = []
+        RESPEncoder.append(values[0], to: &encoded)
+        XCTAssertEqual(encoded.count, 1 + 12 + 2)
+        XCTAssertThrowsError(try parseAll(encoded, limits: limits))
+    }
+
     func testAnErrorIsFinal() throws {
         var parser = RESPParser()
         parser.feed(Array("+OK\r\n?bad\r\n".utf8))
