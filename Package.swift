@@ -40,7 +40,9 @@ let package = Package(
         // The request pipeline and its configuration.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking"]),
+            dependencies: [
+                "HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking", "Redis",
+            ]),
         // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
         .target(name: "CStartup"),
         .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio", "CStartup"]),

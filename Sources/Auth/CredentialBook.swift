@@ -21,7 +21,7 @@ public final class CredentialBook: Sendable {
     }
 
     private let proofs = Locked<[SHA256Digest: Proof]>([:])
-    private let ttl: Double
+    public let ttl: Double
     private let capacity: Int
 
     public init(ttl: Double, capacity: Int = 100_000) {

@@ -3,6 +3,8 @@
 enum CacheOutcome: Sendable, Hashable {
     /// A fresh entry answered; the upstream was not called.
     case hit
+    /// A fresh entry another pod stored in the fleet's second level (Redis) answered.
+    case sharedHit
     /// The upstream was asked (or would have been, had it answered).
     case miss
     /// The upstream failed and an expired entry answered (`--stale-if-error`).
@@ -12,10 +14,14 @@ enum CacheOutcome: Sendable, Hashable {
 
     var headerValue: String {
         switch self {
-        case .hit: "HIT"
+        case .hit, .sharedHit: "HIT"
         case .miss: "MISS"
         case .stale: "STALE"
         case .bypass: "BYPASS"
         }
     }
+
+    /// Metrics and the access log tell the two levels apart (`HIT-L2`); clients see `X-Cache: HIT`
+    /// and, from the second level, `X-Cache-Level: L2`.
+    var label: String { self == .sharedHit ? "HIT-L2" : headerValue }
 }

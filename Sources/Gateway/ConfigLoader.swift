@@ -1,5 +1,6 @@
 import EventLoop
 import Foundation
+import Redis
 import Studio
 
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
@@ -143,6 +144,32 @@ public enum ConfigLoader {
                 throw ConfigError("--upstream-ca-file: cannot read '\(value)'")
             }
             config.upstreamCAFile = value
+        },
+        Setting(
+            name: "redis", placeholder: "URL",
+            help: "share the cache with a fleet through Redis: redis://[:PASSWORD@]HOST:PORT/DB or unix:///PATH"
+        ) { config, value throws(ConfigError) in
+            guard !value.isEmpty else {
+                config.redis = nil
+                return
+            }
+            do { _ = try RedisURL(parsing: value) } catch { throw ConfigError("--redis: \(error)") }
+            config.redis = value
+        },
+        Setting(
+            name: "redis-password", placeholder: "SECRET",
+            help: "Redis password, overriding the URL's; prefer env STUDIOGATE_REDIS_PASSWORD"
+        ) { config, value throws(ConfigError) in
+            config.redisPassword = value.isEmpty ? nil : value
+        },
+        Setting(
+            name: "redis-prefix", placeholder: "TEXT",
+            help: "namespace of the gateway's Redis keys (default studiogate:)"
+        ) { config, value throws(ConfigError) in
+            guard !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "{" || $0 == "}" }) else {
+                throw ConfigError("--redis-prefix: expected text without spaces or braces, got '\(value)'")
+            }
+            config.redisPrefix = value
         },
         Setting(
             name: "max-body-bytes", placeholder: "BYTES",

@@ -126,24 +126,40 @@ final class EntryStore: Sendable {
         (try? Zlib.decompress(gzip ?? [], format: .gzip)) ?? []
     }
 
+    /// What a successful write outdated: groups of entries to drop (everywhere, with a fleet).
+    struct Invalidation: Equatable {
+        var group: String
+        /// An update keeps permanent entries (an ended execution's data does not change).
+        var shortLivedOnly: Bool
+    }
+
     /// After a successful write (docs/ARCHITECTURE.md, «Cache policy»): create → the flow's list
     /// pages go; delete → everything under the execution; update → its short-lived children go
-    /// and the answer is stored as the execution (permanent once ended).
+    /// and the answer is stored as the execution (permanent once ended). Returns what was
+    /// dropped and the entry stored, so a fleet can do the same.
     func invalidate(after method: HTTPMethod, route: StudioRoute, answer: UpstreamAnswer, account: String?, now: Double)
+        -> (dropped: [Invalidation], stored: (key: CacheKey, entry: CachedResponse)?)
     {
-        guard let flow = route.flow?.value, route.resource != .flowAdmin else { return }
-        cache.removeGroup(CacheKey.listGroup(flow: flow))
-        guard let execution = route.execution?.value, route.resource == .execution else { return }
-        switch method {
-        case .delete:
-            cache.removeGroup(execution)
-            statuses.forget(execution)
-        case .post:
-            cache.removeGroup(execution) { _, entry in !entry.isPermanent }
-            guard let account else { return }
-            _ = store(answer, account: account, route: route, query: "", endedBeforeRequest: false, now: now)
-        default:
-            break
+        guard let flow = route.flow?.value, route.resource != .flowAdmin else { return ([], nil) }
+        var dropped = [Invalidation(group: CacheKey.listGroup(flow: flow), shortLivedOnly: false)]
+        if let execution = route.execution?.value, route.resource == .execution, method == .delete || method == .post {
+            dropped.append(Invalidation(group: execution, shortLivedOnly: method == .post))
+        }
+        for invalidation in dropped { drop(invalidation) }
+        guard method == .post, route.resource == .execution, let account,
+            let key = CacheKey(account: account, route: route, query: "")
+        else { return (dropped, nil) }
+        let stored = store(answer, account: account, route: route, query: "", endedBeforeRequest: false, now: now)
+        return (dropped, (key, stored.entry))
+    }
+
+    /// Drops a group here (also when another pod reports a write).
+    func drop(_ invalidation: Invalidation) {
+        if invalidation.shortLivedOnly {
+            cache.removeGroup(invalidation.group) { _, entry in !entry.isPermanent }
+        } else {
+            cache.removeGroup(invalidation.group)
+            if invalidation.group.hasPrefix("FN") { statuses.forget(invalidation.group) }
         }
     }
 }

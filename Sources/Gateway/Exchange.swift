@@ -23,7 +23,7 @@ extension Gateway {
             logger.access(
                 Logger.Access(
                     method: exchange.method.rawValue, path: String(exchange.path), status: response.status.code,
-                    bytes: response.body.count, durationMs: seconds * 1000, cache: outcome?.headerValue ?? "-",
+                    bytes: response.body.count, durationMs: seconds * 1000, cache: outcome?.label ?? "-",
                     upstreamStatus: upstreamStatus, requestID: response.headers["Twilio-Request-Id"]))
         }
         telemetry.inFlight.wrappingSubtract(1, ordering: .relaxed)

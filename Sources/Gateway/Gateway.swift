@@ -25,6 +25,8 @@ public final class Gateway: HTTPHandler {
     let learning: CredentialLearning
     let renderer: Renderer
     let telemetry = Telemetry()
+    /// The fleet's shared level (`--redis`); nil when this gateway caches alone.
+    let secondLevel: SecondLevel?
     let coalescer = Coalescer<SharedRead>()
     let operations: Operations
     /// Studio's and the upstream's absolute URLs → the public URL (every response).
@@ -59,17 +61,28 @@ public final class Gateway: HTTPHandler {
             engagementView: URLRewrite(
                 fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true))
         self.upstream = upstream ?? Self.libcurl(config, telemetry: telemetry, clock: clock)
-        learning = CredentialLearning(credentials: credentials, statuses: store.statuses)
+        secondLevel = Self.secondLevel(config, logger: self.logger)
+        learning = CredentialLearning(credentials: credentials, statuses: store.statuses, secondLevel: secondLevel)
         renderer = Renderer(store: store, inflated: InflatedBodies(budget: min(8 << 20, config.cacheSize / 64)))
         executionView = URLRewrite(
             fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
         let gauges = Telemetry.Gauges(
             cache: store.cache, inflated: renderer.inflated, credentials: credentials, connections: connections,
-            upstream: self.upstream)
+            upstream: self.upstream, secondLevel: secondLevel)
         operations = Operations(
             telemetry: telemetry, gauges: gauges, upstream: self.upstream, clock: clock, draining: draining)
         administration = CacheAdministration(
             store: store, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock)
+        secondLevel?.listen { [store, credentials] notice in
+            switch notice {
+            case .dropGroup(let invalidation): store.drop(invalidation)
+            case .forgetCredential(let credential, nil): credentials.forget(credential)
+            case .forgetCredential(let credential, let family?): credentials.forget(credential, family: family)
+            case .missedNotices:
+                // Writes elsewhere may have gone unheard: keep only what cannot have changed.
+                _ = store.cache.removeAll { _, entry in !entry.isPermanent }
+            }
+        }
     }
 
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
@@ -80,6 +93,10 @@ public final class Gateway: HTTPHandler {
                 + " log_level=\(updated.logLevel)")
         logger.level = Logger.Level(updated.logLevel) ?? logger.level
     }
+
+    /// The server's loops: the fleet's Redis connections are opened on each now, so the first
+    /// requests do not wait for them.
+    public func serve(on loops: [EventLoop]) { secondLevel?.client.start(on: loops) }
 
     /// Shutdown has begun: /readyz answers 503 from now on.
     public func beginDraining() { draining.set() }
@@ -113,8 +130,19 @@ public final class Gateway: HTTPHandler {
     /// A fresh hit answers from the cache; otherwise one coalesced upstream call per key, whose
     /// answer teaches the gateway who the caller is and what has ended.
     func read(_ forward: Forward, _ exchange: Exchange) {
+        let account = credentials.verifiedAccount(forward.credential, family: forward.family, now: clock())
+        guard account == nil, let secondLevel else { return read(forward, exchange, account: account) }
+        // Another pod of the fleet may have proven this credential already.
+        secondLevel.sharedProof(forward.credential, family: forward.family, on: exchange.client.loop) { [self] shared in
+            if let shared {
+                credentials.verify(forward.credential, account: shared, family: forward.family, now: clock())
+            }
+            read(forward, exchange, account: shared)
+        }
+    }
+
+    private func read(_ forward: Forward, _ exchange: Exchange, account: String?) {
         let now = clock()
-        let account = credentials.verifiedAccount(forward.credential, family: forward.family, now: now)
         let held = account.flatMap { CacheKey(account: $0, route: forward.route, query: forward.query) }
             .flatMap { store.cache.get($0) }
         if let held, held.isFresh(now: now) {
@@ -131,7 +159,7 @@ public final class Gateway: HTTPHandler {
             // Only a 2xx of this waiter's own account is everyone's; a refusal or failure belongs to
             // the credential that met it, and another credential asks for itself.
             if shared.leader != forward.credential {
-                guard case .entry(let entry, _) = shared.outcome, entry.account == account else {
+                guard let owner = shared.outcome.entryAccount, owner == account else {
                     return readAlone(forward, exchange, stale: held)
                 }
             }
@@ -142,9 +170,17 @@ public final class Gateway: HTTPHandler {
             if coalescer.leave(key, membership) { finish(exchange, Self.clientClosedRequest, .miss) }
         }
         guard membership.isLeader else { return Telemetry.increment(telemetry.coalescedWaits) }
-        let call = fetch(forward, verified: account != nil, on: exchange.client.loop) { [self] outcome in
+        let complete = { [self] (outcome: ReadOutcome) in
             coalescer.complete(key, with: SharedRead(outcome: outcome, leader: forward.credential))
         }
+        if let secondLevel, let account,
+            let cacheKey = CacheKey(account: account, route: forward.route, query: forward.query)
+        {
+            let pending = PendingRead(loop: exchange.client.loop)
+            coalescer.onAbandoned(key) { pending.cancel() }
+            return readThroughFleet(forward, key: cacheKey, fleet: secondLevel, pending: pending, complete: complete)
+        }
+        let call = fetch(forward, verified: account != nil, on: exchange.client.loop, completion: complete)
         coalescer.onAbandoned(key) { call.cancel() }
     }
 
@@ -159,7 +195,7 @@ public final class Gateway: HTTPHandler {
 
     /// One upstream call for a read, absorbed: learned from, stored per policy.
     @discardableResult
-    private func fetch(
+    func fetch(
         _ forward: Forward, verified: Bool, on loop: EventLoop, completion: @escaping (ReadOutcome) -> Void
     ) -> UpstreamCall {
         let endedBeforeRequest = store.isEnded(forward.route.execution)
@@ -167,20 +203,30 @@ public final class Gateway: HTTPHandler {
             forward.upstreamRequest, idempotent: true, admission: admission(forward, verified: verified), on: loop,
             timeout: nil
         ) { [self] result in
-            completion(absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest))
+            let outcome = absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest, on: loop)
+            // What one pod fetched, the fleet has (as long as it lives here).
+            if let secondLevel, case .entry(let entry, _) = outcome,
+                let key = CacheKey(account: entry.account, route: forward.route, query: forward.query)
+            {
+                secondLevel.store(key, entry, now: clock(), on: loop)
+            }
+            completion(outcome)
         }
     }
 
-    private func absorb(_ result: Result<UpstreamResponse, UpstreamFailure>, forward: Forward, endedBeforeRequest: Bool)
-        -> ReadOutcome
-    {
+    private func absorb(
+        _ result: Result<UpstreamResponse, UpstreamFailure>, forward: Forward, endedBeforeRequest: Bool,
+        on loop: EventLoop
+    ) -> ReadOutcome {
         let answer: UpstreamAnswer
         switch result {
         case .failure(let failure): return .failure(failure)
         case .success(let response): answer = UpstreamAnswer(response, view: executionView)
         }
         if answer.isMalformedSuccess { return .failure(.invalidResponse) }
-        guard let account = learning.learn(from: answer, forward: forward, now: clock()), answer.status.isSuccess else {
+        guard let account = learning.learn(from: answer, forward: forward, now: clock(), on: loop),
+            answer.status.isSuccess
+        else {
             return .passThrough(answer)
         }
         let stored = store.store(
@@ -201,6 +247,8 @@ public final class Gateway: HTTPHandler {
         switch outcome {
         case .entry(let entry, let bodies):
             response = renderer.reply(entry, .miss, now: now, forward: forward, fresh: bodies)
+        case .shared(let entry):
+            return finish(exchange, renderer.reply(entry, .sharedHit, now: now, forward: forward), .sharedHit)
         case .passThrough(let answer): response = renderer.passThrough(answer, .miss, forward: forward)
         case .failure(let failure): response = Renderer.failure(failure, .miss)
         }

@@ -4,11 +4,26 @@ import EventLoop
 import Foundation
 import HTTP
 import HTTPServer
+import Redis
 import Studio
 import Upstream
 
 /// The product's upstream: libcurl on the loops, its attempts counted by `Telemetry`.
 extension Gateway {
+    /// The fleet's second level, when `--redis` names one. The URL was checked when the
+    /// configuration was loaded; a Redis that is down is the client's to retry, never fatal.
+    static func secondLevel(_ config: GatewayConfig, logger: Logger) -> SecondLevel? {
+        guard let text = config.redis else { return nil }
+        do {
+            let url = try RedisURL(parsing: text, password: config.redisPassword)
+            logger.log(.info, "second level: \(url)")
+            return SecondLevel(client: RedisClient(url: url), prefix: config.redisPrefix)
+        } catch {
+            logger.log(.error, "second level off: --redis: \(error)")
+            return nil
+        }
+    }
+
     static func libcurl(_ config: GatewayConfig, telemetry: Telemetry, clock: @escaping @Sendable () -> Double)
         -> UpstreamService
     {

@@ -34,6 +34,13 @@ public struct GatewayConfig: Sendable, Equatable {
     public var adminListen: String? = nil
     /// Bearer token the admin listener requires; mandatory off loopback.
     public var adminToken: String? = nil
+    /// The fleet's shared second cache level, `redis://[:password@]host:port/db` or
+    /// `unix:///path/to/socket`; nil = each gateway caches alone.
+    public var redis: String? = nil
+    /// Overrides the URL's password (prefer env STUDIOGATE_REDIS_PASSWORD).
+    public var redisPassword: String? = nil
+    /// Namespace of every key and channel the gateway uses in Redis.
+    public var redisPrefix = "studiogate:"
     /// Start the embedded mock Studio and point the upstream at it.
     public var demo = false
 

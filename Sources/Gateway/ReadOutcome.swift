@@ -10,24 +10,35 @@ enum ReadOutcome: Sendable {
     case entry(CachedResponse, FreshBodies)
     /// An answer passed on as it is (errors, bodies that cannot be attributed to an account).
     case passThrough(UpstreamAnswer)
+    /// A fresh entry of the fleet's second level: no upstream call was made.
+    case shared(CachedResponse)
     case failure(UpstreamFailure)
 
     /// The upstream failed in a way an expired entry may cover (`--stale-if-error`): 429, 5xx, no
     /// answer. Never a refusal (401/403/404 are the caller's answer), never a full queue.
     var upstreamFailed: Bool {
         switch self {
-        case .entry: false
+        case .entry, .shared: false
         case .passThrough(let answer): answer.status == 429 || answer.status.isServerError
         case .failure(let failure): failure != .overloaded
         }
     }
 
-    /// For the access log: the upstream's status, 0 when it gave no HTTP answer.
-    var upstreamStatus: Int {
+    /// For the access log: the upstream's status, 0 when it gave no HTTP answer, nil when not asked.
+    var upstreamStatus: Int? {
         switch self {
         case .entry(let entry, _): entry.status.code
         case .passThrough(let answer): answer.status.code
         case .failure: 0
+        case .shared: nil
+        }
+    }
+
+    /// The account a cacheable answer belongs to (nil for refusals, failures, pass-throughs).
+    var entryAccount: String? {
+        switch self {
+        case .entry(let entry, _), .shared(let entry): entry.account
+        case .passThrough, .failure: nil
         }
     }
 }

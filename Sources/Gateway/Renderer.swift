@@ -28,6 +28,7 @@ struct Renderer: Sendable {
         if let contentType = entry.contentType { headers.add("Content-Type", contentType) }
         if let requestID = entry.requestID { headers.add("Twilio-Request-Id", requestID) }
         headers.add("X-Cache", outcome.headerValue)
+        if outcome == .sharedHit { headers.add("X-Cache-Level", "L2") }
         if outcome != .miss { headers.add("Age", String(Int(max(0, now - entry.storedAt)))) }
         headers.add("Vary", "Accept-Encoding")
         if forward.route.viaEngagements, let engagement = entry.engagementGzip {

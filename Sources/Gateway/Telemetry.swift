@@ -53,6 +53,7 @@ final class Telemetry: Sendable {
         let credentials: CredentialBook
         let connections: ConnectionGauge?
         let upstream: any UpstreamTransport
+        let secondLevel: SecondLevel?
     }
 
     /// Prometheus text format 0.0.4.
@@ -117,6 +118,24 @@ final class Telemetry: Sendable {
             "studiogate_upstream_writes_not_resent_total", "counter",
             "Writes answered 502 because their connection failed after they may have been sent.",
             [sample("studiogate_upstream_writes_not_resent_total", load(links.writesNotResent))])
+        if let fleet = gauges.secondLevel {
+            let redis = fleet.client.stats
+            family(
+                "studiogate_second_level_requests_total", "counter",
+                "Second-level (Redis) lookups by result; refused: a value that did not decode or named another account.",
+                [
+                    sample("studiogate_second_level_requests_total", "result=\"hit\"", load(fleet.hits)),
+                    sample("studiogate_second_level_requests_total", "result=\"miss\"", load(fleet.misses)),
+                    sample("studiogate_second_level_requests_total", "result=\"refused\"", load(fleet.refused)),
+                ])
+            family(
+                "studiogate_second_level_errors_total", "counter",
+                "Redis commands that failed (timeouts, errors, refused by the open circuit).",
+                [sample("studiogate_second_level_errors_total", load(redis.errors))])
+            family(
+                "studiogate_second_level_circuit_state", "gauge", "The Redis circuit: 0 closed, 1 open, 2 half-open.",
+                [sample("studiogate_second_level_circuit_state", fleet.client.circuitState.rawValue)])
+        }
         family(
             "studiogate_cache_entries", "gauge", "Entries held.", [sample("studiogate_cache_entries", stats.entries)])
         family(
@@ -161,12 +180,12 @@ final class Telemetry: Sendable {
         requests.withLock { $0 }
             .map { (route: $0.key.route.name, status: $0.key.status.code, cache: $0.key.cache, count: $0.value) }
             .sorted {
-                ($0.route, $0.status, $0.cache?.headerValue ?? "-") < (
-                    $1.route, $1.status, $1.cache?.headerValue ?? "-"
+                ($0.route, $0.status, $0.cache?.label ?? "-") < (
+                    $1.route, $1.status, $1.cache?.label ?? "-"
                 )
             }
             .map {
-                let labels = "route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache?.headerValue ?? "-")\""
+                let labels = "route=\"\($0.route)\",status=\"\($0.status)\",cache=\"\($0.cache?.label ?? "-")\""
                 return sample("studiogate_requests_total", labels, $0.count)
             }
     }

@@ -43,6 +43,9 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// The loops serving connections, e.g. for clients that keep per-loop connections of their own.
+    public var loops: [EventLoop] { group.loops }
+
     /// Stops taking new connections (graceful shutdown); open connections keep being served.
     /// The last loop to let go of the listening socket closes it.
     public func stopAccepting() {

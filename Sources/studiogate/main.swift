@@ -110,6 +110,7 @@ do {
 }
 let gateway = gatewayBox!
 gateway.restoreSnapshot()
+gateway.serve(on: server.loops)
 
 var admin: HTTPServer? = nil
 if let adminListen = config.adminListen {
