@@ -45,10 +45,12 @@ let package = Package(
             ]),
         // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
         .target(name: "CStartup"),
-        .executableTarget(name: "studiogate", dependencies: ["Gateway", "MockStudio", "CStartup"]),
+        // Every module an executable imports is named, so a change to its layout rebuilds the executable.
+        .executableTarget(
+            name: "studiogate", dependencies: ["Gateway", "MockStudio", "CStartup", "HTTPServer", "EventLoop"]),
         // A spec-faithful in-memory fake of Studio's Execution APIs with a control API for tests.
         .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio", "Compression", "Locking"]),
-        .executableTarget(name: "mock-studio", dependencies: ["MockStudio"]),
+        .executableTarget(name: "mock-studio", dependencies: ["MockStudio", "HTTPServer", "EventLoop"]),
         .testTarget(
             name: "StudioGateTests",
             dependencies: [

@@ -8,6 +8,7 @@ final class LoopContext {
     let loop: EventLoop
     let handler: any HTTPHandler
     let configuration: HTTPServerConfiguration
+    let tuning: ConnectionTuning
     var connections: [Int32: Connection] = [:]
     private(set) var date = HTTPDate.format()
     /// One read buffer per loop: reads land here, then only the bytes read are copied.
@@ -18,6 +19,7 @@ final class LoopContext {
         self.loop = loop
         self.handler = handler
         self.configuration = configuration
+        self.tuning = ConnectionTuning(configuration)
     }
 
     func tick() {
