@@ -375,6 +375,83 @@ def polling(build, seconds, services=4, executions=200, interval=0.25):
     return results
 
 
+def fleet(build, seconds, pods=4, executions=200, interval=0.25):
+    """The polling workload on a fleet: `pods` gateways, one polling service each, all in front of
+    one mock; independent caches against one shared Redis (--redis). Half the executions end during
+    the run. Then, with Redis: a second-level hit's latency against a first-level hit's."""
+    results = {}
+    for mode in ("independent", "shared"):
+        mock_port = free_port()
+        procs = [Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{mock_port}", "--threads", "1"], LOAD_CORES)]
+        wait_listening(mock_port)
+        mock_call(mock_port, "POST", "/__mock/seed", json.dumps({"count": executions, "context_bytes": 256, "status": "active"}).encode())
+        extra = []
+        if mode == "shared":
+            redis_port = free_port()
+            procs.append(Proc(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], LOAD_CORES))
+            wait_listening(redis_port)
+            extra = ["--redis", f"redis://127.0.0.1:{redis_port}/0"]
+        ports = [free_port() for _ in range(pods)]
+        for port in ports:
+            procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}",
+                               "--threads", "1", "--log-level", "warn", *extra], SERVER_CORES))
+        for port in ports:
+            wait_listening(port)
+        try:
+            before = upstream_count(mock_port)
+            stop = time.time() + seconds
+            queue = multiprocessing.Queue()
+            pollers = [multiprocessing.Process(target=poll_executions, args=(port, executions, interval, stop, queue)) for port in ports]
+            for poller in pollers:
+                poller.start()
+            ended_at = {}
+            for index in random.sample(range(executions), executions // 2):
+                time.sleep(random.uniform(0, seconds * 0.7 / (executions // 2)))
+                sid = seeded(index)
+                mock_call(mock_port, "POST", f"/__mock/executions/{sid}/end")
+                ended_at[sid] = time.time()
+            reports = [queue.get(timeout=seconds + 60) for _ in pollers]
+            for poller in pollers:
+                poller.join(10)
+            # Staleness: from the end to the moment each pod's poller saw it; the worst pod counts.
+            staleness = [seen[sid] - ended_at[sid] for _, seen in reports for sid in ended_at if sid in seen]
+            results[mode] = {"requests": sum(count for count, _ in reports), "upstream_calls": upstream_count(mock_port) - before,
+                             "max_staleness": max(staleness) if staleness else None}
+            if mode == "shared":
+                results["latency_ms"] = level_latency(ports[0], ports[1], mock_port)
+        finally:
+            for proc in reversed(procs):
+                proc.stop()
+    results["fewer_upstream_calls"] = results["independent"]["upstream_calls"] / max(1, results["shared"]["upstream_calls"])
+    return results
+
+
+def level_latency(first, second, mock_port, count=300):
+    """p50 of a second-level hit (an entry pod `first` fetched, asked of pod `second` for the first
+    time) against a first-level hit (the same request again), over one keep-alive connection each."""
+    mock_call(mock_port, "POST", "/__mock/seed", json.dumps({"count": count, "context_bytes": 1024, "status": "ended"}).encode())
+    a = http.client.HTTPConnection("127.0.0.1", first, timeout=10)
+    b = http.client.HTTPConnection("127.0.0.1", second, timeout=10)
+    def timed(conn, path):
+        started = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": AUTH})
+        response = conn.getresponse()
+        response.read()
+        return (time.perf_counter() - started) * 1000, response.getheader("X-Cache-Level")
+    timed(b, f"/v2/Flows/{FLOW}/Executions/{seeded(0)}")  # proves the credential on the second pod
+    l2, l1 = [], []
+    for index in range(1, count):
+        path = f"/v2/Flows/{FLOW}/Executions/{seeded(index)}/Context"
+        timed(a, f"/v2/Flows/{FLOW}/Executions/{seeded(index)}")  # learns it ended
+        timed(a, path)
+        ms, level = timed(b, path)
+        if level == "L2":
+            l2.append(ms)
+        l1.append(timed(b, path)[0])
+    return {"second_level_hits": len(l2), "l2_p50": statistics.median(l2) if l2 else None, "l1_p50": statistics.median(l1),
+            "l2_over_l1_p50": (statistics.median(l2) - statistics.median(l1)) if l2 else None}
+
+
 def herd(build, clients):
     """N concurrent identical misses with a slow upstream (300 ms)."""
     stack = Stack(build, seed={"count": 1, "context_bytes": 1024, "status": "ended"})
@@ -477,13 +554,16 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
-    parser.add_argument("--only", choices=["memory", "hit", "forward", "curl-ceiling"], help="run one scenario and print it (no files written)")
+    parser.add_argument("--only", choices=["memory", "hit", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
     args = parser.parse_args()
     if args.only == "memory":
         print(json.dumps(memory(args.build, 100_000), indent=1))
         return
     if args.only == "forward":
         print(json.dumps(forward_path(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
+        return
+    if args.only == "fleet":
+        print(json.dumps(fleet(args.build, 3 if args.smoke else 30), indent=1))
         return
     if args.only == "curl-ceiling":
         print(json.dumps(curl_ceiling(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
@@ -502,6 +582,8 @@ def main():
     report["miss"] = miss_path(args.build, 2 if args.smoke else 10)
     print("polling…", flush=True)
     report["polling"] = polling(args.build, 3 if args.smoke else 30)
+    print("fleet…", flush=True)
+    report["fleet"] = fleet(args.build, 3 if args.smoke else 30)
     print("herd…", flush=True)
     report["herd"] = herd(args.build, 100 if args.smoke else 1000)
     print("memory…", flush=True)
