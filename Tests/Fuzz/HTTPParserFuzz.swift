@@ -49,7 +49,7 @@ public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 continue
             case .request(let request):
                 precondition(request.body.count <= limits.maxBodyBytes, "body over the limit was accepted")
-                precondition(!request.method.isEmpty && !request.target.isEmpty)
+                precondition(!request.method.rawValue.isEmpty && !request.target.isEmpty)
                 inHead = true
                 headBytes = []
                 continue
