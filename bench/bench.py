@@ -244,20 +244,26 @@ http {{ access_log off; keepalive_requests 1000000;
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def forward_path(build, seconds, smoke):
-    """Every request names a different execution (nothing cached or coalesced): studiogate's
-    miss path against nginx proxy_pass, both forwarding to the same fast static upstream."""
-    stack = ForwardStack(build)
-    try:
-        script = os.path.join(stack.dir, "distinct.lua")
-        # A different start per process, so rounds never repeat an execution SID.
-        open(script, "w").write(f"""
+def distinct_executions_script(directory):
+    """A wrk script asking for a new execution SID on every request. A different start per
+    process, so rounds never repeat an execution SID."""
+    script = os.path.join(directory, "distinct.lua")
+    open(script, "w").write(f"""
 counter = {random.randrange(1 << 40)}
 request = function()
   counter = counter + 1
   return wrk.format("GET", string.format("/v2/Flows/{FLOW}/Executions/FN%032x", counter))
 end
 """ + open(os.path.join(HERE, "wrk-report.lua")).read())
+    return script
+
+
+def forward_path(build, seconds, smoke):
+    """Every request names a different execution (nothing cached or coalesced): studiogate's
+    miss path against nginx proxy_pass, both forwarding to the same fast static upstream."""
+    stack = ForwardStack(build)
+    try:
+        script = distinct_executions_script(stack.dir)
         ports = {"studiogate": stack.gw_port, "nginx": stack.nginx_port}
         for port in ports.values():
             status, _ = fetch(port, "GET", f"/v2/Flows/{FLOW}/Executions/FN{'a' * 32}", headers={"Authorization": AUTH})
@@ -278,14 +284,7 @@ def curl_ceiling(build, seconds, smoke):
     try:
         binary = os.path.join(stack.dir, "curl-ceiling")
         subprocess.run(["gcc", "-O2", "-o", binary, os.path.join(HERE, "curl-ceiling.c"), "-lcurl"], check=True)
-        script = os.path.join(stack.dir, "distinct.lua")
-        open(script, "w").write(f"""
-counter = {random.randrange(1 << 40)}
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", string.format("/v2/Flows/{FLOW}/Executions/FN%032x", counter))
-end
-""" + open(os.path.join(HERE, "wrk-report.lua")).read())
+        script = distinct_executions_script(stack.dir)
         server_port = write_static_server(stack)
         stack.procs.append(Proc(["nginx", "-c", os.path.join(stack.dir, "static-server.conf"), "-p", stack.dir], SERVER_CORES))
         wait_listening(server_port)
