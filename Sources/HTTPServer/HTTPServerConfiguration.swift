@@ -33,6 +33,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// Once everything read is parsed, an input buffer up to this capacity is kept for the next
     /// request; a larger one (left by a large body) is freed.
     public var inputKeptCapacity = 64 * 1024
+    /// Bytes one read may take from a socket (one buffer per loop, shared by its connections).
+    public var readBufferBytes = 64 * 1024
     /// Counts open connections, if given.
     public var connections: ConnectionGauge? = nil
     /// Receives operational messages (already rate-limited per cause).

@@ -12,7 +12,7 @@ final class LoopContext {
     var connections: [Int32: Connection] = [:]
     private(set) var date = HTTPDate.format()
     /// One read buffer per loop: reads land here, then only the bytes read are copied.
-    var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    var readBuffer: [UInt8]
     private var lastLogged: [String: (time: UInt64, suppressed: Int)] = [:]
 
     init(loop: EventLoop, handler: any HTTPHandler, configuration: HTTPServerConfiguration) {
@@ -20,6 +20,7 @@ final class LoopContext {
         self.handler = handler
         self.configuration = configuration
         self.tuning = ConnectionTuning(configuration)
+        readBuffer = [UInt8](repeating: 0, count: max(4096, configuration.readBufferBytes))
     }
 
     func tick() {
