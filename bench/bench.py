@@ -158,8 +158,12 @@ def side_by_side(ports, path, connections, seconds, rounds, extra=()):
     result = {name: {key: statistics.median(r[key] for r in results) for key in ("rps", "p50", "p99", "p999")}
               | {"errors": sum(r["errors"] for r in results), "requests": sum(r["requests"] for r in results)}
               for name, results in runs.items()}
-    ratios = [g["rps"] / n["rps"] for g, n in zip(runs["studiogate"], runs["nginx"])]
-    result["ratio"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "rounds": rounds}
+    for name in runs:
+        if name == "studiogate":
+            continue
+        ratios = [g["rps"] / n["rps"] for g, n in zip(runs["studiogate"], runs[name])]
+        key = "ratio" if name == "nginx" else f"ratio_vs_{name}"
+        result[key] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "rounds": rounds}
     return result
 
 
@@ -186,6 +190,57 @@ def hit_path(build, seconds, smoke):
             finally:
                 stack.stop()
     return rows, sweep, closing
+
+
+def hit_floor(build, seconds, smoke):
+    """Issue 16's table: a cached ended execution's Context from studiogate (--threads 1) against
+    nginx proxy_cache as in bench/nginx.conf, nginx proxy_cache tuned (cache on tmpfs, sendfile,
+    open_file_cache, keepalive_requests 1000000) and nginx serving the same bytes as a static file
+    (no cache lookup, no auth): the practical floor for answering from memory. All on the server
+    core, alternating rounds, medians."""
+    stack = Stack(build, threads=1, nginx=True, seed={"count": 4, "context_bytes": 1024, "status": "ended"})
+    tmp = tempfile.mkdtemp(prefix="studiogate-floor-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    os.chmod(tmp, 0o777)
+    try:
+        execution = f"/v2/Flows/{FLOW}/Executions/{seeded(0)}"
+        path = execution + "/Context"
+        for target in (execution, path):
+            fetch(stack.gw_port, "GET", target, headers={"Authorization": AUTH})
+        status, body = fetch(stack.gw_port, "GET", path, headers={"Authorization": AUTH})
+        assert status == 200, status
+        open(os.path.join(tmp, "context.json"), "wb").write(body)
+        os.chmod(os.path.join(tmp, "context.json"), 0o644)
+        tuned_port, static_port = free_port(), free_port()
+        common = (f"worker_processes 1; daemon off; error_log {tmp}/error.log warn; events {{ worker_connections 4096; }}"
+                  " http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;"
+                  " open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s; ")
+        tuned = common.replace("worker_processes 1;", f"worker_processes 1; pid {tmp}/tuned.pid;") + f"""
+  proxy_cache_path {tmp}/cache levels=1:2 keys_zone=studio:64m max_size=1g inactive=1d use_temp_path=off;
+  upstream studio {{ server 127.0.0.1:{stack.mock_port}; keepalive 32; }}
+  server {{ listen 127.0.0.1:{tuned_port} reuseport backlog=4096;
+    location / {{ proxy_pass http://studio; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_cache studio; proxy_cache_key "$http_authorization$request_uri"; proxy_cache_valid 200 1d;
+      proxy_cache_lock on; add_header X-Cache $upstream_cache_status; }} }} }}"""
+        static = common.replace("worker_processes 1;", f"worker_processes 1; pid {tmp}/static.pid;") + f"""
+  server {{ listen 127.0.0.1:{static_port} reuseport backlog=4096; root {tmp};
+    location / {{ default_type application/json; try_files /context.json =404; }} }} }}"""
+        for name, conf in (("tuned", tuned), ("static", static)):
+            conf_path = os.path.join(tmp, f"{name}.conf")
+            open(conf_path, "w").write(conf)
+            stack.procs.append(Proc(["nginx", "-c", conf_path, "-p", tmp], SERVER_CORES))
+        for port in (tuned_port, static_port):
+            wait_listening(port)
+        ports = {"studiogate": stack.gw_port, "nginx": stack.nginx_port, "nginx_tuned": tuned_port,
+                 "nginx_static": static_port}
+        for port in ports.values():
+            for _ in range(2):
+                fetch(port, "GET", path, headers={"Authorization": AUTH})
+        rounds = 1 if smoke else 3
+        return [(connections, side_by_side(ports, path, connections, seconds, rounds))
+                for connections in ((64,) if smoke else (1, 64, 256))]
+    finally:
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def miss_path(build, seconds):
@@ -553,13 +608,16 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
-    parser.add_argument("--only", choices=["memory", "hit", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
+    parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
     args = parser.parse_args()
     if args.only == "memory":
         print(json.dumps(memory(args.build, 100_000), indent=1))
         return
     if args.only == "forward":
         print(json.dumps(forward_path(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
+        return
+    if args.only == "hit-floor":
+        print(json.dumps(hit_floor(args.build, 2 if args.smoke else 4, args.smoke), indent=1))
         return
     if args.only == "fleet":
         print(json.dumps(fleet(args.build, 3 if args.smoke else 30), indent=1))
@@ -575,6 +633,8 @@ def main():
     report = {}
     print("hit path…", flush=True)
     report["hit"], sweep, report["no_keepalive"] = hit_path(args.build, seconds, args.smoke)
+    print("hit floor…", flush=True)
+    report["hit_floor"] = hit_floor(args.build, 2 if args.smoke else 4, args.smoke)
     print("forward…", flush=True)
     report["forward"] = forward_path(args.build, seconds, args.smoke)
     print("miss path…", flush=True)
