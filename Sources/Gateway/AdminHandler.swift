@@ -32,7 +32,8 @@ public struct AdminHandler: HTTPHandler {
                 return Self.json(401, #"{"error": "admin token required"}"#)
             }
         }
-        let (path, query) = (String(request.pathAndQuery.path), request.pathAndQuery.query)
+        let (pathPart, query) = request.pathAndQuery
+        let path = String(pathPart)
         let params = FormURLEncoded.parse(String(query))
         let execution = params.last { $0.name == "execution" }.flatMap { SID($0.value, prefix: "FN") }?.value
         let flow = params.last { $0.name == "flow" }.flatMap { SID($0.value, prefix: "FW") }?.value

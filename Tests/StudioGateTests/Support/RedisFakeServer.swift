@@ -28,23 +28,14 @@ final class RedisFakeServer: Sendable {
     /// `receiveBuffer`: SO_RCVBUF for accepted connections (small, so `neverRead` fills up early).
     init(_ behaviour: Behaviour, receiveBuffer: Int32? = nil) {
         self.behaviour = Locked(behaviour)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = LoopbackPort.bind()
         listenFD = fd
+        self.port = port
+        // Before listen(), so accepted connections inherit it.
         if var size = receiveBuffer {
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                _ = bind(fd, pointer, length)
-                _ = listen(fd, 16)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        port = UInt16(bigEndian: address.sin_port)
+        _ = listen(fd, 16)
         spawn { [self] in acceptLoop() }
     }
 
