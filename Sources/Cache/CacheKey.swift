@@ -1,17 +1,46 @@
 import Studio
 
+/// What one write invalidates: every view of one execution (named by its `FN` SID), or one flow's
+/// list pages (named by its `FW` SID). The prefix tells the two apart.
+public struct CacheGroup: Hashable, Sendable, CustomStringConvertible {
+    public let sid: SID
+
+    public init(_ sid: SID) { self.sid = sid }
+
+    /// `FN…` or `FW…/lists`, as in Redis keys and invalidation notices.
+    public init?(_ description: String) {
+        if description.hasSuffix("/lists") {
+            guard let flow = SID(description.dropLast(6), prefix: "FW") else { return nil }
+            sid = flow
+        } else {
+            guard let execution = SID(description, prefix: "FN") else { return nil }
+            sid = execution
+        }
+    }
+
+    public static func lists(flow: SID) -> CacheGroup { CacheGroup(flow) }
+
+    /// The execution's SID when the group is one execution's (nil for a flow's list pages).
+    public var execution: SID? { isExecution ? sid : nil }
+    public var isExecution: Bool { sid.withBytes { $0[1] == UInt8(ascii: "N") } }
+    public var description: String { isExecution ? sid.value : sid.value + "/lists" }
+}
+
 /// Where a response is stored: per account (the isolation rules), by canonical upstream path and sorted query.
-/// `group` ties together what one write must invalidate: every view of one execution, or one
-/// flow's list pages.
+/// `group` ties together what one write must invalidate.
 public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     public let account: String
     public let resource: String
-    public let group: String
+    public let group: CacheGroup
+    /// Account and resource mixed once, when the key is made: a hit hashes its key once, not per
+    /// lookup, and the bytes are mixed a word at a time (Hasher still finishes each lookup).
+    private let digest: UInt64
 
-    public init(account: String, resource: String, group: String) {
+    public init(account: String, resource: String, group: CacheGroup) {
         self.account = account
         self.resource = resource
         self.group = group
+        digest = KeyDigest.mix(resource, into: KeyDigest.mix(account, into: KeyDigest.seed))
     }
 
     public init?(account: String, route: StudioRoute, query: String) {
@@ -21,16 +50,14 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Executions-family routes only: flow admin paths are never cached.
-    public static func group(of route: StudioRoute) -> String? {
+    public static func group(of route: StudioRoute) -> CacheGroup? {
         guard let flow = route.flow else { return nil }
         switch route.resource {
-        case .executionList: return listGroup(flow: flow.value)
+        case .executionList: return .lists(flow: flow)
         case .flowAdmin: return nil
-        default: return route.execution?.value
+        default: return route.execution.map(CacheGroup.init)
         }
     }
-
-    public static func listGroup(flow: String) -> String { flow + "/lists" }
 
     /// Sorted by name, re-encoded the same way, so `?b=2&a=1` and `?a=1&b=2` share an entry. The
     /// sort is stable: a repeated name keeps its order (`?PageSize=2&PageSize=3` is not
@@ -43,11 +70,39 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         return pairs.isEmpty ? "" : "?" + FormURLEncoded.serialize(pairs)
     }
 
-    /// `group` is a function of `resource`, so it is left out of the hash (a lookup per hit).
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(account)
-        hasher.combine(resource)
+    /// `group` is a function of `resource`, so it is left out.
+    public static func == (left: CacheKey, right: CacheKey) -> Bool {
+        left.digest == right.digest && left.resource == right.resource && left.account == right.account
     }
 
+    public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+
     public var description: String { "\(account) \(resource)" }
+}
+
+/// A keyed multiply-xorshift over 8-byte words. The per-process random seed keeps an outsider
+/// from choosing colliding paths in advance; the dictionary's own seeded Hasher runs on top.
+enum KeyDigest {
+    static let seed = UInt64.random(in: .min ... .max)
+
+    static func mix(_ text: String, into state: UInt64) -> UInt64 {
+        var text = text
+        return text.withUTF8 { bytes in
+            var hash = state ^ UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15
+            var index = 0
+            let raw = UnsafeRawBufferPointer(bytes)
+            while index + 8 <= bytes.count {
+                hash = (hash ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+                hash ^= hash >> 32
+                index += 8
+            }
+            var tail: UInt64 = 0
+            while index < bytes.count {
+                tail = tail << 8 | UInt64(bytes[index])
+                index += 1
+            }
+            hash = (hash ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+            return hash ^ hash >> 29
+        }
+    }
 }

@@ -62,7 +62,7 @@ public final class CachedResponse: Sendable {
     /// Bytes charged against the cache budget: the body plus bookkeeping.
     public func cost(for key: CacheKey) -> Int {
         (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.resource.utf8.count
-            + key.account.utf8.count + key.group.utf8.count
+            + key.account.utf8.count
             + (contentType?.utf8.count ?? 0) + (requestID?.utf8.count ?? 0) + Self.overhead
     }
 

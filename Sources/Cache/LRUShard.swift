@@ -19,7 +19,7 @@ struct LRUShard {
     private var newest = -1
     private var oldest = -1
     /// group → first node of its list (entries of any account).
-    private var groupHeads: [String: Int] = [:]
+    private var groupHeads: [CacheGroup: Int] = [:]
     let budget: Int
     private(set) var bytes = 0
     private(set) var evictions = 0
@@ -91,7 +91,7 @@ struct LRUShard {
 
     /// Removes the group's entries (of every account) that match `predicate`; returns how many.
     @discardableResult
-    mutating func removeGroup(_ group: String, where predicate: (CacheKey, CachedResponse) -> Bool) -> Int {
+    mutating func removeGroup(_ group: CacheGroup, where predicate: (CacheKey, CachedResponse) -> Bool) -> Int {
         var victims: [CacheKey] = []
         var slot = groupHeads[group] ?? -1
         while slot >= 0, let node = nodes[slot] {

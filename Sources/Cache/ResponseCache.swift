@@ -19,14 +19,10 @@ public final class ResponseCache: Sendable {
         shards = (0..<count).map { _ in Shard(budget: max(1, budgetBytes / count)) }
     }
 
-    /// FNV-1a over the group's bytes: cheaper than a seeded hash, and a group (a SID, or a SID
-    /// and "/lists") only picks which lock to take; each shard's dictionary keeps seeded hashing.
-    private func shard(_ group: String) -> Shard {
-        var group = group
-        let hash = group.withUTF8 { bytes in
-            bytes.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
-        }
-        return shards[Int(hash % UInt64(shards.count))]
+    /// The group's SID mixed without a seed: it only picks which lock to take; each shard's
+    /// dictionary keeps seeded hashing.
+    private func shard(_ group: CacheGroup) -> Shard {
+        shards[Int((group.sid.fingerprint >> 32) % UInt64(shards.count))]
     }
 
     public func get(_ key: CacheKey) -> CachedResponse? {
@@ -47,7 +43,7 @@ public final class ResponseCache: Sendable {
     }
 
     @discardableResult
-    public func removeGroup(_ group: String, where predicate: (CacheKey, CachedResponse) -> Bool = { _, _ in true })
+    public func removeGroup(_ group: CacheGroup, where predicate: (CacheKey, CachedResponse) -> Bool = { _, _ in true })
         -> Int
     {
         shard(group).state.withLock { $0.removeGroup(group, where: predicate) }

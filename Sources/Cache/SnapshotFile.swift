@@ -30,7 +30,8 @@ public enum SnapshotFile {
         for (key, entry) in entries {
             var payload: [UInt8] = []
             for text in [
-                key.account, key.resource, key.group, entry.account, entry.contentType ?? "", entry.requestID ?? "",
+                key.account, key.resource, key.group.description, entry.account, entry.contentType ?? "",
+                entry.requestID ?? "",
             ] {
                 appendBytes(&payload, Array(text.utf8))
             }
@@ -105,7 +106,8 @@ public enum SnapshotFile {
 
     private static func decodeRecord(_ payload: [UInt8], now: Double) -> (CacheKey, CachedResponse)? {
         var reader = Reader(bytes: payload)
-        guard let account = reader.text(), let resource = reader.text(), let group = reader.text(),
+        guard let account = reader.text(), let resource = reader.text(), let groupText = reader.text(),
+            let group = CacheGroup(groupText),
             let owner = reader.text(),
             let contentType = reader.text(), let requestID = reader.text(), let status = reader.uint16(),
             let identityLength = reader.uint32(), let gzip = reader.blob(), let engagement = reader.blob(), reader.atEnd

@@ -35,7 +35,7 @@ public struct AdminHandler: HTTPHandler {
         let (pathPart, query) = request.pathAndQuery
         let path = String(pathPart)
         let params = FormURLEncoded.parse(String(query))
-        let execution = params.last { $0.name == "execution" }.flatMap { SID($0.value, prefix: "FN") }?.value
+        let execution = params.last { $0.name == "execution" }.flatMap { SID($0.value, prefix: "FN") }
         let flow = params.last { $0.name == "flow" }.flatMap { SID($0.value, prefix: "FW") }?.value
         let accountParam = params.last { $0.name == "account" }
         let account = accountParam.flatMap { SID($0.value, prefix: "AC") }?.value
@@ -70,7 +70,9 @@ public struct AdminHandler: HTTPHandler {
             // An execution belongs to one account: its status is forgotten unless the purge was
             // narrowed to another account and found nothing.
             if let execution, account == nil || purged > 0 { admin.store.statuses.forget(execution) }
-            let scope = [execution ?? flow, account.map { (execution ?? flow) == nil ? $0 : "account " + $0 }]
+            let scope = [
+                execution?.value ?? flow, account.map { (execution?.value ?? flow) == nil ? $0 : "account " + $0 },
+            ]
             admin.logger.log(.info, "admin purge \(scope.compactMap { $0 }.joined(separator: " ")): \(purged) entries")
             return Self.json(200, #"{"purged": \#(purged)}"#)
         default:
@@ -86,9 +88,9 @@ public struct AdminHandler: HTTPHandler {
 
     static let endpoints = ["/admin/stats": "GET", "/admin/entries": "GET", "/admin/purge": "POST"]
 
-    static func matches(_ key: CacheKey, execution: String?, flow: String?, account: String? = nil) -> Bool {
+    static func matches(_ key: CacheKey, execution: SID?, flow: String?, account: String? = nil) -> Bool {
         if let account, key.account != account { return false }
-        if let execution { return key.group == execution }
+        if let execution { return key.group == CacheGroup(execution) }
         if let flow { return key.resource.contains("/Flows/\(flow)/") }
         return account != nil
     }

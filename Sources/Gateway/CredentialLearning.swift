@@ -38,9 +38,11 @@ struct CredentialLearning: Sendable {
         secondLevel?.shareProof(
             forward.credential, account: account, family: forward.family, ttl: credentials.ttl, on: loop)
         if forward.route.resource == .execution, facts.status == "ended", let sid = forward.route.execution {
-            statuses.markEnded(sid.value)
+            statuses.markEnded(sid)
         }
-        for item in facts.items where item.status == "ended" { statuses.markEnded(item.sid) }
+        for item in facts.items where item.status == "ended" {
+            if let sid = SID(item.sid, prefix: "FN") { statuses.markEnded(sid) }
+        }
         return account
     }
 }

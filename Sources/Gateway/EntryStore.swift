@@ -35,7 +35,7 @@ final class EntryStore: Sendable {
         set { policyState.withLock { $0 = newValue } }
     }
 
-    func isEnded(_ execution: SID?) -> Bool { execution.map { statuses.isEnded($0.value) } ?? false }
+    func isEnded(_ execution: SID?) -> Bool { execution.map(statuses.isEnded) ?? false }
 
     /// Makes `answer` (a 2xx attributed to `account`) an entry and stores it unless policy says
     /// not to; with `engagementView` the entry carries that view too, made here once.
@@ -128,7 +128,7 @@ final class EntryStore: Sendable {
 
     /// What a successful write outdated: groups of entries to drop (everywhere, with a fleet).
     struct Invalidation: Equatable {
-        var group: String
+        var group: CacheGroup
         /// An update keeps permanent entries (an ended execution's data does not change).
         var shortLivedOnly: Bool
     }
@@ -140,10 +140,10 @@ final class EntryStore: Sendable {
     func invalidate(after method: HTTPMethod, route: StudioRoute, answer: UpstreamAnswer, account: String?, now: Double)
         -> (dropped: [Invalidation], stored: (key: CacheKey, entry: CachedResponse)?)
     {
-        guard let flow = route.flow?.value, route.resource != .flowAdmin else { return ([], nil) }
-        var dropped = [Invalidation(group: CacheKey.listGroup(flow: flow), shortLivedOnly: false)]
-        if let execution = route.execution?.value, route.resource == .execution, method == .delete || method == .post {
-            dropped.append(Invalidation(group: execution, shortLivedOnly: method == .post))
+        guard let flow = route.flow, route.resource != .flowAdmin else { return ([], nil) }
+        var dropped = [Invalidation(group: .lists(flow: flow), shortLivedOnly: false)]
+        if let execution = route.execution, route.resource == .execution, method == .delete || method == .post {
+            dropped.append(Invalidation(group: CacheGroup(execution), shortLivedOnly: method == .post))
         }
         for invalidation in dropped { drop(invalidation) }
         guard method == .post, route.resource == .execution, let account,
@@ -159,7 +159,7 @@ final class EntryStore: Sendable {
             cache.removeGroup(invalidation.group) { _, entry in !entry.isPermanent }
         } else {
             cache.removeGroup(invalidation.group)
-            if invalidation.group.hasPrefix("FN") { statuses.forget(invalidation.group) }
+            if let execution = invalidation.group.execution { statuses.forget(execution) }
         }
     }
 }

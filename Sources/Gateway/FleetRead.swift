@@ -54,7 +54,7 @@ extension Gateway {
     private func adopt(_ entry: CachedResponse?, key: CacheKey) -> CachedResponse? {
         guard let entry, entry.isFresh(now: clock()) else { return nil }
         store.cache.put(key, entry)
-        if entry.isPermanent, key.group.hasPrefix("FN") { store.statuses.markEnded(key.group) }
+        if entry.isPermanent, let execution = key.group.execution { store.statuses.markEnded(execution) }
         return entry
     }
 }

@@ -30,7 +30,7 @@ extension Gateway {
         let (entries, report) = SnapshotFile.decode(bytes, now: clock())
         for (key, entry) in entries {
             store.cache.put(key, entry)
-            if key.group.hasPrefix("FN") { store.statuses.markEnded(key.group) }
+            if let execution = key.group.execution { store.statuses.markEnded(execution) }
         }
         let level: Logger.Level = report.corrupt > 0 || report.truncated || report.unreadableHeader ? .warn : .info
         logger.log(

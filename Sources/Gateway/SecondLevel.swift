@@ -64,7 +64,7 @@ final class SecondLevel: Sendable {
     var channel: String { prefix + "invalidate" }
 
     func entryKey(_ key: CacheKey) -> String { "\(prefix){\(key.account)}:e:\(key.resource)" }
-    func groupKey(account: String, group: String) -> String { "\(prefix){\(account)}:g:\(group)" }
+    func groupKey(account: String, group: CacheGroup) -> String { "\(prefix){\(account)}:g:\(group)" }
     func leaseKey(_ key: CacheKey) -> String { "\(prefix){\(key.account)}:lease:\(key.resource)" }
     func proofKey(_ credential: SHA256Digest, family: Int) -> String { "\(prefix)proof:\(credential):\(family)" }
 
@@ -122,7 +122,7 @@ final class SecondLevel: Sendable {
     /// Drops a group's entries fleet-wide: the Redis copies, and (by a message every pod hears)
     /// each pod's own. `shortLivedOnly`: pods keep their permanent entries (an update).
     func invalidate(
-        account: String?, group: String, shortLivedOnly: Bool, on loop: EventLoop, _ done: @escaping () -> Void
+        account: String?, group: CacheGroup, shortLivedOnly: Bool, on loop: EventLoop, _ done: @escaping () -> Void
     ) {
         let message = Array("G \(shortLivedOnly ? "short" : "all") \(group) \(instance)".utf8)
         client.publish(channel, message, on: loop) { _ in }
@@ -184,7 +184,8 @@ final class SecondLevel: Sendable {
         guard words.count == 4, words[3] != instance else { return nil }
         switch words[0] {
         case "G" where words[1] == "short" || words[1] == "all":
-            return .dropGroup(EntryStore.Invalidation(group: String(words[2]), shortLivedOnly: words[1] == "short"))
+            guard let group = CacheGroup(String(words[2])) else { return nil }
+            return .dropGroup(EntryStore.Invalidation(group: group, shortLivedOnly: words[1] == "short"))
         case "P":
             guard let digest = SHA256Digest(hex: words[1]) else { return nil }
             if words[2] == "all" { return .forgetCredential(digest, family: nil) }

@@ -1,30 +1,62 @@
 /// A Twilio SID: a two-letter type prefix and 32 lowercase hex digits (`FW…`, `FN…`, `FT…`, `AC…`, `SK…`).
+/// Held as its 34 bytes inline (no heap string): routing a request makes up to three of them, and
+/// comparing or hashing one is a few word operations.
 public struct SID: Hashable, Sendable, CustomStringConvertible {
-    public let value: String
+    /// The ASCII bytes, in order: 4 × 8 + 2.
+    private var words: (UInt64, UInt64, UInt64, UInt64, UInt16) = (0, 0, 0, 0, 0)
 
     public init?<S: StringProtocol>(_ text: S, prefix: String) {
-        let value = String(text)
-        var bytes = value
+        var text = String(text)
         var prefix = prefix
-        guard bytes.withUTF8({ bytes in prefix.withUTF8 { Self.isValid(bytes, prefix: $0) } }) else { return nil }
-        self.value = value
-    }
-
-    /// Validates the bytes (a request path's segment) before making the one string kept.
-    public init?(bytes: UnsafeBufferPointer<UInt8>, prefix: StaticString) {
-        guard Self.isValid(bytes, prefix: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+        guard
+            let sid = text.withUTF8({ bytes in
+                prefix.withUTF8 { prefix in
+                    prefix.count == 2 ? SID(validating: bytes, prefix: (prefix[0], prefix[1])) : nil
+                }
+            })
         else { return nil }
-        value = String(decoding: bytes, as: UTF8.self)
+        self = sid
     }
 
-    private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>, prefix: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count == 34, prefix.count == 2, bytes[0] == prefix[0], bytes[1] == prefix[1] else { return false }
+    /// Validates the bytes (a request path's segment) and keeps them inline.
+    public init?(bytes: UnsafeBufferPointer<UInt8>, prefix: StaticString) {
+        guard let sid = SID(validating: bytes, prefix: (prefix.utf8Start[0], prefix.utf8Start[1])) else { return nil }
+        self = sid
+    }
+
+    private init?(validating bytes: UnsafeBufferPointer<UInt8>, prefix: (UInt8, UInt8)) {
+        guard bytes.count == 34, bytes[0] == prefix.0, bytes[1] == prefix.1 else { return nil }
         for byte in bytes[2...] where !((byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)) {
-            return false
+            return nil
         }
-        return true
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(bytes)) }
     }
 
-    public var prefix: Substring { value.prefix(2) }
+    /// The 34 bytes, for writing into keys and paths without making a string.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withUnsafeBytes(of: words) { try body(UnsafeRawBufferPointer(rebasing: $0[..<34])) }
+    }
+
+    /// The SID as a string (allocates: for keys, logs and paths off the hit path).
+    public var value: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+    public var prefix: String { withBytes { String(decoding: $0[..<2], as: UTF8.self) } }
     public var description: String { value }
+
+    /// An unseeded mix of the bytes: picks a lock shard, never a dictionary slot.
+    public var fingerprint: UInt64 {
+        (words.0 ^ words.1 &* 3 ^ words.2 &* 5 ^ words.3 &* 7 ^ UInt64(words.4)) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    public static func == (left: SID, right: SID) -> Bool {
+        left.words.0 == right.words.0 && left.words.1 == right.words.1 && left.words.2 == right.words.2
+            && left.words.3 == right.words.3 && left.words.4 == right.words.4
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
+        hasher.combine(words.4)
+    }
 }

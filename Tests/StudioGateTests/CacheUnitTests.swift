@@ -92,7 +92,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func key(_ name: String, group: String = "FN1", account: String = "ACa") -> CacheKey {
-        CacheKey(account: account, resource: "/v2/" + name, group: group)
+        CacheKey(account: account, resource: "/v2/" + name, group: testGroup(group))
     }
 
     func testLeastRecentlyUsedIsEvictedFirstWithinTheBudget() {
@@ -137,12 +137,12 @@ final class ResponseCacheTests: XCTestCase {
         cache.put(key("ctx", group: "FN1"), entry(10, expiresAt: 5))
         cache.put(key("ctx", group: "FN1", account: "ACb"), entry(10, expiresAt: 5, account: "ACb"))
         cache.put(key("other", group: "FN2"), entry(10, expiresAt: 5))
-        XCTAssertEqual(cache.removeGroup("FN1") { _, value in !value.isPermanent }, 2)
+        XCTAssertEqual(cache.removeGroup(testGroup("FN1")) { _, value in !value.isPermanent }, 2)
         XCTAssertNotNil(cache.get(key("exec", group: "FN1")))
         XCTAssertNil(cache.get(key("ctx", group: "FN1")))
         XCTAssertNil(cache.get(key("ctx", group: "FN1", account: "ACb")))
         XCTAssertNotNil(cache.get(key("other", group: "FN2")))
-        XCTAssertEqual(cache.removeGroup("FN1"), 1)
+        XCTAssertEqual(cache.removeGroup(testGroup("FN1")), 1)
         XCTAssertEqual(cache.stats.entries, 1)
     }
 
@@ -161,7 +161,7 @@ final class ResponseCacheTests: XCTestCase {
         let other = CacheKey(account: "ACb", route: route, query: "Page=1&PageSize=5")
         XCTAssertEqual(a, b)
         XCTAssertNotEqual(b, other)
-        XCTAssertEqual(a?.group, "FW\(String(repeating: "a", count: 32))/lists")
+        XCTAssertEqual(a?.group.description, "FW\(String(repeating: "a", count: 32))/lists")
         XCTAssertEqual(CacheKey.canonicalQuery("b=%41&a=x+y"), "?a=x%20y&b=A")
     }
 
@@ -312,7 +312,7 @@ final class ExecutionFactsTests: XCTestCase {
 final class SnapshotFileTests: XCTestCase {
     func sample(_ index: Int) -> (CacheKey, CachedResponse) {
         (
-            CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN\(index)", group: "FN\(index)"),
+            CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN\(index)", group: testGroup("FN\(index)")),
             CachedResponse(
                 status: 200, contentType: "application/json", requestID: index % 2 == 0 ? "RQ\(index)" : nil,
                 gzipBody: [UInt8](repeating: UInt8(index), count: 10 + index), identityLength: 99, account: "ACa",

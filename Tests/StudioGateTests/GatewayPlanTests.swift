@@ -135,7 +135,8 @@ final class AdminPurgeTests: XCTestCase {
                     status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
                     account: account, storedAt: 0, expiresAt: nil)
                 XCTAssertTrue(
-                    gateway.store.cache.put(CacheKey(account: account, resource: resource, group: execution), entry))
+                    gateway.store.cache.put(
+                        CacheKey(account: account, resource: resource, group: CacheGroup(execution)!), entry))
             }
             let list = CachedResponse(
                 status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
@@ -144,7 +145,7 @@ final class AdminPurgeTests: XCTestCase {
                 gateway.store.cache.put(
                     CacheKey(
                         account: account, resource: "/v2/Flows/\(flow)/Executions",
-                        group: CacheKey.listGroup(flow: flow)), list))
+                        group: CacheGroup(flow + "/lists")!), list))
         }
     }
 

@@ -25,7 +25,7 @@ final class SnapshotSafetyTests: XCTestCase {
     func sample() -> [(CacheKey, CachedResponse)] {
         [
             (
-                CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN1", group: "FN1"),
+                CacheKey(account: "ACa", resource: "/v2/Flows/FW/Executions/FN1", group: testGroup("FN1")),
                 CachedResponse(
                     status: 200, contentType: "application/json", requestID: nil, gzipBody: [1, 2, 3],
                     identityLength: 3,

@@ -137,6 +137,35 @@ final class RequestTargetTests: XCTestCase {
             XCTAssertThrowsError(try parse(target).get(), target)
         }
     }
+
+    /// The path check reads eight bytes at a time: random targets built from the bytes that matter,
+    /// at every offset within a word, agree with the rules stated plainly over String APIs.
+    func testWordAtATimeChecksAgreeWithThePlainRules() {
+        let alphabet: [UInt8] = Array("/%2fFeE05cC.\\#?ab".utf8) + [0x20, 0x7F, 0x80, 0x09, 0x21, 0x7E]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let bytes = [UInt8(ascii: "/")] + (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+            let target = String(decoding: bytes, as: UTF8.self)
+            let accepted = (try? parse(target).get()) != nil
+            XCTAssertEqual(accepted, Self.plainRulesAccept(target), target.debugDescription)
+        }
+    }
+
+    /// Visible ASCII without `\\` or `#`; no `.`/`..` segment and no %2F, %5C, %00 or %2E in the
+    /// path; visible ASCII without `#` in the query.
+    static func plainRulesAccept(_ target: String) -> Bool {
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(parts[0])
+        let query = parts.count > 1 ? String(parts[1]) : ""
+        let visible = { (text: String) in text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F } }
+        guard visible(path), visible(query), !path.contains("\\"), !path.contains("#"), !query.contains("#") else {
+            return false
+        }
+        let lower = path.lowercased()
+        guard !["%2f", "%5c", "%00", "%2e"].contains(where: { lower.contains($0) }) else { return false }
+        return !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == "." || $0 == ".." }
+    }
 }
 
 final class BasicCredentialsTests: XCTestCase {
