@@ -3,8 +3,9 @@ import HTTP
 /// One stored upstream answer. Immutable: a refresh replaces the whole entry.
 public final class CachedResponse: Sendable {
     public let status: HTTPStatus
-    public let contentType: String?
-    public let requestID: String?
+    /// Content-Type and Twilio-Request-Id as the response head carries them, rendered once when
+    /// stored: a hit copies them, it does not serialise them.
+    public let fields: RenderedFields
     /// The body gzip-compressed: at once for permanent entries; for short-lived ones on their first
     /// hit by a gzip client (a miss answers with the identity body, so a miss compresses nothing).
     public let gzipBody: [UInt8]?
@@ -20,15 +21,27 @@ public final class CachedResponse: Sendable {
     /// The v1 Engagement view of the same body, gzip-compressed, made on its first use.
     public let engagementGzip: [UInt8]?
 
-    public init(
+    public convenience init(
         status: HTTPStatus, contentType: String?, requestID: String?, gzipBody: [UInt8]?, identityBody: [UInt8]? = nil,
         identityLength: Int,
         account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil
     ) {
+        var fields = HTTPHeaders(capacity: 2)
+        if let contentType { fields.add("Content-Type", contentType) }
+        if let requestID { fields.add("Twilio-Request-Id", requestID) }
+        self.init(
+            status: status, fields: RenderedFields(fields), gzipBody: gzipBody, identityBody: identityBody,
+            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
+            engagementGzip: engagementGzip)
+    }
+
+    init(
+        status: HTTPStatus, fields: RenderedFields, gzipBody: [UInt8]?, identityBody: [UInt8]?, identityLength: Int,
+        account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]?
+    ) {
         precondition(gzipBody != nil || identityBody != nil, "an entry holds its body in one form at least")
         self.status = status
-        self.contentType = contentType
-        self.requestID = requestID
+        self.fields = fields
         self.gzipBody = gzipBody
         self.identityBody = identityBody
         self.identityLength = identityLength
@@ -38,11 +51,14 @@ public final class CachedResponse: Sendable {
         self.engagementGzip = engagementGzip
     }
 
+    /// Read back from `fields` (snapshots, the fleet's codec, logs: not per hit).
+    public var contentType: String? { fields.value("Content-Type") }
+    public var requestID: String? { fields.value("Twilio-Request-Id") }
+
     /// The same entry carrying its Engagement view too.
     public func withEngagementView(_ gzip: [UInt8]) -> CachedResponse {
         CachedResponse(
-            status: status, contentType: contentType, requestID: requestID, gzipBody: gzipBody,
-            identityBody: identityBody,
+            status: status, fields: fields, gzipBody: gzipBody, identityBody: identityBody,
             identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
             engagementGzip: gzip)
     }
@@ -50,7 +66,7 @@ public final class CachedResponse: Sendable {
     /// The same entry carrying its gzip body too.
     public func withGzipBody(_ gzip: [UInt8]) -> CachedResponse {
         CachedResponse(
-            status: status, contentType: contentType, requestID: requestID, gzipBody: gzip, identityBody: identityBody,
+            status: status, fields: fields, gzipBody: gzip, identityBody: identityBody,
             identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
             engagementGzip: engagementGzip)
     }
@@ -62,8 +78,7 @@ public final class CachedResponse: Sendable {
     /// Bytes charged against the cache budget: the body plus bookkeeping.
     public func cost(for key: CacheKey) -> Int {
         (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.resource.utf8.count
-            + key.account.utf8.count
-            + (contentType?.utf8.count ?? 0) + (requestID?.utf8.count ?? 0) + Self.overhead
+            + key.account.utf8.count + fields.bytes.count + Self.overhead
     }
 
     /// Everything per entry besides the bytes counted above: the object, the dictionary slot, the

@@ -1,3 +1,5 @@
+import HTTP
+
 /// What the cache did for one answer. Rendered as the `X-Cache` header here and nowhere else, and
 /// kept as this enum in metrics labels and the access log.
 enum CacheOutcome: Sendable, Hashable {
@@ -24,4 +26,39 @@ enum CacheOutcome: Sendable, Hashable {
     /// Metrics and the access log tell the two levels apart (`HIT-L2`); clients see `X-Cache: HIT`
     /// and, from the second level, `X-Cache-Level: L2`.
     var label: String { self == .sharedHit ? "HIT-L2" : headerValue }
+
+    /// The fields an entry's answer carries for this outcome, rendered once per process.
+    func renderedFields(gzip: Bool) -> RenderedFields {
+        switch (self, gzip) {
+        case (.hit, false): Self.rendered.hit.identity
+        case (.hit, true): Self.rendered.hit.gzip
+        case (.sharedHit, false): Self.rendered.sharedHit.identity
+        case (.sharedHit, true): Self.rendered.sharedHit.gzip
+        case (.miss, false): Self.rendered.miss.identity
+        case (.miss, true): Self.rendered.miss.gzip
+        case (.stale, false): Self.rendered.stale.identity
+        case (.stale, true): Self.rendered.stale.gzip
+        case (.bypass, false): Self.rendered.bypass.identity
+        case (.bypass, true): Self.rendered.bypass.gzip
+        }
+    }
+
+    private struct Variants {
+        let identity: RenderedFields
+        let gzip: RenderedFields
+
+        init(_ outcome: CacheOutcome) {
+            var fields: HTTPHeaders = ["X-Cache": outcome.headerValue]
+            if outcome == .sharedHit { fields.add("X-Cache-Level", "L2") }
+            fields.add("Vary", "Accept-Encoding")
+            identity = RenderedFields(fields)
+            fields.add("Content-Encoding", "gzip")
+            gzip = RenderedFields(fields)
+        }
+    }
+
+    private static let rendered = (
+        hit: Variants(.hit), sharedHit: Variants(.sharedHit), miss: Variants(.miss), stale: Variants(.stale),
+        bypass: Variants(.bypass)
+    )
 }

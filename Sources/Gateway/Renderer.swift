@@ -24,19 +24,13 @@ struct Renderer: Sendable {
             entry = viewed.entry
             if fresh != nil { fresh?.engagement = viewed.engagement }
         }
-        var headers = HTTPHeaders(capacity: 6)
-        if let contentType = entry.contentType { headers.add("Content-Type", contentType) }
-        if let requestID = entry.requestID { headers.add("Twilio-Request-Id", requestID) }
-        headers.add("X-Cache", outcome.headerValue)
-        if outcome == .sharedHit { headers.add("X-Cache-Level", "L2") }
-        if outcome != .miss { headers.add("Age", String(Int(max(0, now - entry.storedAt)))) }
-        headers.add("Vary", "Accept-Encoding")
+        let age = outcome == .miss ? nil : Int(max(0, now - entry.storedAt))
         if forward.route.viaEngagements, let engagement = entry.engagementGzip {
-            if forward.acceptsGzip { return Self.gzipped(entry, engagement, headers) }
+            if forward.acceptsGzip { return Self.response(entry, outcome, age: age, gzip: true, body: engagement) }
             let body =
                 fresh?.engagement
                 ?? inflated.body(of: entry, engagementView: true) { EntryStore.inflated(engagement) }
-            return HTTPResponse(status: entry.status, headers: headers, body: body)
+            return Self.response(entry, outcome, age: age, gzip: false, body: body)
         }
         // A gzip client gets the stored gzip; a short-lived entry is compressed on its first such
         // hit (a miss answers with the identity body it has at hand instead).
@@ -45,21 +39,25 @@ struct Renderer: Sendable {
                 ?? (fresh == nil
                     ? store.addingGzip(to: entry, route: forward.route, query: forward.query).gzipBody : nil)
         {
-            return Self.gzipped(entry, gzip, headers)
+            return Self.response(entry, outcome, age: age, gzip: true, body: gzip)
         }
         if let identity = fresh?.execution ?? entry.identityBody {
-            return HTTPResponse(status: entry.status, headers: headers, body: identity)
+            return Self.response(entry, outcome, age: age, gzip: false, body: identity)
         }
         // Stored compressed only (a permanent entry): inflate, once per hot entry.
         let gzip = entry.gzipBody ?? []
         let body = inflated.body(of: entry, engagementView: false) { EntryStore.inflated(gzip) }
-        return HTTPResponse(status: entry.status, headers: headers, body: body)
+        return Self.response(entry, outcome, age: age, gzip: false, body: body)
     }
 
-    private static func gzipped(_ entry: CachedResponse, _ gzip: [UInt8], _ headers: HTTPHeaders) -> HTTPResponse {
-        var headers = headers
-        headers.add("Content-Encoding", "gzip")
-        return HTTPResponse(status: entry.status, headers: headers, body: gzip)
+    /// An entry's answer: its own fields and its outcome's, both rendered before the request came.
+    private static func response(
+        _ entry: CachedResponse, _ outcome: CacheOutcome, age: Int?, gzip: Bool, body: [UInt8]
+    ) -> HTTPResponse {
+        var response = HTTPResponse(status: entry.status, body: body)
+        response.rendered = (entry.fields, outcome.renderedFields(gzip: gzip))
+        response.age = age
+        return response
     }
 
     /// An answer passed on: its Execution view, translated again for Engagement routes.

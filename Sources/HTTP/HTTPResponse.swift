@@ -4,6 +4,19 @@ public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Fields rendered ahead of time, sent after `headers`: a cached entry's own, then the fixed
+    /// fields of how it was served. Copied as they are (no per-field work per request).
+    public var rendered: (RenderedFields, RenderedFields) = (.none, .none)
+    /// `Age` (RFC 9111 §5.1) of an answer from a cache, written as a number without a string.
+    public var age: Int?
+
+    /// Every field the head will carry besides the server's framing (tests, logs; not per request).
+    public var allFields: HTTPHeaders {
+        var all = headers
+        for block in [rendered.0, rendered.1] { for (name, value) in block.fields { all.add(name, value) } }
+        if let age { all.add("Age", String(age)) }
+        return all
+    }
 
     public init(status: HTTPStatus, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.status = status

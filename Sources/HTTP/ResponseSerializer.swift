@@ -42,12 +42,18 @@ public enum ResponseSerializer {
             + "Date: \r\nContent-Length: 18446744073709551615\r\nConnection: keep-alive\r\n\r\n".utf8.count
             + date.utf8.count
         for (name, value) in response.headers { capacity += name.utf8.count + value.utf8.count + 4 }
+        capacity +=
+            response.rendered.0.bytes.count + response.rendered.1.bytes.count
+            + "Age: 18446744073709551615\r\n".utf8.count
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
             var head = HeadWriter(buffer: scratch)
             statusLine.withUnsafeBufferPointer { head.write($0) }
             for (name, value) in response.headers where !serverOwned(name) {
                 head.field(name, value)  // the server owns framing; a handler cannot smuggle its own
             }
+            response.rendered.0.bytes.withUnsafeBufferPointer { head.write($0) }
+            response.rendered.1.bytes.withUnsafeBufferPointer { head.write($0) }
+            if let age = response.age { head.field("Age", age) }
             head.field("Date", date)
             if !noBody { head.field("Content-Length", response.body.count) }
             if close {
@@ -66,7 +72,7 @@ public enum ResponseSerializer {
             ($0, Array("HTTP/1.1 \($0) \($0.reasonPhrase)\r\n".utf8))
         })
 
-    private static func serverOwned(_ name: String) -> Bool {
+    static func serverOwned(_ name: String) -> Bool {
         guard let first = name.utf8.first.map({ $0 | 0x20 }),
             first == UInt8(ascii: "c") || first == UInt8(ascii: "t") || first == UInt8(ascii: "d")
         else {

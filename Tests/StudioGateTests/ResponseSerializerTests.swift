@@ -51,6 +51,30 @@ final class ResponseSerializerTests: XCTestCase {
         XCTAssertEqual(serialized.components(separatedBy: "\r\n").filter { $0.hasPrefix("Set-Cookie") }.count, 0)
     }
 
+    /// A cached entry's answer: its rendered blocks follow the dynamic fields, then Age, then the
+    /// server's framing. Rendering drops line breaks and framing fields once, when the block is made.
+    func testRenderedFieldsAndAgeAreCopiedIntoTheHead() {
+        let entry = RenderedFields(
+            ["Content-Type": "application/json", "Twilio-Request-Id": "RQ1\r\nSet-Cookie: x", "Content-Length": "9"])
+        let outcome = RenderedFields(["X-Cache": "HIT"])
+        var response = HTTPResponse(status: 200, headers: ["X-Dynamic": "1"], text: "{}")
+        response.rendered = (entry, outcome)
+        response.age = 42
+        XCTAssertEqual(
+            text(response),
+            "HTTP/1.1 200 OK\r\nX-Dynamic: 1\r\nContent-Type: application/json\r\nTwilio-Request-Id: RQ1Set-Cookie: x\r\n"
+                + "X-Cache: HIT\r\nAge: 42\r\nDate: \(date)\r\nContent-Length: 2\r\n\r\n{}")
+        XCTAssertEqual(entry.value("twilio-request-id"), "RQ1Set-Cookie: x")
+        XCTAssertEqual(entry.value("Content-Type"), "application/json")
+        XCTAssertNil(entry.value("Content-Length"))
+        XCTAssertNil(entry.value("Content"))
+        XCTAssertEqual(
+            response.allFields.map(\.name), ["X-Dynamic", "Content-Type", "Twilio-Request-Id", "X-Cache", "Age"])
+        XCTAssertEqual(response.allFields["Age"], "42")
+        XCTAssertEqual(RenderedFields.none.fields.count, 0)
+        XCTAssertNil(RenderedFields.none.value("Age"))
+    }
+
     func testNoBodyStatusesAndUnknownStatusesAndAppending() {
         XCTAssertEqual(
             text(HTTPResponse(status: 204, text: "ignored")), "HTTP/1.1 204 No Content\r\nDate: \(date)\r\n\r\n")

@@ -92,9 +92,14 @@ final class RecordingClient: ClientChannel, @unchecked Sendable {
         }
     }
 
+    /// The answer with every field in `headers`, as the client reads them (rendered blocks and Age included).
     func answer(timeout: Double = 5) throws -> HTTPResponse {
         guard answered.wait(timeout: .now() + timeout) == .success else { throw NoAnswer(seconds: timeout) }
-        return response.withLock { $0! }
+        var answer = response.withLock { $0! }
+        answer.headers = answer.allFields
+        answer.rendered = (.none, .none)
+        answer.age = nil
+        return answer
     }
 
     var isAnswered: Bool { response.withLock { $0 != nil } }
