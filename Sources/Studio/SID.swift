@@ -26,10 +26,28 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
 
     private init?(validating bytes: UnsafeBufferPointer<UInt8>, prefix: (UInt8, UInt8)) {
         guard bytes.count == 34, bytes[0] == prefix.0, bytes[1] == prefix.1 else { return nil }
-        for byte in bytes[2...] where !((byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)) {
-            return nil
-        }
         withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(bytes)) }
+        // The 32 digits are bytes 2..<34: the last six bytes of the first word, then three whole
+        // words, then the two bytes of the last (padded with digits to check whole words).
+        let digitsOfFirst = words.0 & ~0xFFFF | 0x3030  // the prefix's two bytes replaced by digits
+        let lastWord = UInt64(words.4) | 0x3030_3030_3030_0000
+        guard
+            Self.allLowerHex(digitsOfFirst) && Self.allLowerHex(words.1) && Self.allLowerHex(words.2)
+                && Self.allLowerHex(words.3) && Self.allLowerHex(lastWord)
+        else { return nil }
+    }
+
+    /// Every byte of `word` is `0`-`9` or `a`-`f`. Per byte (no carries cross bytes: each is first
+    /// checked to be below 0x80): digits are 0x30...0x39, lowercase hex letters 0x61...0x66.
+    @inline(__always) private static func allLowerHex(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        guard word & highs == 0 else { return false }
+        // x >= n  ⟺  high bit of (x + 0x80 - n) set, for x, n < 0x80.
+        func atLeast(_ n: UInt64) -> UInt64 { (word &+ ones &* (0x80 - n)) & highs }
+        let digit = atLeast(0x30) & ~atLeast(0x3A)
+        let letter = atLeast(0x61) & ~atLeast(0x67)
+        return digit | letter == highs
     }
 
     /// The 34 bytes, for writing into keys and paths without making a string.

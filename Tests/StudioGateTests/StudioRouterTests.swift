@@ -91,6 +91,24 @@ final class StudioRouterTests: XCTestCase {
         XCTAssertNil(SID("FW" + String(repeating: "A", count: 32), prefix: "FW"))
         XCTAssertNil(SID("FW" + String(repeating: "é", count: 16), prefix: "FW"))
     }
+
+    /// Digits are checked a word at a time: every byte value in every digit position gives the
+    /// same answer as the plain rule, and the SID reads back as it was written.
+    func testEveryByteInEveryDigitPositionIsCheckedLikeThePlainRule() {
+        let valid = Array(("FN" + "0123456789abcdef0123456789abcdef").utf8)
+        for position in 2..<34 {
+            for byte in 0...255 {
+                var bytes = valid
+                bytes[position] = UInt8(byte)
+                let sid = bytes.withUnsafeBufferPointer { SID(bytes: $0, prefix: "FN") }
+                let plain = (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte)
+                XCTAssertEqual(sid != nil, plain, "byte \(byte) at \(position)")
+                if let sid { XCTAssertEqual(Array(sid.value.utf8), bytes) }
+            }
+        }
+        XCTAssertNil(valid.withUnsafeBufferPointer { SID(bytes: $0, prefix: "FW") })
+        XCTAssertEqual(SID(String(decoding: valid, as: UTF8.self), prefix: "FN")?.prefix, "FN")
+    }
 }
 
 final class RequestTargetTests: XCTestCase {
