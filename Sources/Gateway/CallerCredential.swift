@@ -1,4 +1,5 @@
 import Auth
+import Glibc
 import Studio
 
 /// The caller's credential as the gateway uses it: the SHA-256 digest that keys proofs in the
@@ -23,8 +24,23 @@ final class CallerCredential: Sendable {
     }
 
     /// `previous` if it was derived from this same value, otherwise a fresh derivation.
+    private func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var authorization = authorization
+        return authorization.withUTF8 { own in
+            own.count == bytes.count && (own.isEmpty || memcmp(own.baseAddress!, bytes.baseAddress!, own.count) == 0)
+        }
+    }
+
+    /// The bytes are compared in place: a connection's repeated credential makes no string.
+    static func derive(_ authorization: UnsafeRawBufferPointer, reusing previous: CallerCredential?)
+        -> CallerCredential?
+    {
+        if let previous, previous.matches(authorization) { return previous }
+        return CallerCredential(authorization: String(decoding: authorization, as: UTF8.self))
+    }
+
     static func derive(_ authorization: String, reusing previous: CallerCredential?) -> CallerCredential? {
-        if let previous, previous.authorization == authorization { return previous }
-        return CallerCredential(authorization: authorization)
+        var authorization = authorization
+        return authorization.withUTF8 { derive(UnsafeRawBufferPointer($0), reusing: previous) }
     }
 }

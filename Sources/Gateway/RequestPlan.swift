@@ -6,14 +6,14 @@ import Upstream
 
 /// A request that passed every check and goes to the cache or the upstream.
 struct Forward: Sendable {
-    var method: HTTPMethod
-    var requestHeaders: HTTPHeaders
-    var body: [UInt8]
+    /// The client's request as parsed (kept whole: its fields are read again only for an upstream call).
+    var request: HTTPRequest
     var route: StudioRoute
     var query: String
     var caller: CallerCredential
     var acceptsGzip: Bool
 
+    var method: HTTPMethod { request.method }
     var pathAndQuery: String { route.upstreamPath + (query.isEmpty ? "" : "?" + query) }
     var credential: SHA256Digest { caller.digest }
     var username: String { caller.username }
@@ -37,8 +37,8 @@ struct Forward: Sendable {
     var upstreamRequest: UpstreamRequest {
         UpstreamRequest(
             method: method.rawValue, pathAndQuery: pathAndQuery,
-            headers: RequestPlanner.forwardedHeaders(requestHeaders),
-            body: body)
+            headers: RequestPlanner.forwardedHeaders(request.headers),
+            body: request.body)
     }
 }
 
@@ -72,8 +72,9 @@ struct RequestPlanner: Sendable {
             response.headers.add("Allow", route.allowedMethods.map(\.rawValue).joined(separator: ", "))
             return .respond(response)
         }
-        guard let authorization = request.headers["Authorization"],
-            let caller = CallerCredential.derive(authorization, reusing: knownCaller)
+        var caller: CallerCredential? = nil
+        _ = request.withField("Authorization") { caller = CallerCredential.derive($0, reusing: knownCaller) }
+        guard let caller
         else {
             var response = Renderer.error(.unauthorized)
             response.headers.add("WWW-Authenticate", #"Basic realm="Twilio API""#)
@@ -81,8 +82,8 @@ struct RequestPlanner: Sendable {
         }
         return .forward(
             Forward(
-                method: request.method, requestHeaders: request.headers, body: request.body, route: route,
-                query: target.query, caller: caller, acceptsGzip: Self.acceptsGzip(request.headers)))
+                request: request, route: route, query: target.query, caller: caller,
+                acceptsGzip: Self.acceptsGzip(request)))
     }
 
     /// The route a refused request matched (401 and 405 are decided after routing), for metrics.
@@ -107,12 +108,16 @@ struct RequestPlanner: Sendable {
 
     /// `Accept-Encoding` names gzip (or x-gzip) with a non-zero q. Runs per request, so it
     /// works on the UTF-8 view without Foundation.
-    static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
-        headers.tokens("Accept-Encoding").contains { token in
-            let parts = token.utf8.split(separator: UInt8(ascii: ";")).map(trimmedOWS)
-            guard let coding = parts.first, coding.elementsEqual("gzip".utf8) || coding.elementsEqual("x-gzip".utf8)
+    static func acceptsGzip(_ request: HTTPRequest) -> Bool {
+        request.containsToken(in: "Accept-Encoding") { token in
+            let parts = token.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true).map {
+                HTTPRequest.trimmed(UnsafeRawBufferPointer(rebasing: $0))
+            }
+            guard let coding = parts.first,
+                HTTPRequest.tokenEquals(coding, "gzip") || HTTPRequest.tokenEquals(coding, "x-gzip")
             else { return false }
-            guard let q = parts.dropFirst().first(where: { $0.starts(with: "q=".utf8) }) else { return true }
+            guard let q = parts.dropFirst().first(where: { $0.count >= 2 && $0[0] | 0x20 == 0x71 && $0[1] == 0x3D })
+            else { return true }
             return q.dropFirst(2).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
         }
     }

@@ -155,19 +155,40 @@ public struct RequestParser: Sendable {
         }
         guard request.version.major == 1, request.version.minor <= 1 else { return .failure(.versionNotSupported) }
 
-        var fields: [HTTPHeaders.Field] = []
-        fields.reserveCapacity(fieldCount)
-        var lineStart = firstLF + 1
-        while lineStart < head.count - 2 {  // the last two bytes are the empty line
-            let lineEnd = Self.find(ByteClass.lf, in: head, from: lineStart, to: head.count)!
-            switch parseField(UnsafeRawBufferPointer(rebasing: head[lineStart..<(lineEnd - 1)])) {
-            case .success(let field): fields.append(field)
-            case .failure(let error): return .failure(error)
+        // The fields are checked on the raw bytes and copied, as `name:value` lines, straight into
+        // the one string the request keeps; what framing depends on is read on the way.
+        var facts = FramingFacts()
+        var failure: HTTPParseError? = nil
+        let fieldLines = [UInt8](unsafeUninitializedCapacity: max(1, head.count - firstLF)) { lines, count in
+            var written = 0
+            var lineStart = firstLF + 1
+            while lineStart < head.count - 2 {  // the last two bytes are the empty line
+                let lineEnd = Self.find(ByteClass.lf, in: head, from: lineStart, to: head.count)!
+                switch parseField(UnsafeRawBufferPointer(rebasing: head[lineStart..<(lineEnd - 1)])) {
+                case .failure(let error):
+                    failure = error
+                    return
+                case .success(let (name, value)):
+                    facts.note(name: name, value: value)
+                    func copy(_ part: UnsafeRawBufferPointer) {
+                        guard let base = part.baseAddress else { return }
+                        memcpy(lines.baseAddress! + written, base, part.count)
+                        written += part.count
+                    }
+                    copy(name)
+                    lines[written] = UInt8(ascii: ":")
+                    written += 1
+                    copy(value)
+                    lines[written] = UInt8(ascii: "\n")
+                    written += 1
+                }
+                lineStart = lineEnd + 1
             }
-            lineStart = lineEnd + 1
+            count = written
         }
-        request.headers = HTTPHeaders(fields)
-        switch frame(request) {
+        if let failure { return .failure(failure) }
+        request.fieldLines = fieldLines
+        switch frame(facts, version: request.version) {
         case .failure(let error): return .failure(error)
         case .success(let (framing, expectsContinue)): return .success((request, framing, expectsContinue))
         }
@@ -197,18 +218,27 @@ public struct RequestParser: Sendable {
             let major = digit(version[5]), version[6] == UInt8(ascii: "."), let minor = digit(version[7])
         else { return nil }
         return HTTPRequest(
-            method: HTTPMethod(String(decoding: line[0..<firstSpace], as: UTF8.self)),
+            method: Self.method(UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])),
             target: String(decoding: line[(firstSpace + 1)..<secondSpace], as: UTF8.self),
             version: HTTPVersion(major: major, minor: minor)
         )
+    }
+
+    /// GET and POST are most of the traffic: named without decoding a string.
+    private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
+        if bytes.count == 3, memcmp(bytes.baseAddress!, "GET", 3) == 0 { return .get }
+        if bytes.count == 4, memcmp(bytes.baseAddress!, "POST", 4) == 0 { return .post }
+        return HTTPMethod(String(decoding: bytes, as: UTF8.self))
     }
 
     private func digit(_ byte: UInt8) -> Int? {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? Int(byte - UInt8(ascii: "0")) : nil
     }
 
-    /// field-name ":" OWS field-value OWS
-    private func parseField(_ line: UnsafeRawBufferPointer) -> Result<HTTPHeaders.Field, HTTPParseError> {
+    /// field-name ":" OWS field-value OWS → the name and the value without OWS, as views of `line`.
+    private func parseField(_ line: UnsafeRawBufferPointer) -> Result<
+        (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer), HTTPParseError
+    > {
         if let first = line.first, first == ByteClass.space || first == ByteClass.tab {
             return .failure(.badRequest("obsolete line folding"))
         }
@@ -232,54 +262,52 @@ public struct RequestParser: Sendable {
                 return .failure(.badRequest("invalid character in header value"))
             }
         }
-        let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         return .success(
             (
-                Self.commonName(name) ?? String(decoding: name, as: UTF8.self),
-                String(decoding: line[valueStart..<valueEnd], as: UTF8.self)
+                UnsafeRawBufferPointer(rebasing: line[0..<colon]),
+                UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
             ))
     }
 
-    /// Names clients send on every request, spelled as here: the literal is used instead of a
-    /// newly decoded string.
-    private static let commonNames = [
-        "Host", "Authorization", "Accept", "Accept-Encoding", "User-Agent", "Connection", "Content-Type",
-        "Content-Length",
-    ]
+    /// What framing depends on, counted while the fields are read (every request).
+    private struct FramingFacts {
+        var hosts = 0
+        var transferEncodings: [String] = []
+        var lengths: [String] = []
+        var expect: String? = nil
 
-    private static func commonName(_ bytes: UnsafeRawBufferPointer) -> String? {
-        commonNames.first { name in
-            name.utf8.count == bytes.count
-                && name.utf8.withContiguousStorageIfAvailable {
-                    memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
-                } == true
+        mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+            switch name.count {
+            case 4 where Self.named(name, "host"): hosts += 1
+            case 6 where Self.named(name, "expect"): expect = expect ?? String(decoding: value, as: UTF8.self)
+            case 14 where Self.named(name, "content-length"): lengths.append(String(decoding: value, as: UTF8.self))
+            case 17 where Self.named(name, "transfer-encoding"):
+                transferEncodings.append(String(decoding: value, as: UTF8.self))
+            default: return
+            }
+        }
+
+        private static func named(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+            for index in 0..<bytes.count where bytes[index] | 0x20 != lowercase.utf8Start[index] { return false }
+            return true
         }
     }
 
     /// Decides how the body is delimited (RFC 9112 §6), refusing every ambiguous combination, and
     /// whether the client waits for a 100 Continue.
-    private func frame(_ request: HTTPRequest) -> Result<(Framing, expectsContinue: Bool), HTTPParseError> {
-        // One pass over the fields (every request comes here): count what framing depends on.
-        var hosts = 0
-        var transferEncodings: [String] = []
-        var lengths: [String] = []
-        var expect: String? = nil
-        for (name, value) in request.headers {
-            switch name.utf8.count {
-            case 4 where asciiCaseInsensitiveEquals(name, "Host"): hosts += 1
-            case 6 where asciiCaseInsensitiveEquals(name, "Expect"): expect = expect ?? value
-            case 14 where asciiCaseInsensitiveEquals(name, "Content-Length"): lengths.append(value)
-            case 17 where asciiCaseInsensitiveEquals(name, "Transfer-Encoding"): transferEncodings.append(value)
-            default: continue
-            }
-        }
-        if hosts > 1 || (request.version == .http11 && hosts == 0) {
+    private func frame(_ facts: FramingFacts, version: HTTPVersion) -> Result<
+        (Framing, expectsContinue: Bool), HTTPParseError
+    > {
+        let (hosts, transferEncodings, lengths, expect) = (
+            facts.hosts, facts.transferEncodings, facts.lengths, facts.expect
+        )
+        if hosts > 1 || (version == .http11 && hosts == 0) {
             return .failure(.badRequest("exactly one Host header is required"))
         }
         let framing: Framing
         if !transferEncodings.isEmpty {
             guard lengths.isEmpty else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
-            guard request.version == .http11 else {
+            guard version == .http11 else {
                 return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request"))
             }
             guard transferEncodings.count == 1, asciiCaseInsensitiveEquals(transferEncodings[0], "chunked") else {
@@ -299,6 +327,6 @@ public struct RequestParser: Sendable {
         }
         guard let expect else { return .success((framing, false)) }
         guard asciiCaseInsensitiveEquals(expect, "100-continue") else { return .failure(.expectationFailed) }
-        return .success((framing, request.version == .http11 && framing != .none))
+        return .success((framing, version == .http11 && framing != .none))
     }
 }

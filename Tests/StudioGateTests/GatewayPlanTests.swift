@@ -81,7 +81,8 @@ final class GatewayPlanTests: XCTestCase {
 
     func testAcceptsGzipFollowsQValues() {
         func accepts(_ value: String?) -> Bool {
-            RequestPlanner.acceptsGzip(value.map { ["Accept-Encoding": $0] } ?? [:])
+            RequestPlanner.acceptsGzip(
+                HTTPRequest(method: .get, target: "/", headers: value.map { ["Accept-Encoding": $0] } ?? [:]))
         }
         XCTAssertFalse(accepts(nil))
         XCTAssertTrue(accepts("gzip, deflate"))

@@ -102,6 +102,39 @@ final class RequestParserTests: XCTestCase {
         XCTAssertTrue(ParserHarness.parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").requests[0].keepAlive)
     }
 
+    /// The fields live in one buffer of `name:value` lines; every way of reading them agrees with
+    /// the list the client sent, obs-text included (repaired only when read as strings).
+    func testFieldsAreReadInPlaceAndAsAList() {
+        let request = ParserHarness.parse(
+            "GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br ,  GZIP;q=0.5\r\nX-Empty:\r\n"
+                + "Connection: Keep-Alive, Upgrade\r\nX-Obs: caf\u{E9} \t\r\nauthorization:  Basic abc: def \r\n\r\n"
+        ).requests[0]
+        XCTAssertEqual(
+            request.headers.fields.map(\.name),
+            ["Host", "Accept-Encoding", "X-Empty", "Connection", "X-Obs", "authorization"])
+        XCTAssertEqual(request.field("Authorization"), "Basic abc: def")
+        XCTAssertEqual(request.field("x-empty"), "")
+        XCTAssertEqual(request.field("X-Obs"), "caf\u{E9}")
+        XCTAssertNil(request.field("Cookie"))
+        var seen: [UInt8] = []
+        XCTAssertTrue(request.withField("AUTHORIZATION") { seen = Array($0) })
+        XCTAssertEqual(String(decoding: seen, as: UTF8.self), "Basic abc: def")
+        XCTAssertFalse(request.withField("Authorizatio") { _ in XCTFail("a prefix is not the name") })
+        XCTAssertTrue(request.containsToken(in: "accept-encoding") { HTTPRequest.tokenEquals($0, "gzip;q=0.5") })
+        XCTAssertTrue(request.containsToken(in: "Accept-Encoding") { HTTPRequest.tokenEquals($0, "br") })
+        XCTAssertFalse(request.containsToken(in: "Accept-Encoding") { $0.isEmpty })
+        XCTAssertTrue(request.containsToken(in: "Connection") { HTTPRequest.tokenEquals($0, "upgrade") })
+        XCTAssertTrue(request.keepAlive)
+
+        // Fields set as a list read back the same way; line breaks cannot add a field.
+        var built = HTTPRequest(method: .get, target: "/", headers: ["A": " one ", "B\r\nC": "x\r\nD: y"])
+        XCTAssertEqual(built.headers.fields.map(\.name), ["A", "BC"])
+        XCTAssertEqual(built.field("bc"), "xD: y")
+        built.headers.add("Connection", "close")
+        XCTAssertEqual(built.field("A"), "one")
+        XCTAssertFalse(built.keepAlive)
+    }
+
     func testHTTP10WithoutHostIsAccepted() {
         let h = ParserHarness.parse("GET / HTTP/1.0\r\n\r\n")
         XCTAssertNil(h.error)
