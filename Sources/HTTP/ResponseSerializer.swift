@@ -33,7 +33,7 @@ public enum ResponseSerializer {
         date: String
     ) -> Bool {
         let statusLine =
-            statusLines[response.status]
+            (response.status == 200 ? ok : statusLines[response.status])
             ?? Array("HTTP/1.1 \(response.status) \(response.status.reasonPhrase)\r\n".utf8)
         let noBody = response.status.forbidsBody
         // An upper bound: line breaks are dropped, never added.
@@ -53,13 +53,16 @@ public enum ResponseSerializer {
             }
             response.rendered.0.bytes.withUnsafeBufferPointer { head.write($0) }
             response.rendered.1.bytes.withUnsafeBufferPointer { head.write($0) }
-            if let age = response.age { head.field("Age", age) }
-            head.field("Date", date)
-            if !noBody { head.field("Content-Length", response.body.count) }
+            // The server's own fields: literals and numbers, nothing to check.
+            if let age = response.age { head.number("Age: ", age) }
+            head.write("Date: ")
+            head.trusted(date)
+            head.write("\r\n")
+            if !noBody { head.number("Content-Length: ", response.body.count) }
             if close {
-                head.field("Connection", "close")
+                head.write("Connection: close\r\n")
             } else if keepAlive {
-                head.field("Connection", "keep-alive")
+                head.write("Connection: keep-alive\r\n")
             }
             head.write("\r\n")
             out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<head.count]))
@@ -67,6 +70,7 @@ public enum ResponseSerializer {
         return !headOnly && !noBody && !response.body.isEmpty
     }
 
+    private static let ok = Array("HTTP/1.1 200 OK\r\n".utf8)
     private static let statusLines: [HTTPStatus: [UInt8]] = Dictionary(
         uniqueKeysWithValues: ([200, 201, 204, 304, 400, 401, 404, 405, 429, 500, 502, 503, 504] as [HTTPStatus]).map {
             ($0, Array("HTTP/1.1 \($0) \($0.reasonPhrase)\r\n".utf8))
@@ -104,9 +108,15 @@ public enum ResponseSerializer {
             write("\r\n")
         }
 
-        mutating func field(_ name: String, _ value: Int) {
-            text(name)
-            write(": ")
+        /// Text the server made itself (the cached Date string): copied without the line-break check.
+        mutating func trusted(_ text: String) {
+            var text = text
+            text.withUTF8 { write($0) }
+        }
+
+        /// `prefix`, the decimal digits of `value`, CRLF.
+        mutating func number(_ prefix: StaticString, _ value: Int) {
+            write(prefix)
             var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
             withUnsafeMutableBytes(of: &digits) { digits in
                 var value = UInt(max(0, value))

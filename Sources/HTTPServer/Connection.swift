@@ -17,7 +17,7 @@ final class Connection: EventHandler, @unchecked Sendable {
     /// The events `fd` is registered for.
     private var registered = ConnectionInterest()
     /// What the handler chose to remember about this connection (see `Responder.connectionMemo`).
-    var handlerMemo: (any Sendable)? = nil
+    var handlerMemo: (any AnyObject & Sendable)? = nil
     /// What to run if the client goes away while the current request is being answered.
     private var clientGone: (() -> Void)? = nil
 

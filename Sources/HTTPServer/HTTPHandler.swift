@@ -46,7 +46,8 @@ public struct Responder: Sendable {
     /// One value the handler keeps for the lifetime of the connection (e.g. work derived from a
     /// header that keep-alive clients repeat on every request). Only for use inside `handle`,
     /// which runs on the connection's loop; it is dropped when the connection closes.
-    public var connectionMemo: (any Sendable)? {
+    /// An object, so reading it back is a class cast, not an existential one (every request).
+    public var connectionMemo: (any AnyObject & Sendable)? {
         get {
             precondition(connection.loop.inEventLoop)
             return connection.handlerMemo
