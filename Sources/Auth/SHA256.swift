@@ -3,10 +3,10 @@
 public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
 
-    /// The 32 bytes in one call (the synthesized hash feeds them to the hasher one by one; a
-    /// lookup happens on every request).
+    /// The first eight bytes: a digest is already uniformly spread, and the seeded hasher still
+    /// runs over them (a lookup happens on every request). Equality compares all 32.
     public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(bytes.withUnsafeBytes { $0.count >= 8 ? $0.loadUnaligned(as: UInt64.self) : 0 })
     }
 
     public var description: String { bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }

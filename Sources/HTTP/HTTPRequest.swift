@@ -20,7 +20,11 @@ public struct HTTPRequest: Sendable {
     /// Every field as received, one `name:value\n` line each (value without surrounding OWS), in
     /// one buffer: a request costs one allocation for all its fields, and the few lookups a
     /// request needs scan it in place. `headers` reads and writes the same fields as a list.
-    public internal(set) var fieldLines: [UInt8]
+    public internal(set) var fieldLines: [UInt8] {
+        didSet { connectionOptions = Self.connectionOptions(in: self) }
+    }
+    /// What the Connection fields say, read once when the fields are set (the server asks per request).
+    private var connectionOptions = ConnectionOptions()
     public var body: [UInt8]
 
     public init(
@@ -37,6 +41,7 @@ public struct HTTPRequest: Sendable {
         self.version = version
         self.fieldLines = fieldLines
         self.body = body
+        connectionOptions = Self.connectionOptions(in: self)
     }
 
     public var headers: HTTPHeaders {
@@ -148,9 +153,24 @@ public struct HTTPRequest: Sendable {
 
     /// Whether the connection may carry another request after this one (RFC 9112 §9.3).
     public var keepAlive: Bool {
-        guard withField("Connection", { _ in }) else { return version == .http11 }
-        if containsToken(in: "Connection", where: { Self.tokenEquals($0, "close") }) { return false }
-        return version == .http11 || containsToken(in: "Connection", where: { Self.tokenEquals($0, "keep-alive") })
+        guard connectionOptions.present else { return version == .http11 }
+        if connectionOptions.close { return false }
+        return version == .http11 || connectionOptions.keepAlive
+    }
+
+    private struct ConnectionOptions {
+        var present = false
+        var close = false
+        var keepAlive = false
+    }
+
+    private static func connectionOptions(in request: HTTPRequest) -> ConnectionOptions {
+        var options = ConnectionOptions()
+        options.present = request.withField("Connection") { _ in }
+        guard options.present else { return options }
+        options.close = request.containsToken(in: "Connection") { tokenEquals($0, "close") }
+        options.keepAlive = request.containsToken(in: "Connection") { tokenEquals($0, "keep-alive") }
+        return options
     }
 
     /// ASCII case-insensitive comparison of a token with a literal.

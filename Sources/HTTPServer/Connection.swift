@@ -13,9 +13,12 @@ final class Connection: EventHandler, @unchecked Sendable {
     let fd: Int32
     let loop: EventLoop
     private unowned let context: LoopContext
-    private var machine: ConnectionStateMachine
+    // Every access is on the loop's thread and `run` never re-enters (a reply from inside the
+    // handler only queues), so the runtime's exclusivity check (≈70 instructions an access,
+    // several per request) has nothing to catch here.
+    @exclusivity(unchecked) private var machine: ConnectionStateMachine
     /// The events `fd` is registered for.
-    private var registered = ConnectionInterest()
+    @exclusivity(unchecked) private var registered = ConnectionInterest()
     /// What the handler chose to remember about this connection (see `Responder.connectionMemo`).
     var handlerMemo: (any AnyObject & Sendable)? = nil
     /// What to run if the client goes away while the current request is being answered.

@@ -30,11 +30,15 @@ public enum StudioRouter {
         return withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 8) { bounds in
             var count = 0
             var start = 1
-            for index in 1...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "/") {
-                guard index > start, count < 8 else { return .notFound }
-                bounds[count] = start..<index
+            while true {
+                let end =
+                    memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "/")), bytes.count - start)
+                    .map { UnsafeRawPointer(bytes.baseAddress!).distance(to: UnsafeRawPointer($0)) } ?? bytes.count
+                guard end > start, count < 8 else { return .notFound }
+                bounds[count] = start..<end
                 count += 1
-                start = index + 1
+                if end == bytes.count { break }
+                start = end + 1
             }
             return match(
                 segments: Segments(bytes: bytes, bounds: UnsafeBufferPointer(rebasing: bounds[..<count])), path: path)
