@@ -11,10 +11,22 @@ struct RouteLabel: Hashable, Sendable {
         .executionList, .execution, .executionContext, .stepList, .step, .stepContext, .flowAdmin,
     ]
 
-    private init(code: Int) { self.code = code }
+    /// Codes run from 0 to `count - 1`.
+    static let count = 2 + 2 * resources.count * 2
+
+    init(code: Int) { self.code = code }
 
     init(_ route: StudioRoute) {
-        let resource = Self.resources.firstIndex(of: route.resource)!
+        let resource: Int
+        switch route.resource {
+        case .executionList: resource = 0
+        case .execution: resource = 1
+        case .executionContext: resource = 2
+        case .stepList: resource = 3
+        case .step: resource = 4
+        case .stepContext: resource = 5
+        case .flowAdmin: resource = 6
+        }
         code =
             2 + ((route.version == .v1 ? 0 : 1) * Self.resources.count + resource) * 2 + (route.viaEngagements ? 1 : 0)
     }

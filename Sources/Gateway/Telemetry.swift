@@ -21,21 +21,15 @@ final class Telemetry: Sendable {
     let lastUpstreamAnswer = Atomic<Int>(Int.min / 2)
     let requestLatency = Histogram()
     let upstreamLatency = Histogram()
-    private let requests = Locked<[RequestLabel: Int]>([:])
+    private let requests = Locked(RequestCounts())
     private let upstreamStatuses = Locked<[Int: Int]>([:])
-
-    private struct RequestLabel: Hashable {
-        var route: RouteLabel
-        var status: HTTPStatus
-        var cache: CacheOutcome?
-    }
 
     static func increment(_ counter: borrowing Atomic<Int>) { counter.wrappingAdd(1, ordering: .relaxed) }
 
     /// One answered request. `seconds` nil: counted, but kept out of the latency histogram
     /// (requests that were never read whole).
     func record(route: RouteLabel, status: HTTPStatus, cache: CacheOutcome?, seconds: Double?) {
-        requests.withLock { $0[RequestLabel(route: route, status: status, cache: cache), default: 0] += 1 }
+        requests.withLock { $0.add(RequestCounts.Label(route: route, status: status, cache: cache)) }
         if let seconds { requestLatency.observe(seconds) }
     }
 
@@ -177,8 +171,8 @@ final class Telemetry: Sendable {
     private func sample(_ name: String, _ labels: String, _ value: Int) -> String { "\(name){\(labels)} \(value)" }
 
     private func renderRequests() -> [String] {
-        requests.withLock { $0 }
-            .map { (route: $0.key.route.name, status: $0.key.status.code, cache: $0.key.cache, count: $0.value) }
+        requests.withLock { $0.all }
+            .map { (route: $0.label.route.name, status: $0.label.status.code, cache: $0.label.cache, count: $0.count) }
             .sorted {
                 ($0.route, $0.status, $0.cache?.label ?? "-") < (
                     $1.route, $1.status, $1.cache?.label ?? "-"

@@ -170,3 +170,27 @@ final class AdminPurgeTests: XCTestCase {
         XCTAssertEqual(purge(admin, "execution=\(execution)").purged, 2, "without account: every tenant, as before")
     }
 }
+
+final class RequestCountsTests: XCTestCase {
+    /// Usual labels land in the flat array, others in the dictionary; both read back the same way,
+    /// and every route code has its own slots.
+    func testEveryLabelIsCountedOnceWhereverItIsKept() {
+        var counts = RequestCounts()
+        var expected: [RequestCounts.Label: Int] = [:]
+        let statuses: [HTTPStatus] = [200, 404, 418, 504, 599, 304]
+        let outcomes: [CacheOutcome?] = [nil, .hit, .sharedHit, .miss, .stale, .bypass]
+        for code in 0..<RouteLabel.count {
+            for (index, status) in statuses.enumerated() {
+                let label = RequestCounts.Label(
+                    route: RouteLabel(code: code), status: status, cache: outcomes[(code + index) % outcomes.count])
+                for _ in 0...(code % 3) { counts.add(label) }
+                expected[label, default: 0] += code % 3 + 1
+            }
+        }
+        let all = counts.all
+        XCTAssertEqual(all.count, expected.count)
+        for (label, count) in all { XCTAssertEqual(expected[label], count, "\(label)") }
+        XCTAssertEqual(RouteLabel.count, 30)
+        XCTAssertEqual(RouteLabel(code: RouteLabel.count - 1).name, "v2_flow_admin")
+    }
+}
