@@ -58,14 +58,13 @@ struct RequestPlanner: Sendable {
     func plan(_ request: HTTPRequest, knownCaller: CallerCredential? = nil) -> Plan {
         if request.method == .connect { return .respond(Renderer.error(.badRequest("CONNECT is not supported"))) }
         let target: RequestTarget
+        let route: StudioRoute
         // Absolute-form targets must name this gateway as configured; the client's Host header
         // cannot vouch for itself.
-        switch RequestTarget.parse(request.target, ownAuthorities: ownAuthorities) {
+        switch RequestTarget.resolve(request.target, ownAuthorities: ownAuthorities) {
         case .failure(.badRequest(let why)): return .respond(Renderer.error(.badRequest(why)))
-        case .success(let parsed): target = parsed
-        }
-        guard case .route(let route) = StudioRouter.match(path: target.path) else {
-            return .respond(Renderer.error(.notFound(path: target.path)))
+        case .success((let parsed, .notFound)): return .respond(Renderer.error(.notFound(path: parsed.path)))
+        case .success((let parsed, .route(let matched))): (target, route) = (parsed, matched)
         }
         guard route.allows(request.method) else {
             var response = Renderer.error(.methodNotAllowed(request.method))
@@ -89,8 +88,8 @@ struct RequestPlanner: Sendable {
     /// The route a refused request matched (401 and 405 are decided after routing), for metrics.
     func refusedRoute(_ request: HTTPRequest, status: HTTPStatus) -> RouteLabel {
         guard status == 401 || status == 405,
-            case .success(let target) = RequestTarget.parse(request.target, ownAuthorities: ownAuthorities),
-            case .route(let route) = StudioRouter.match(path: target.path)
+            case .success((_, .route(let route))) = RequestTarget.resolve(
+                request.target, ownAuthorities: ownAuthorities)
         else { return .unmatched }
         return RouteLabel(route)
     }

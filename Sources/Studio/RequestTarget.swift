@@ -1,3 +1,5 @@
+import Glibc
+
 /// The path and query of a request target, after the isolation checks (docs/ARCHITECTURE.md) that keep the gateway
 /// from being turned into an open proxy or a path-traversal vector.
 public struct RequestTarget: Equatable, Sendable {
@@ -12,6 +14,15 @@ public struct RequestTarget: Equatable, Sendable {
     /// Parses origin-form (`/v2/Flows?x=1`) or absolute-form naming this gateway (`http://host/v2/...`).
     /// - Parameter ownAuthorities: host[:port] values that absolute-form targets may name.
     public static func parse(_ target: String, ownAuthorities: [String]) -> Result<RequestTarget, Rejection> {
+        resolve(target, ownAuthorities: ownAuthorities).map(\.target)
+    }
+
+    /// `parse`, and the route the path names: both from one look at the bytes (every request).
+    /// A path the router knows is made of literals and checked SIDs only, so nothing in it can be
+    /// refused: the path checks run only for paths it does not know (then answered 400 or 404).
+    public static func resolve(_ target: String, ownAuthorities: [String]) -> Result<
+        (target: RequestTarget, match: StudioRouter.Match), Rejection
+    > {
         var originForm = target
         if target.utf8.first != UInt8(ascii: "/") {
             let lower = target.lowercased()
@@ -28,29 +39,32 @@ public struct RequestTarget: Equatable, Sendable {
             originForm = String(afterScheme[authority.endIndex...])
             if originForm.isEmpty || originForm.utf8.first == UInt8(ascii: "?") { originForm = "/" + originForm }
         }
-        // Every request passes here: one pass over contiguous UTF-8, and no new string for a
-        // target without a query (the usual case).
+        // No new string for a target without a query (the usual case).
         var bytes = originForm
         return bytes.withUTF8 { bytes in
-            let mark = bytes.firstIndex(of: UInt8(ascii: "?"))
+            let mark = bytes.baseAddress.flatMap { base in
+                memchr(base, Int32(UInt8(ascii: "?")), bytes.count).map { UnsafeRawPointer(base).distance(to: $0) }
+            }
             let path = UnsafeBufferPointer(rebasing: bytes[..<(mark ?? bytes.count)])
             let query =
                 mark.map { UnsafeBufferPointer(rebasing: bytes[($0 + 1)...]) }
                 ?? UnsafeBufferPointer(start: nil, count: 0)
-            if let why = rejection(path: path, query: query) { return .failure(.badRequest(why)) }
-            guard mark != nil else { return .success(RequestTarget(path: originForm, query: "")) }
-            return .success(
-                RequestTarget(
-                    path: String(decoding: path, as: UTF8.self), query: String(decoding: query, as: UTF8.self)))
+            let checked =
+                mark == nil
+                ? RequestTarget(path: originForm, query: "")
+                : RequestTarget(
+                    path: String(decoding: path, as: UTF8.self), query: String(decoding: query, as: UTF8.self))
+            let match = StudioRouter.match(bytes: path, path: checked.path)
+            let why = match == .notFound ? rejection(path: path, query: query) : queryRejection(query)
+            if let why { return .failure(.badRequest(why)) }
+            return .success((checked, match))
         }
     }
 
     /// Controls, spaces, non-ASCII and `#` anywhere; `\\`, `.`/`..` segments and encoded `/`,
     /// `\\`, NUL or `.` in the path.
     private static func rejection(path: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>) -> String? {
-        for byte in query where byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "#") {
-            return "invalid characters in the request target"
-        }
+        if let why = queryRejection(query) { return why }
         guard let base = path.baseAddress else { return nil }
         var segmentStart = 0
         var index = 0
@@ -80,6 +94,14 @@ public struct RequestTarget: Equatable, Sendable {
             index += 1
         }
         return isDotSegment(path, from: segmentStart, to: path.count) ? "dot segments in the path" : nil
+    }
+
+    /// Controls, spaces, non-ASCII and `#` (the query may hold `\\`, `%2F` and dots).
+    private static func queryRejection(_ query: UnsafeBufferPointer<UInt8>) -> String? {
+        for byte in query where byte < 0x21 || byte > 0x7E || byte == UInt8(ascii: "#") {
+            return "invalid characters in the request target"
+        }
+        return nil
     }
 
     /// The high bit of each byte of `word` (little-endian) that is a control, space, DEL, non-ASCII,

@@ -24,7 +24,8 @@ public enum StudioRouter {
         return bytes.withUTF8 { match(bytes: $0, path: path) }
     }
 
-    private static func match(bytes: UnsafeBufferPointer<UInt8>, path: String) -> Match {
+    /// `path`'s bytes, and `path` itself for the route to keep (the caller holds both already).
+    static func match(bytes: UnsafeBufferPointer<UInt8>, path: String) -> Match {
         guard bytes.first == UInt8(ascii: "/") else { return .notFound }
         // Segment bounds on the stack: at most 8 segments, none empty.
         return withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 8) { bounds in

@@ -168,6 +168,19 @@ final class RequestTargetTests: XCTestCase {
             let accepted = (try? parse(target).get()) != nil
             XCTAssertEqual(accepted, Self.plainRulesAccept(target), target.debugDescription)
         }
+        // Routed paths skip the path checks: one byte changed anywhere in one (or a query added)
+        // must still be judged by the rules.
+        let fw = "FW" + String(repeating: "a", count: 32)
+        let fn = "FN" + String(repeating: "b", count: 32)
+        let routed = Array("/v2/Flows/\(fw)/Executions/\(fn)/Context".utf8)
+        for _ in 0..<20_000 {
+            var bytes = routed
+            bytes[Int.random(in: 1..<bytes.count, using: &generator)] = alphabet.randomElement(using: &generator)!
+            if Bool.random(using: &generator) { bytes += Array("?a=%2F\\".utf8) }
+            let target = String(decoding: bytes, as: UTF8.self)
+            let accepted = (try? parse(target).get()) != nil
+            XCTAssertEqual(accepted, Self.plainRulesAccept(target), target.debugDescription)
+        }
     }
 
     /// Visible ASCII without `\\` or `#`; no `.`/`..` segment and no %2F, %5C, %00 or %2E in the
