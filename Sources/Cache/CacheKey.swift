@@ -34,7 +34,7 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     public let group: CacheGroup
     /// Account and resource mixed once, when the key is made: a hit hashes its key once, not per
     /// lookup, and the bytes are mixed a word at a time (Hasher still finishes each lookup).
-    private let digest: UInt64
+    let digest: UInt64
 
     public init(account: String, resource: String, group: CacheGroup) {
         self.account = account

@@ -13,7 +13,7 @@ struct LRUShard {
         var groupPrevious: Int
     }
 
-    private var slots: [CacheKey: Int] = [:]
+    private var index = SlotIndex()
     private var nodes: [Node?] = []
     private var freeSlots: [Int] = []
     private var newest = -1
@@ -23,13 +23,13 @@ struct LRUShard {
     let budget: Int
     private(set) var bytes = 0
     private(set) var evictions = 0
-    var count: Int { slots.count }
+    var count: Int { index.count }
 
     init(budget: Int) { self.budget = budget }
 
     /// The entry (fresh or not) and marks it most recently used.
     mutating func get(_ key: CacheKey) -> CachedResponse? {
-        guard let slot = slots[key] else { return nil }
+        guard let slot = find(key)?.slot else { return nil }
         moveToFront(slot)
         return nodes[slot]!.value
     }
@@ -61,19 +61,20 @@ struct LRUShard {
         if oldest < 0 { oldest = slot }
         if groupHead >= 0 { nodes[groupHead]!.groupPrevious = slot }
         groupHeads[key.group] = slot
-        slots[key] = slot
+        index.insert(slot, hash: key.digest, hashOf: { nodes[$0]!.key.digest })
         bytes += cost
         return true
     }
 
     /// Replaces `key`'s entry only if it still is `old` (it may have been evicted or refreshed meanwhile).
     mutating func replace(_ key: CacheKey, _ old: CachedResponse, with new: CachedResponse) {
-        guard let slot = slots[key], nodes[slot]!.value === old else { return }
+        guard let slot = find(key)?.slot, nodes[slot]!.value === old else { return }
         put(key, new)
     }
 
     mutating func remove(_ key: CacheKey) {
-        guard let slot = slots.removeValue(forKey: key) else { return }
+        guard let (place, slot) = find(key) else { return }
+        index.remove(at: place, hashOf: { nodes[$0]!.key.digest })
         unlink(slot)
         let node = nodes[slot]!
         if node.groupNext >= 0 { nodes[node.groupNext]!.groupPrevious = node.groupPrevious }
@@ -111,6 +112,10 @@ struct LRUShard {
             slot = node.newer
         }
         return result
+    }
+
+    private func find(_ key: CacheKey) -> (place: Int, slot: Int)? {
+        index.find(hash: key.digest) { nodes[$0]!.key == key }
     }
 
     private mutating func moveToFront(_ slot: Int) {

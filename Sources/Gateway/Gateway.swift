@@ -130,19 +130,21 @@ public final class Gateway: HTTPHandler {
     /// A fresh hit answers from the cache; otherwise one coalesced upstream call per key, whose
     /// answer teaches the gateway who the caller is and what has ended.
     func read(_ forward: Forward, _ exchange: Exchange) {
-        let account = credentials.verifiedAccount(forward.credential, family: forward.family, now: clock())
-        guard account == nil, let secondLevel else { return read(forward, exchange, account: account) }
+        // The request's own start is "now" until something waits (one clock read per hit).
+        let account = credentials.verifiedAccount(forward.credential, family: forward.family, now: exchange.started)
+        guard account == nil, let secondLevel else {
+            return read(forward, exchange, account: account, now: exchange.started)
+        }
         // Another pod of the fleet may have proven this credential already.
         secondLevel.sharedProof(forward.credential, family: forward.family, on: exchange.client.loop) { [self] shared in
             if let shared {
                 credentials.verify(forward.credential, account: shared, family: forward.family, now: clock())
             }
-            read(forward, exchange, account: shared)
+            read(forward, exchange, account: shared, now: clock())
         }
     }
 
-    private func read(_ forward: Forward, _ exchange: Exchange, account: String?) {
-        let now = clock()
+    private func read(_ forward: Forward, _ exchange: Exchange, account: String?, now: Double) {
         let held = account.flatMap { CacheKey(account: $0, route: forward.route, query: forward.query) }
             .flatMap { store.cache.get($0) }
         if let held, held.isFresh(now: now) {

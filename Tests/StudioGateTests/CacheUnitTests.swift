@@ -121,6 +121,37 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertNil(cache.get(key("huge")))
     }
 
+    /// The shard's own index (open addressing, backward-shift removal) against a dictionary:
+    /// random puts, gets, removes and group drops, with keys that collide on home places.
+    func testShardIndexAgreesWithADictionaryUnderChurn() {
+        var shard = LRUShard(budget: Int.max)
+        var model: [CacheKey: CachedResponse] = [:]
+        var generator = SystemRandomNumberGenerator()
+        let keys = (0..<600).map { key("k\($0)", group: "FN\($0 % 40)", account: $0 % 3 == 0 ? "ACb" : "ACa") }
+        for step in 0..<30_000 {
+            let key = keys.randomElement(using: &generator)!
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0..<4:
+                let value = entry(step % 50)
+                shard.put(key, value)
+                model[key] = value
+            case 4..<7:
+                XCTAssertTrue(shard.get(key) === model[key], "step \(step)")
+            case 7..<9:
+                shard.remove(key)
+                model[key] = nil
+            default:
+                let removed = shard.removeGroup(key.group) { _, _ in true }
+                let expected = model.keys.filter { $0.group == key.group }
+                XCTAssertEqual(removed, expected.count)
+                for gone in expected { model[gone] = nil }
+            }
+            XCTAssertEqual(shard.count, model.count)
+        }
+        for key in keys { XCTAssertTrue(shard.get(key) === model[key]) }
+        XCTAssertEqual(shard.bytes, model.reduce(0) { $0 + $1.value.cost(for: $1.key) })
+    }
+
     func testReplacingAnEntryKeepsAccountingExact() {
         let cache = ResponseCache(budgetBytes: 1 << 20, shardCount: 2)
         cache.put(key("a"), entry(100))
