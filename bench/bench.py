@@ -3,7 +3,7 @@
 
 Loopback only; every load is bounded in time and count. Usage (normally via bench/run.sh):
   bench.py --build .build/release --out docs [--smoke]
-Writes docs/BENCHMARKS.md's tables to OUT/bench-results.md and a plot to OUT/bench-hit-path.svg.
+Writes the figures behind docs/BENCHMARKS.md's tables to OUT/bench-results.json and a plot to OUT/bench-hit-path.svg.
 """
 import argparse
 import asyncio
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zlib
 
 ACCOUNT = "AC000000000000000000000000000000a1"
 TOKEN = "token-a-0123456789abcdef"
@@ -531,28 +532,105 @@ def herd(build, clients):
 
 
 def memory(build, entries):
-    """RSS per cached 1 KiB context."""
-    stack = Stack(build, gateway_args=["--active-ttl", "3600", "--cache-size", "1G"], seed={"count": entries, "context_bytes": 1024, "status": "ended"})
-    try:
-        before = rss_kib(stack.gateway.p.pid)
-        script = os.path.join(tempfile.mkdtemp(), "contexts.lua")
-        open(script, "w").write(f"""
-counter = 0
-request = function()
-  local sid = string.format("FN%032x", 0x100000 + (counter % {entries}))
-  counter = counter + 1
-  return wrk.format("GET", "/v2/Flows/{FLOW}/Executions/" .. sid .. "/Context")
-end
-""")
-        # Several passes over the keys (the first stores, later ones hit), bounded in time.
-        subprocess.run(["taskset", "-c", LOAD_CORES, "wrk", "-t1", "-c16", f"-d{max(3, entries // 1200)}s", "-H", f"Authorization: {AUTH}", "-s", script,
-                        f"http://127.0.0.1:{stack.gw_port}/"], capture_output=True, timeout=600)
+    """Issue 16's memory goal: per cached ended-execution Context (~1 KiB of JSON), the RSS it
+    costs beyond its stored gzip body, and the cache's own accounting against RSS. Two kinds of
+    context, each in a fresh gateway: padding (gzips to almost nothing) and realistic (names,
+    phone numbers, SIDs, widget outputs: gzips to about half)."""
+    return {kind: memory_kind(build, entries, kind) for kind in ("padding", "realistic")}
+
+
+def fetch_contexts(port, indices, deadline, results):
+    """One client of memory_kind: each Context of `indices` twice (a miss, then a hit), as a gzip
+    client over one keep-alive connection, until `deadline`. Reports (requests, non-200 answers)."""
+    os.sched_setaffinity(0, {int(core) for core in LOAD_CORES.split(",")})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    requests, failed = 0, 0
+    for index in [*indices, *indices]:
+        if time.time() > deadline:
+            break
+        conn.request("GET", f"/v2/Flows/{FLOW}/Executions/{seeded(index)}/Context", headers={"Authorization": AUTH, "Accept-Encoding": "gzip"})
+        response = conn.getresponse()
+        response.read()
+        requests += 1
+        failed += response.status != 200
+    conn.close()
+    results.put((requests, failed))
+
+
+def memory_kind(build, entries, kind, sample=200):
+    """Seeds `entries` ended executions, has the gateway learn they ended (execution list pages:
+    with --active-ttl 0 the pages themselves are not cached), then caches every Context once
+    (permanent entries, stored gzip) and asks for each again (hits). RSS is read after the
+    gateway's 5 s heap trim. Gzip body bytes: Content-Length of `sample` of the Contexts asked
+    with Accept-Encoding: gzip (a permanent entry is served as stored)."""
+    seed = {"count": entries, "context_bytes": 1024, "status": "ended"} | ({"realistic": True} if kind == "realistic" else {})
+    stack = Stack(build, gateway_args=["--active-ttl", "0", "--cache-size", "1G"], seed=seed)
+    pid = stack.gateway.p.pid
+    trim = 5.5  # the gateway returns freed heap pages every 5 s (Lifecycle.start)
+    def counters():
         metrics = fetch(stack.gw_port, "GET", "/metrics")[1].decode()
-        stored = int(re.search(r"^studiogate_cache_entries (\d+)", metrics, re.M).group(1))
-        cache_bytes = int(re.search(r"^studiogate_cache_bytes (\d+)", metrics, re.M).group(1))
-        after = rss_kib(stack.gateway.p.pid)
-        return {"entries": stored, "rss_before_kib": before, "rss_after_kib": after,
-                "rss_per_entry": (after - before) * 1024 / max(1, stored), "budget_bytes_per_entry": cache_bytes / max(1, stored)}
+        return (int(re.search(r"^studiogate_cache_entries (\d+)", metrics, re.M).group(1)),
+                int(re.search(r"^studiogate_cache_bytes (\d+)", metrics, re.M).group(1)))
+    try:
+        time.sleep(trim)
+        start = rss_kib(pid)
+        # Learn which executions ended, 1,000 a page; bounded by the page count and by time.
+        conn = http.client.HTTPConnection("127.0.0.1", stack.gw_port, timeout=60)
+        learned, deadline = 0, time.time() + 600
+        for page in range(entries // 1000 + 2):
+            conn.request("GET", f"/v2/Flows/{FLOW}/Executions?PageSize=1000&Page={page}", headers={"Authorization": AUTH})
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            assert response.status == 200, response.status
+            learned += sum(1 for item in body["executions"] if item["status"] == "ended")
+            if not body["meta"]["next_page_url"] or time.time() > deadline:
+                break
+        conn.close()
+        assert counters()[0] == 0, "execution list pages were cached"
+        time.sleep(trim)
+        after_learning = rss_kib(pid)
+        # Every Context once (misses: stored), then once more (hits), as gzip clients over 4
+        # keep-alive connections (one process each, on the load cores); bounded by count and time.
+        queue = multiprocessing.Queue()
+        clients = [multiprocessing.Process(target=fetch_contexts, args=(stack.gw_port, range(k, entries, 4), time.time() + 600, queue))
+                   for k in range(4)]
+        for client in clients:
+            client.start()
+        reports = [queue.get(timeout=660) for _ in clients]
+        for client in clients:
+            client.join(10)
+        requests, non2xx = sum(r[0] for r in reports), sum(r[1] for r in reports)
+        time.sleep(trim)
+        after = rss_kib(pid)
+        stored, cache_bytes = counters()
+        # The stored gzip bodies: a sample spread over the keys, each a hit served as stored.
+        conn = http.client.HTTPConnection("127.0.0.1", stack.gw_port, timeout=30)
+        gzip_lengths, identity_lengths, hits = [], [], 0
+        for index in range(0, entries, max(1, entries // sample)):
+            conn.request("GET", f"/v2/Flows/{FLOW}/Executions/{seeded(index)}/Context",
+                         headers={"Authorization": AUTH, "Accept-Encoding": "gzip"})
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 200 and response.getheader("Content-Encoding") == "gzip", (response.status, body[:200])
+            hits += response.getheader("X-Cache") == "HIT"
+            gzip_lengths.append(int(response.getheader("Content-Length")))
+            identity_lengths.append(len(zlib.decompress(body, 16 + zlib.MAX_WBITS)))
+        conn.close()
+        rss_per_entry = (after - after_learning) * 1024 / max(1, stored)
+        accounted = cache_bytes / max(1, stored)
+        gzip_body = statistics.mean(gzip_lengths)
+        return {"kind": kind, "entries": stored, "seeded": entries, "learned_ended": learned, "requests": requests, "non2xx": non2xx,
+                "sample": len(gzip_lengths), "sample_hits": hits,
+                "rss_start_kib": start, "rss_after_learning_kib": after_learning, "rss_after_kib": after,
+                "identity_body_per_entry": statistics.mean(identity_lengths),
+                "gzip_body_per_entry": gzip_body,
+                "rss_per_entry": rss_per_entry,
+                "accounted_per_entry": accounted,
+                "rss_beyond_body_per_entry": rss_per_entry - gzip_body,
+                "accounting_vs_rss_percent": (accounted - rss_per_entry) / rss_per_entry * 100 if rss_per_entry else None,
+                # Not the cache's: RSS growth while learning which executions ended (the gateway's set of
+                # ended SIDs, and whatever the list pages' processing left resident).
+                "learning_rss_per_entry": (after_learning - start) * 1024 / max(1, stored)}
     finally:
         stack.stop()
 
@@ -611,7 +689,7 @@ def main():
     parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
     args = parser.parse_args()
     if args.only == "memory":
-        print(json.dumps(memory(args.build, 100_000), indent=1))
+        print(json.dumps(memory(args.build, 2000 if args.smoke else 100_000), indent=1))
         return
     if args.only == "forward":
         print(json.dumps(forward_path(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
@@ -659,6 +737,8 @@ def main():
     assert report["herd"]["ok"] == report["herd"]["clients"], "herd requests failed"
     assert all(r[n]["errors"] == 0 for _, r in report["forward"] for n in ("studiogate", "nginx")), "forward: wrk saw errors"
     assert report["herd"]["upstream_calls"] <= 2, "herd was not coalesced"
+    assert all(m["entries"] == m["seeded"] and m["non2xx"] == 0 and m["sample_hits"] == m["sample"] for m in report["memory"].values()), \
+        "memory: not every context was cached and hit"
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ import Studio
 ///   `DELETE /__mock/faults`
 /// - `POST /__mock/executions/{FN}/end` — the execution ends (as if the flow finished)
 /// - `POST /__mock/executions/{FN}/context` — body is the new raw context JSON
-/// - `POST /__mock/seed` JSON `{"count": N, "context_bytes": B, "status": "ended"|"active"}` — N more
-///   executions in flow A with contexts of about B bytes; SIDs are `FN` + (0x100000 + i) in hex
+/// - `POST /__mock/seed` JSON `{"count": N, "context_bytes": B, "status": "ended"|"active", "realistic": true}` — N
+///   more executions in flow A with contexts of about B bytes (default 1024); SIDs are `FN` + (0x100000 + i) in hex.
+///   Without `realistic`, a context is `{"n": i, "pad": "xxx…"}` (gzips to almost nothing); with it, one shaped like a
+///   real flow's, different per execution and deterministic from i (`MockContexts`, gzips to about half)
 /// - `POST /__mock/accounts/{AC}/rotate` — new auth token (the old one is revoked); answers it
 /// - `POST /__mock/keys/{SK}/revoke` — the API key stops working
 extension MockStudio {
@@ -77,13 +79,18 @@ extension MockStudio {
             else { return Self.error(.badRequest("seed needs {\"count\": 1...1000000}")) }
             let size = max(16, object["context_bytes"] as? Int ?? 1024)
             let status = object["status"] as? String == "active" ? "active" : "ended"
+            let realistic = object["realistic"] as? Bool ?? false
             let filler = String(repeating: "x", count: max(0, size - 40))
             let created = Date()
             let seeded = (0..<count).map { index in
-                MockFixtures.execution(
+                let context =
+                    realistic
+                    ? MockContexts.realistic(
+                        index: index, bytes: size, account: MockFixtures.accountA, flow: MockFixtures.flowA)
+                    : #"{"n":\#(index),"pad":"\#(filler)"}"#
+                return MockFixtures.execution(
                     sid: MockSID.make("FN", 0x100000 + index), account: MockFixtures.accountA, flow: MockFixtures.flowA,
-                    serial: 0x100000 + index, context: #"{"n":\#(index),"pad":"\#(filler)"}"#, status: status,
-                    created: created)
+                    serial: 0x100000 + index, context: context, status: status, created: created)
             }
             state.withLock { $0.executions.appendOldest(seeded) }
             return ok(#"{"first": \#(JSONText.quoted(MockSID.make("FN", 0x100000))), "count": \#(count)}"#)

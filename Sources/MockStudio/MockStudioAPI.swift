@@ -53,10 +53,9 @@ extension MockStudio {
             case (.executionContext, _):
                 return Self.json(200, MockRender.executionContext(execution, version: version))
             case (.stepList, _):
-                let items = execution.steps.map { MockRender.step($0, of: execution, version: version) }
                 return paged(
-                    items: items, ids: execution.steps.map(\.sid), key: "steps", path: path, filters: [], params: params
-                )
+                    ids: execution.steps.map(\.sid), key: "steps", path: path, filters: [], params: params
+                ) { MockRender.step(execution.steps[$0], of: execution, version: version) }
             case (.step, _), (.stepContext, _):
                 guard let step = execution.steps.first(where: { $0.sid == route.step?.value }) else { return notFound }
                 return Self.json(
@@ -100,16 +99,17 @@ extension MockStudio {
                 name == "DateCreatedFrom" ? $0.dateCreated >= bound : $0.dateCreated <= bound
             }
         }
-        let items = executions.map { MockRender.execution($0, version: version) }
-        return paged(
-            items: items, ids: executions.map(\.sid), key: "executions", path: path, filters: filters, params: params)
+        return paged(ids: executions.map(\.sid), key: "executions", path: path, filters: filters, params: params) {
+            MockRender.execution(executions[$0], version: version)
+        }
     }
 
     /// Twilio paging: `PageSize` (1–1000, default 50), `Page`, and an opaque `PageToken`
-    /// (`PA<sid>` = after that item, `PB<sid>` = before it).
+    /// (`PA<sid>` = after that item, `PB<sid>` = before it). `render(i)` is item i's JSON: only the
+    /// page's items are rendered (a list of 100,000 seeded executions pages quickly).
     private func paged(
-        items: [String], ids: [String], key: String, path: String, filters: [(name: String, value: String)],
-        params: [(name: String, value: String)]
+        ids: [String], key: String, path: String, filters: [(name: String, value: String)],
+        params: [(name: String, value: String)], render: (Int) -> String
     ) -> HTTPResponse {
         func value(_ name: String) -> String? { params.last { $0.name == name }?.value }
         let pageSize = value("PageSize").map { Int($0) ?? -1 } ?? 50
@@ -125,15 +125,15 @@ extension MockStudio {
             }
             start = token.hasPrefix("PB") ? max(0, anchor - pageSize) : anchor + 1
         }
-        start = min(start, items.count)
-        let end = min(items.count, start + pageSize)
-        let next = end < items.count ? "PA" + ids[end - 1] : nil
+        start = min(start, ids.count)
+        let end = min(ids.count, start + pageSize)
+        let next = end < ids.count ? "PA" + ids[end - 1] : nil
         // Past the last page there is no item to anchor on: only page 0's link leads back.
         let previous = start > 0 && start < ids.count ? "PB" + ids[start] : nil
         return Self.json(
             200,
             MockRender.page(
-                key: key, path: path, filters: filters, items: Array(items[start..<end]),
+                key: key, path: path, filters: filters, items: (start..<end).map(render),
                 page: page, pageSize: pageSize, nextToken: next, previousToken: previous))
     }
 
@@ -173,9 +173,9 @@ extension MockStudio {
         guard method == "GET" else { return Self.error(.notFound(path: path)) }
         if route.flow == nil, path == "/\(version)/Flows" {
             let flows = state.flows.values.filter { $0.account == account }.sorted { $0.sid < $1.sid }
-            return paged(
-                items: flows.map { MockRender.flow($0, version: version) }, ids: flows.map(\.sid), key: "flows",
-                path: path, filters: [], params: params)
+            return paged(ids: flows.map(\.sid), key: "flows", path: path, filters: [], params: params) {
+                MockRender.flow(flows[$0], version: version)
+            }
         }
         if let flow = route.flow, path == "/\(version)/Flows/\(flow)", let info = state.flows[flow.value],
             info.account == account
