@@ -2,7 +2,12 @@ import HTTP
 
 /// One stored upstream answer. Immutable: a refresh replaces the whole entry.
 public final class CachedResponse: Sendable {
-    public let status: HTTPStatus
+    // Laid out small (a hundred thousand of these is the cache): the status and the identity
+    // length share a word, and "never expires" is an infinite time rather than an optional.
+    private let statusCode: UInt16
+    private let identityCount: UInt32
+    private let expiry: Double
+    public var status: HTTPStatus { HTTPStatus(Int(statusCode)) }
     /// Content-Type and Twilio-Request-Id as the response head carries them, rendered once when
     /// stored: a hit copies them, it does not serialise them.
     public let fields: RenderedFields
@@ -11,13 +16,13 @@ public final class CachedResponse: Sendable {
     public let gzipBody: [UInt8]?
     /// The identity body of a short-lived entry (nil for permanent entries, stored compressed).
     public let identityBody: [UInt8]?
-    public let identityLength: Int
+    public var identityLength: Int { Int(identityCount) }
     /// The account the body belongs to (from its `account_sid`, or the verified caller).
     public let account: String
     /// Monotonic seconds when stored; `Age` counts from here.
     public let storedAt: Double
     /// Monotonic seconds after which the entry is stale; nil = immutable (ended execution data).
-    public let expiresAt: Double?
+    public var expiresAt: Double? { expiry.isInfinite ? nil : expiry }
     /// The v1 Engagement view of the same body, gzip-compressed, made on its first use.
     public let engagementGzip: [UInt8]?
 
@@ -40,14 +45,14 @@ public final class CachedResponse: Sendable {
         account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]?
     ) {
         precondition(gzipBody != nil || identityBody != nil, "an entry holds its body in one form at least")
-        self.status = status
+        self.statusCode = UInt16(clamping: status.code)
         self.fields = fields
         self.gzipBody = gzipBody
         self.identityBody = identityBody
-        self.identityLength = identityLength
+        self.identityCount = UInt32(clamping: identityLength)
         self.account = account
         self.storedAt = storedAt
-        self.expiresAt = expiresAt
+        self.expiry = expiresAt ?? .infinity
         self.engagementGzip = engagementGzip
     }
 
@@ -71,9 +76,9 @@ public final class CachedResponse: Sendable {
             engagementGzip: engagementGzip)
     }
 
-    public var isPermanent: Bool { expiresAt == nil }
+    public var isPermanent: Bool { expiry.isInfinite }
 
-    public func isFresh(now: Double) -> Bool { expiresAt.map { now < $0 } ?? true }
+    public func isFresh(now: Double) -> Bool { now < expiry }
 
     /// Bytes charged against the cache budget: the body plus bookkeeping.
     public func cost(for key: CacheKey) -> Int {

@@ -30,6 +30,9 @@ struct SlotIndex {
         count += 1
     }
 
+    /// Points `place` at another slot with the same hash (a group's new first node).
+    mutating func update(at place: Int, to slot: Int) { places[place] = Int32(slot) }
+
     /// Empties `place` and moves later members of its probe run back, so every slot stays
     /// reachable from its home place.
     mutating func remove(at place: Int, hashOf: (Int) -> UInt64) {

@@ -57,6 +57,7 @@ public enum SnapshotFile {
             return ([], report)
         }
         var entries: [(CacheKey, CachedResponse)] = []
+        var accounts: [String: String] = [:]  // one string per account, shared by its entries
         var offset = magic.count + 2
         while offset < bytes.count {
             guard offset + 12 <= bytes.count else {
@@ -82,7 +83,7 @@ public enum SnapshotFile {
                 continue
             }
             let payload = Array(bytes[start..<(start + length)])
-            guard Zlib.crc32(payload) == crc, let entry = decodeRecord(payload, now: now) else {
+            guard Zlib.crc32(payload) == crc, let entry = decodeRecord(payload, now: now, accounts: &accounts) else {
                 report.corrupt += 1
                 offset = nextMarker(in: bytes, after: offset + 4)
                 continue
@@ -104,18 +105,23 @@ public enum SnapshotFile {
         return bytes.count
     }
 
-    private static func decodeRecord(_ payload: [UInt8], now: Double) -> (CacheKey, CachedResponse)? {
+    private static func decodeRecord(_ payload: [UInt8], now: Double, accounts: inout [String: String]) -> (
+        CacheKey, CachedResponse
+    )? {
         var reader = Reader(bytes: payload)
-        guard let account = reader.text(), let resource = reader.text(), let groupText = reader.text(),
+        guard let keyAccount = reader.text(), let resource = reader.text(), let groupText = reader.text(),
             let group = CacheGroup(groupText),
             let owner = reader.text(),
             let contentType = reader.text(), let requestID = reader.text(), let status = reader.uint16(),
             let identityLength = reader.uint32(), let gzip = reader.blob(), let engagement = reader.blob(), reader.atEnd
         else { return nil }
+        let account = accounts[keyAccount] ?? keyAccount
+        accounts[account] = account
         let entry = CachedResponse(
             status: HTTPStatus(Int(status)), contentType: contentType.isEmpty ? nil : contentType,
             requestID: requestID.isEmpty ? nil : requestID, gzipBody: gzip, identityLength: Int(identityLength),
-            account: owner, storedAt: now, expiresAt: nil, engagementGzip: engagement.isEmpty ? nil : engagement)
+            account: owner == account ? account : owner, storedAt: now, expiresAt: nil,
+            engagementGzip: engagement.isEmpty ? nil : engagement)
         return (CacheKey(account: account, resource: resource, group: group), entry)
     }
 

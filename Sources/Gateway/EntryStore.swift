@@ -21,6 +21,9 @@ final class EntryStore: Sendable {
     /// Execution → Engagement paths and keys (v1 Engagement routes), applied to the Execution view.
     let engagementView: URLRewrite
     private let policyState: Locked<CachePolicy>
+    /// One string per account, shared by every entry and key that names it (accounts are few,
+    /// entries many: 80 bytes an entry otherwise). Bounded: past it, names are simply not shared.
+    private let accountNames = Locked<Set<String>>([])
 
     init(cache: ResponseCache, policy: CachePolicy, engagementView: URLRewrite) {
         self.cache = cache
@@ -48,6 +51,7 @@ final class EntryStore: Sendable {
             route: route, status: answer.status, endedBeforeRequest: endedBeforeRequest, bodyStatus: bodyStatus,
             now: now)
         var bodies = FreshBodies(execution: answer.body)
+        let account = shared(account)
         var entry = Self.entry(from: answer, account: account, now: now, lifetime: lifetime)
         if wantsEngagement {
             let engagement = engagementBody(from: answer.body)
@@ -58,6 +62,14 @@ final class EntryStore: Sendable {
             cache.put(key, entry)
         }
         return (entry, bodies)
+    }
+
+    private func shared(_ account: String) -> String {
+        accountNames.withLock { names in
+            if let known = names.firstIndex(of: account) { return names[known] }
+            if names.count < 100_000 { names.insert(account) }
+            return account
+        }
     }
 
     private static func entry(
