@@ -1,4 +1,6 @@
 import HTTP
+import Locking
+import Studio
 
 /// One stored upstream answer. Immutable: a refresh replaces the whole entry.
 public final class CachedResponse: Sendable {
@@ -8,9 +10,11 @@ public final class CachedResponse: Sendable {
     private let identityCount: UInt32
     private let expiry: Double
     public var status: HTTPStatus { HTTPStatus(Int(statusCode)) }
-    /// Content-Type and Twilio-Request-Id as the response head carries them, rendered once when
-    /// stored: a hit copies them, it does not serialise them.
+    /// Content-Type as the response head carries it, rendered once and shared by every entry of
+    /// that type (a Twilio-Request-Id that is not an `RQ` SID is rendered here too, per entry).
     public let fields: RenderedFields
+    /// Twilio's request id, inline (34 bytes, no allocation of its own).
+    public let requestSID: SID?
     /// The body gzip-compressed: at once for permanent entries; for short-lived ones on their first
     /// hit by a gzip client (a miss answers with the identity body, so a miss compresses nothing).
     public let gzipBody: [UInt8]?
@@ -31,22 +35,30 @@ public final class CachedResponse: Sendable {
         identityLength: Int,
         account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil
     ) {
-        var fields = HTTPHeaders(capacity: 2)
-        if let contentType { fields.add("Content-Type", contentType) }
-        if let requestID { fields.add("Twilio-Request-Id", requestID) }
+        let requestSID = requestID.flatMap { SID($0, prefix: "RQ") }
+        let fields: RenderedFields
+        if let requestID, requestSID == nil {
+            var headers = HTTPHeaders(capacity: 2)
+            if let contentType { headers.add("Content-Type", contentType) }
+            headers.add("Twilio-Request-Id", requestID)
+            fields = RenderedFields(headers)
+        } else {
+            fields = Self.shared(contentType)
+        }
         self.init(
-            status: status, fields: RenderedFields(fields), gzipBody: gzipBody, identityBody: identityBody,
+            status: status, fields: fields, requestSID: requestSID, gzipBody: gzipBody, identityBody: identityBody,
             identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
             engagementGzip: engagementGzip)
     }
 
     init(
-        status: HTTPStatus, fields: RenderedFields, gzipBody: [UInt8]?, identityBody: [UInt8]?, identityLength: Int,
-        account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]?
+        status: HTTPStatus, fields: RenderedFields, requestSID: SID?, gzipBody: [UInt8]?, identityBody: [UInt8]?,
+        identityLength: Int, account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]?
     ) {
         precondition(gzipBody != nil || identityBody != nil, "an entry holds its body in one form at least")
         self.statusCode = UInt16(clamping: status.code)
         self.fields = fields
+        self.requestSID = requestSID
         self.gzipBody = gzipBody
         self.identityBody = identityBody
         self.identityCount = UInt32(clamping: identityLength)
@@ -58,12 +70,30 @@ public final class CachedResponse: Sendable {
 
     /// Read back from `fields` (snapshots, the fleet's codec, logs: not per hit).
     public var contentType: String? { fields.value("Content-Type") }
-    public var requestID: String? { fields.value("Twilio-Request-Id") }
+    public var requestID: String? { requestSID?.value ?? fields.value("Twilio-Request-Id") }
+
+    /// The request id as the head carries it.
+    public var requestIDField: InlineField? {
+        requestSID?.withBytes { InlineField(name: "Twilio-Request-Id", value: $0) }
+    }
+
+    /// One rendered Content-Type per distinct type (a handful in practice; bounded all the same).
+    private static let contentTypes = Locked<[String: RenderedFields]>([:])
+
+    private static func shared(_ contentType: String?) -> RenderedFields {
+        guard let contentType else { return .none }
+        return contentTypes.withLock { known in
+            if let fields = known[contentType] { return fields }
+            let fields = RenderedFields(["Content-Type": contentType])
+            if known.count < 64 { known[contentType] = fields }
+            return fields
+        }
+    }
 
     /// The same entry carrying its Engagement view too.
     public func withEngagementView(_ gzip: [UInt8]) -> CachedResponse {
         CachedResponse(
-            status: status, fields: fields, gzipBody: gzipBody, identityBody: identityBody,
+            status: status, fields: fields, requestSID: requestSID, gzipBody: gzipBody, identityBody: identityBody,
             identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
             engagementGzip: gzip)
     }
@@ -71,7 +101,7 @@ public final class CachedResponse: Sendable {
     /// The same entry carrying its gzip body too.
     public func withGzipBody(_ gzip: [UInt8]) -> CachedResponse {
         CachedResponse(
-            status: status, fields: fields, gzipBody: gzip, identityBody: identityBody,
+            status: status, fields: fields, requestSID: requestSID, gzipBody: gzip, identityBody: identityBody,
             identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
             engagementGzip: engagementGzip)
     }
@@ -83,7 +113,7 @@ public final class CachedResponse: Sendable {
     /// Bytes charged against the cache budget: the body plus bookkeeping.
     public func cost(for key: CacheKey) -> Int {
         (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.resource.utf8.count
-            + key.account.utf8.count + fields.bytes.count + Self.overhead
+            + key.account.utf8.count + Self.overhead
     }
 
     /// Everything per entry besides the bytes counted above: the object, the dictionary slot, the

@@ -25,7 +25,8 @@ extension Gateway {
                     method: exchange.method.rawValue, path: String(exchange.path), status: response.status.code,
                     bytes: response.body.count, durationMs: seconds * 1000, cache: outcome?.label ?? "-",
                     upstreamStatus: upstreamStatus,
-                    requestID: response.headers["Twilio-Request-Id"] ?? response.rendered.0.value("Twilio-Request-Id")))
+                    requestID: response.headers["Twilio-Request-Id"] ?? response.inlineField?.value
+                        ?? response.rendered.0.value("Twilio-Request-Id")))
         }
         telemetry.inFlight.wrappingSubtract(1, ordering: .relaxed)
         exchange.client.respond(response)

@@ -56,6 +56,7 @@ struct Renderer: Sendable {
     ) -> HTTPResponse {
         var response = HTTPResponse(status: entry.status, body: body)
         response.rendered = (entry.fields, outcome.renderedFields(gzip: gzip))
+        response.inlineField = entry.requestIDField
         response.age = age
         return response
     }

@@ -7,13 +7,17 @@ public struct HTTPResponse: Sendable {
     /// Fields rendered ahead of time, sent after `headers`: a cached entry's own, then the fixed
     /// fields of how it was served. Copied as they are (no per-field work per request).
     public var rendered: (RenderedFields, RenderedFields) = (.none, .none)
+    /// A short field kept inline (an entry's request id), sent between the two rendered blocks.
+    public var inlineField: InlineField?
     /// `Age` (RFC 9111 §5.1) of an answer from a cache, written as a number without a string.
     public var age: Int?
 
     /// Every field the head will carry besides the server's framing (tests, logs; not per request).
     public var allFields: HTTPHeaders {
         var all = headers
-        for block in [rendered.0, rendered.1] { for (name, value) in block.fields { all.add(name, value) } }
+        for (name, value) in rendered.0.fields { all.add(name, value) }
+        if let inlineField { all.add(inlineField.name.description, inlineField.value) }
+        for (name, value) in rendered.1.fields { all.add(name, value) }
         if let age { all.add("Age", String(age)) }
         return all
     }

@@ -45,6 +45,7 @@ public enum ResponseSerializer {
         capacity +=
             response.rendered.0.bytes.count + response.rendered.1.bytes.count
             + "Age: 18446744073709551615\r\n".utf8.count
+            + (response.inlineField.map { $0.name.utf8CodeUnitCount + 44 } ?? 0)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
             var head = HeadWriter(buffer: scratch)
             statusLine.withUnsafeBufferPointer { head.write($0) }
@@ -52,6 +53,12 @@ public enum ResponseSerializer {
                 head.field(name, value)  // the server owns framing; a handler cannot smuggle its own
             }
             response.rendered.0.bytes.withUnsafeBufferPointer { head.write($0) }
+            if let inline = response.inlineField {
+                head.write(inline.name)
+                head.write(": ")
+                inline.withValue { head.write($0.bindMemory(to: UInt8.self)) }
+                head.write("\r\n")
+            }
             response.rendered.1.bytes.withUnsafeBufferPointer { head.write($0) }
             // The server's own fields: literals and numbers, nothing to check.
             if let age = response.age { head.number("Age: ", age) }

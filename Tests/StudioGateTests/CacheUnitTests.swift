@@ -152,6 +152,37 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertEqual(shard.bytes, model.reduce(0) { $0 + $1.value.cost(for: $1.key) })
     }
 
+    /// An entry keeps no rendered copy of what every entry has: the Content-Type block is shared,
+    /// and an `RQ` request id is held inline and sent as a field of its own; other ids are rendered.
+    func testEntriesShareTheirContentTypeAndKeepRequestIDsInline() {
+        let rq = "RQ" + String(repeating: "0123456789abcdef", count: 2)
+        let one = CachedResponse(
+            status: 200, contentType: "application/json", requestID: rq, gzipBody: [1], identityLength: 1,
+            account: "ACa", storedAt: 0, expiresAt: nil)
+        let two = CachedResponse(
+            status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
+            account: "ACa", storedAt: 0, expiresAt: 5)
+        XCTAssertEqual(one.fields, two.fields)
+        one.fields.bytes.withUnsafeBufferPointer { a in
+            two.fields.bytes.withUnsafeBufferPointer { b in XCTAssertEqual(a.baseAddress, b.baseAddress) }
+        }
+        XCTAssertEqual(one.requestID, rq)
+        XCTAssertEqual(one.requestIDField?.value, rq)
+        XCTAssertNil(two.requestID)
+        XCTAssertEqual(one.contentType, "application/json")
+        XCTAssertTrue(one.isPermanent)
+        XCTAssertFalse(two.isPermanent)
+        XCTAssertEqual(two.expiresAt, 5)
+        let odd = CachedResponse(
+            status: 203, contentType: "text/plain", requestID: "req-1", gzipBody: nil, identityBody: [1, 2],
+            identityLength: 2, account: "ACa", storedAt: 0, expiresAt: 1)
+        XCTAssertNil(odd.requestIDField)
+        XCTAssertEqual(odd.requestID, "req-1")
+        XCTAssertEqual(odd.contentType, "text/plain")
+        XCTAssertEqual(odd.status, 203)
+        XCTAssertEqual(odd.identityLength, 2)
+    }
+
     func testReplacingAnEntryKeepsAccountingExact() {
         let cache = ResponseCache(budgetBytes: 1 << 20, shardCount: 2)
         cache.put(key("a"), entry(100))

@@ -72,6 +72,14 @@ final class ResponseSerializerTests: XCTestCase {
             response.allFields.map(\.name), ["X-Dynamic", "Content-Type", "Twilio-Request-Id", "X-Cache", "Age"])
         XCTAssertEqual(response.allFields["Age"], "42")
         XCTAssertEqual(RenderedFields.none.fields.count, 0)
+        let id = Array("RQ42".utf8)
+        response.inlineField = id.withUnsafeBytes { InlineField(name: "Twilio-Request-Id", value: $0) }
+        XCTAssertTrue(
+            text(response).contains(
+                "Twilio-Request-Id: RQ1Set-Cookie: x\r\nTwilio-Request-Id: RQ42\r\nX-Cache: HIT\r\n"))
+        XCTAssertEqual(response.allFields.values("Twilio-Request-Id"), ["RQ1Set-Cookie: x", "RQ42"])
+        XCTAssertNil(Array("a\r\nb".utf8).withUnsafeBytes { InlineField(name: "X", value: $0) })
+        XCTAssertNil([UInt8](repeating: 0x41, count: 41).withUnsafeBytes { InlineField(name: "X", value: $0) })
         XCTAssertNil(RenderedFields.none.value("Age"))
     }
 
