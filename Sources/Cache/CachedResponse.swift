@@ -74,7 +74,7 @@ public final class CachedResponse: Sendable {
 
     /// The request id as the head carries it.
     public var requestIDField: InlineField? {
-        requestSID?.withBytes { InlineField(name: "Twilio-Request-Id", value: $0) }
+        requestSID?.withBytes { InlineField(name: "Twilio-Request-Id", validatedValue: $0) }
     }
 
     /// One rendered Content-Type per distinct type (a handful in practice; bounded all the same).

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A header field whose value (up to 40 bytes) lives inside the value that carries it: a cached
 /// entry's request id is sent without the entry keeping a rendered copy, or a heap string, of it.
 public struct InlineField: Sendable {
@@ -7,7 +9,20 @@ public struct InlineField: Sendable {
 
     /// Nil for a value over 40 bytes or holding a CR or LF.
     public init?(name: StaticString, value: UnsafeRawBufferPointer) {
-        guard value.count <= 40, !value.contains(0x0D), !value.contains(0x0A) else { return nil }
+        guard value.count <= 40 else { return nil }
+        if let base = value.baseAddress,
+            memchr(base, 0x0D, value.count) != nil || memchr(base, 0x0A, value.count) != nil
+        {
+            return nil
+        }
+        self.name = name
+        count = UInt8(value.count)
+        withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: value) }
+    }
+
+    /// For a value already known to be at most 40 bytes without CR or LF (an SID's hex digits).
+    public init(name: StaticString, validatedValue value: UnsafeRawBufferPointer) {
+        precondition(value.count <= 40)
         self.name = name
         count = UInt8(value.count)
         withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: value) }

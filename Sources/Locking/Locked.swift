@@ -18,9 +18,10 @@ public final class Locked<Value>: Sendable {
         _ body: (inout sending Value) throws(Failure) -> sending Result
     ) throws(Failure) -> sending Result {
         try mutex.withLock { (value: inout sending Value) throws(Failure) -> sending Result in
+            guard let hooks = ThreadSanitizer.hooks else { return try body(&value) }
             let address = Unmanaged.passUnretained(self).toOpaque()
-            ThreadSanitizer.acquire?(address)
-            defer { ThreadSanitizer.release?(address) }
+            hooks.acquire(address)
+            defer { hooks.release(address) }
             return try body(&value)
         }
     }
@@ -30,8 +31,11 @@ public final class Locked<Value>: Sendable {
 @usableFromInline enum ThreadSanitizer {
     @usableFromInline typealias Annotation = @convention(c) (UnsafeMutableRawPointer?) -> Void
 
-    @usableFromInline static let acquire = lookUp("__tsan_acquire")
-    @usableFromInline static let release = lookUp("__tsan_release")
+    /// Both or neither; one lazy global read per critical section.
+    @usableFromInline static let hooks: (acquire: Annotation, release: Annotation)? = {
+        guard let acquire = lookUp("__tsan_acquire"), let release = lookUp("__tsan_release") else { return nil }
+        return (acquire, release)
+    }()
 
     private static func lookUp(_ name: String) -> Annotation? {
         dlsym(nil, name).map { unsafeBitCast($0, to: Annotation.self) }  // nil handle: RTLD_DEFAULT

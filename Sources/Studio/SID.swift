@@ -3,7 +3,7 @@
 /// comparing or hashing one is a few word operations.
 public struct SID: Hashable, Sendable, CustomStringConvertible {
     /// The ASCII bytes, in order: 4 × 8 + 2.
-    private var words: (UInt64, UInt64, UInt64, UInt64, UInt16) = (0, 0, 0, 0, 0)
+    @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64, UInt16) = (0, 0, 0, 0, 0)
 
     public init?<S: StringProtocol>(_ text: S, prefix: String) {
         var text = String(text)
@@ -51,7 +51,7 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The 34 bytes, for writing into keys and paths without making a string.
-    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+    @inlinable public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try withUnsafeBytes(of: words) { try body(UnsafeRawBufferPointer(rebasing: $0[..<34])) }
     }
 
