@@ -36,7 +36,9 @@ public final class EventLoop: @unchecked Sendable {
     // and the callbacks run there). `pending`, `threadID` and `running` are synchronised.
     private let epollFD: Int32
     private let wakeFD: Int32
-    private var handlers: [Int32: EventHandler] = [:]
+    /// Indexed by fd (the kernel hands out the lowest free numbers, so this stays as long as the
+    /// most connections ever open at once): one array read per event, no hashing.
+    private var handlers: [EventHandler?] = []
     private var tickers: [() -> Void] = []
     private var timers = LoopTimers()
     /// Per-loop state of other layers (the upstream engine's multi handle), keyed by its owner.
@@ -76,7 +78,8 @@ public final class EventLoop: @unchecked Sendable {
         event.events = events
         event.data.fd = fd
         try syscall { epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) }
-        handlers[fd] = handler
+        if Int(fd) >= handlers.count { handlers += Array(repeating: nil, count: Int(fd) + 1 - handlers.count) }
+        handlers[Int(fd)] = handler
     }
 
     public func modify(_ fd: Int32, events: UInt32) {
@@ -89,7 +92,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Removes `fd` from the loop; the caller still owns (and closes) it.
     public func deregister(_ fd: Int32) {
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
-        handlers[fd] = nil
+        if Int(fd) < handlers.count { handlers[Int(fd)] = nil }
     }
 
     /// Adds a callback run on the loop thread every `tickInterval` (timeouts, cached Date header).
@@ -130,9 +133,11 @@ public final class EventLoop: @unchecked Sendable {
     public func run() {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
         var events = [epoll_event](repeating: epoll_event(), count: 512)
-        var nextTick = MonotonicClock.now() + tickInterval
+        var now = MonotonicClock.now()
+        var nextTick = now + tickInterval
         while running.load(ordering: .relaxed) {
-            let timeout = timers.millisecondsUntilNext(now: MonotonicClock.now(), atMost: 250)
+            // `now` is the end of the previous turn: only timers and tickers ran since.
+            let timeout = timers.millisecondsUntilNext(now: now, atMost: 250)
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 retryingInterrupts { epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout) }
             }
@@ -143,10 +148,10 @@ public final class EventLoop: @unchecked Sendable {
                     _ = Glibc.read(wakeFD, &value, 8)
                     continue
                 }
-                handlers[fd]?.handleEvents(events[index].events)
+                if Int(fd) < handlers.count { handlers[Int(fd)]?.handleEvents(events[index].events) }
             }
             runPendingTasks()
-            let now = MonotonicClock.now()
+            now = MonotonicClock.now()
             while let due = timers.popDue(now: now) { due() }
             if now >= nextTick {
                 nextTick = now + tickInterval
@@ -159,8 +164,8 @@ public final class EventLoop: @unchecked Sendable {
         // `remaining` keeps every handler alive until all have been told (connections use state
         // the acceptor owns).
         let remaining = handlers
-        for handler in remaining.values { handler.loopDidStop() }
-        handlers = [:]
+        for handler in remaining { handler?.loopDidStop() }
+        handlers = []
         tickers = []
         let stoppingLocals = locals
         for local in stoppingLocals.values { local.loopDidStop() }
