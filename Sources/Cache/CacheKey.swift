@@ -22,7 +22,7 @@ public struct CacheGroup: Hashable, Sendable, CustomStringConvertible {
 
     /// The execution's SID when the group is one execution's (nil for a flow's list pages).
     public var execution: SID? { isExecution ? sid : nil }
-    public var isExecution: Bool { sid.withBytes { $0[1] == UInt8(ascii: "N") } }
+    public var isExecution: Bool { sid.kindLetter == UInt8(ascii: "N") }
     public var description: String { isExecution ? sid.value : sid.value + "/lists" }
 }
 

@@ -1,9 +1,13 @@
 /// A Twilio SID: a two-letter type prefix and 32 lowercase hex digits (`FW…`, `FN…`, `FT…`, `AC…`, `SK…`).
-/// Held as its 34 bytes inline (no heap string): routing a request makes up to three of them, and
-/// comparing or hashing one is a few word operations.
+/// Held as its prefix and the 16 bytes the digits spell (18 bytes inline, no heap string): routing
+/// makes up to three per request, routes and cache keys carry them, and comparing or hashing one
+/// is three word operations. The text is rendered back when a path, key or log needs it.
 public struct SID: Hashable, Sendable, CustomStringConvertible {
-    /// The ASCII bytes, in order: 4 × 8 + 2.
-    @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64, UInt16) = (0, 0, 0, 0, 0)
+    /// The two prefix letters, first in the low byte.
+    @usableFromInline let prefixBytes: UInt16
+    /// The digits' bytes in order: the first eight in `high` (first in its low byte), the rest in `low`.
+    @usableFromInline let high: UInt64
+    @usableFromInline let low: UInt64
 
     public init?<S: StringProtocol>(_ text: S, prefix: String) {
         var text = String(text)
@@ -18,7 +22,7 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
         self = sid
     }
 
-    /// Validates the bytes (a request path's segment) and keeps them inline.
+    /// Validates the bytes (a request path's segment) and keeps what they spell.
     public init?(bytes: UnsafeBufferPointer<UInt8>, prefix: StaticString) {
         guard let sid = SID(validating: bytes, prefix: (prefix.utf8Start[0], prefix.utf8Start[1])) else { return nil }
         self = sid
@@ -26,15 +30,18 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
 
     private init?(validating bytes: UnsafeBufferPointer<UInt8>, prefix: (UInt8, UInt8)) {
         guard bytes.count == 34, bytes[0] == prefix.0, bytes[1] == prefix.1 else { return nil }
-        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(bytes)) }
-        // The 32 digits are bytes 2..<34: the last six bytes of the first word, then three whole
-        // words, then the two bytes of the last (padded with digits to check whole words).
-        let digitsOfFirst = words.0 & ~0xFFFF | 0x3030  // the prefix's two bytes replaced by digits
-        let lastWord = UInt64(words.4) | 0x3030_3030_3030_0000
+        let digits = UnsafeRawPointer(bytes.baseAddress! + 2)
+        let first = digits.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        let second = digits.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let third = digits.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        let fourth = digits.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
         guard
-            Self.allLowerHex(digitsOfFirst) && Self.allLowerHex(words.1) && Self.allLowerHex(words.2)
-                && Self.allLowerHex(words.3) && Self.allLowerHex(lastWord)
+            Self.allLowerHex(first) && Self.allLowerHex(second) && Self.allLowerHex(third)
+                && Self.allLowerHex(fourth)
         else { return nil }
+        prefixBytes = UInt16(prefix.0) | UInt16(prefix.1) << 8
+        high = Self.decode(first) | Self.decode(second) << 32
+        low = Self.decode(third) | Self.decode(fourth) << 32
     }
 
     /// Every byte of `word` is `0`-`9` or `a`-`f`. Per byte (no carries cross bytes: each is first
@@ -50,31 +57,51 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
         return digit | letter == highs
     }
 
-    /// The 34 bytes, for writing into keys and paths without making a string.
+    /// Eight hex digits (first in the low byte) → the four bytes they spell (first in the low byte).
+    @inline(__always) private static func decode(_ word: UInt64) -> UInt64 {
+        // Each byte to its value: digits keep their low nibble; letters (bit 6 set) add 9.
+        let nibbles = (word & 0x0F0F_0F0F_0F0F_0F0F) &+ ((word >> 6) & 0x0101_0101_0101_0101) &* 9
+        // Pairs of nibbles to bytes, one per 16-bit lane, then the lanes packed together.
+        var bytes = ((nibbles & 0x00FF_00FF_00FF_00FF) << 4 | (nibbles >> 8)) & 0x00FF_00FF_00FF_00FF
+        bytes = (bytes | bytes >> 8) & 0x0000_FFFF_0000_FFFF
+        return (bytes | bytes >> 16) & 0xFFFF_FFFF
+    }
+
+    /// Four bytes (first in the low byte) → their eight lowercase hex digits (first in the low byte).
+    @inline(__always) @usableFromInline static func encode(_ four: UInt64) -> UInt64 {
+        var lanes = (four | four << 16) & 0x0000_FFFF_0000_FFFF
+        lanes = (lanes | lanes << 8) & 0x00FF_00FF_00FF_00FF
+        let nibbles = (lanes >> 4) & 0x000F_000F_000F_000F | (lanes & 0x000F_000F_000F_000F) << 8
+        let letters = ((nibbles &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+        return nibbles &+ 0x3030_3030_3030_3030 &+ letters &* 39
+    }
+
+    /// The 34 bytes of text, rendered on the stack, for writing into keys and paths without a string.
     @inlinable public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try withUnsafeBytes(of: words) { try body(UnsafeRawBufferPointer(rebasing: $0[..<34])) }
+        var text:
+            (
+                UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16,
+                UInt16, UInt16, UInt16, UInt16
+            ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return try withUnsafeMutableBytes(of: &text) { buffer in
+            buffer.storeBytes(of: prefixBytes, toByteOffset: 0, as: UInt16.self)
+            buffer.storeBytes(of: Self.encode(high & 0xFFFF_FFFF), toByteOffset: 2, as: UInt64.self)
+            buffer.storeBytes(of: Self.encode(high >> 32), toByteOffset: 10, as: UInt64.self)
+            buffer.storeBytes(of: Self.encode(low & 0xFFFF_FFFF), toByteOffset: 18, as: UInt64.self)
+            buffer.storeBytes(of: Self.encode(low >> 32), toByteOffset: 26, as: UInt64.self)
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// The SID as a string (allocates: for keys, logs and paths off the hit path).
     public var value: String { withBytes { String(decoding: $0, as: UTF8.self) } }
     public var prefix: String { withBytes { String(decoding: $0[..<2], as: UTF8.self) } }
+    /// The second prefix letter (`N` of `FN`), without rendering anything.
+    public var kindLetter: UInt8 { UInt8(truncatingIfNeeded: prefixBytes >> 8) }
     public var description: String { value }
 
     /// An unseeded mix of the bytes: picks a lock shard, never a dictionary slot.
     public var fingerprint: UInt64 {
-        (words.0 ^ words.1 &* 3 ^ words.2 &* 5 ^ words.3 &* 7 ^ UInt64(words.4)) &* 0x9E37_79B9_7F4A_7C15
-    }
-
-    public static func == (left: SID, right: SID) -> Bool {
-        left.words.0 == right.words.0 && left.words.1 == right.words.1 && left.words.2 == right.words.2
-            && left.words.3 == right.words.3 && left.words.4 == right.words.4
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(words.0)
-        hasher.combine(words.1)
-        hasher.combine(words.2)
-        hasher.combine(words.3)
-        hasher.combine(words.4)
+        (high ^ low &* 3 ^ UInt64(prefixBytes) &* 5) &* 0x9E37_79B9_7F4A_7C15
     }
 }

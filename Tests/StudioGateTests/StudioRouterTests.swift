@@ -108,6 +108,20 @@ final class StudioRouterTests: XCTestCase {
         }
         XCTAssertNil(valid.withUnsafeBufferPointer { SID(bytes: $0, prefix: "FW") })
         XCTAssertEqual(SID(String(decoding: valid, as: UTF8.self), prefix: "FN")?.prefix, "FN")
+        // Held as bytes, read back as text: random SIDs survive the round trip, and two SIDs are
+        // equal (and hash alike) exactly when their texts are.
+        var seen: [SID: String] = [:]
+        for _ in 0..<2000 {
+            let text = "FT" + String((0..<32).map { _ in "0123456789abcdef".randomElement()! })
+            let sid = SID(text, prefix: "FT")!
+            XCTAssertEqual(sid.value, text)
+            XCTAssertEqual(sid.kindLetter, UInt8(ascii: "T"))
+            if let earlier = seen[sid] { XCTAssertEqual(earlier, text) }
+            seen[sid] = text
+        }
+        XCTAssertNotEqual(
+            SID("FN" + String(repeating: "a", count: 32), prefix: "FN"),
+            SID("FW" + String(repeating: "a", count: 32), prefix: "FW"))
     }
 }
 
