@@ -3,11 +3,13 @@
 callgrind: a deterministic A/B measure for hit- and miss-path changes (this VM's req/s drifts by
 10-20 % between runs; instruction counts do not).
 
-Usage (normally via bench/instructions.sh): instructions.py BUILD_DIR [REQUESTS] [--top N] [--miss]
+Usage (normally via bench/instructions.sh): instructions.py BUILD_DIR [REQUESTS] [--top N] [--miss] [--sdk-headers]
 Runs the mock natively and the gateway under callgrind, warms one ended execution's Context,
 zeroes the counters, sends REQUESTS keep-alive GETs over one connection (identical ones: hits;
 with --miss, each for a different execution: misses forwarded to the mock), and prints
-instructions per request, overall and for the heaviest functions (inclusive).
+instructions and heap allocations (malloc calls) per request, overall and for the heaviest
+functions (inclusive). --sdk-headers sends what the twilio SDKs send besides Authorization
+(User-Agent, Accept, Accept-Encoding: gzip, Connection: keep-alive), so the gzip answer is measured.
 Loopback only; bounded by REQUESTS and a 120 s timeout.
 """
 import argparse
@@ -50,6 +52,7 @@ def main():
     parser.add_argument("requests", type=int, nargs="?", default=5000)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--miss", action="store_true", help="each request names another execution (forwarded misses)")
+    parser.add_argument("--sdk-headers", action="store_true", help="the header fields an SDK client sends")
     args = parser.parse_args()
     out = tempfile.mkdtemp(prefix="studiogate-callgrind-")
     mock_port, gw_port = bench.free_port(), bench.free_port()
@@ -65,8 +68,10 @@ def main():
         execution = f"/v2/Flows/{bench.FLOW}/Executions/{bench.seeded(0)}"
         for target in (execution, execution + "/Context"):
             bench.fetch(gw_port, "GET", target, headers={"Authorization": bench.AUTH})
+        extra = ("User-Agent: twilio-python/9.3.0 (Linux x86_64) Python/3.11.7\r\nAccept: application/json\r\n"
+                 "Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n") if args.sdk_headers else ""
         request = (f"GET {execution}/Context HTTP/1.1\r\nHost: 127.0.0.1:{gw_port}\r\n"
-                   f"Authorization: {bench.AUTH}\r\n\r\n").encode()
+                   f"Authorization: {bench.AUTH}\r\n{extra}\r\n").encode()
         if args.miss:
             # The mock answers one seeded execution per SID, active (cached for the TTL, never hit again).
             # Warm-up and measured requests never repeat a SID, so none of them is a hit.
@@ -87,6 +92,7 @@ def main():
     total = int(re.search(r"^(?:summary|totals): (\d+)", open(dump).read(), re.M).group(1))
     kind = "miss" if args.miss else "hit"
     print(f"{total / args.requests:,.0f} instructions per {kind} ({args.requests} {kind}es, one keep-alive connection)".replace("hites", "hits"))
+    print(f"{malloc_calls(dump) / args.requests:.2f} heap allocations (malloc calls) per {kind}")
     annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", dump],
                                capture_output=True, text=True).stdout
     rows = [(int(m.group(1).replace(",", "")), m.group(2)) for m in re.finditer(r"^\s*([\d,]+) \([\s\d.]+%\)\s+\S*?:?(\S+) \[(?:.*studiogate|.*libcurl.*|.*libz.*|.*libc[.-].*|.*libssl.*|.*libcrypto.*|.*Foundation.*|.*libswiftCore.*)\]$", annotated, re.M)]
@@ -98,6 +104,26 @@ def main():
         names = [s for _, s in rows]
     for (count, _), name in zip(rows, names):
         print(f"{count / args.requests:>9,.0f}  {name[:140]}")
+
+
+def malloc_calls(dump):
+    """Calls to malloc recorded in a callgrind dump (its `cfn=` call lines), from any caller."""
+    names, callee, calls = {}, None, 0
+    for line in open(dump):
+        if line.startswith("cfn="):
+            match = re.match(r"cfn=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+            if match.group(2):
+                names[match.group(1)] = match.group(2)
+            callee = names.get(match.group(1), "")
+        elif line.startswith("calls=") and callee is not None:
+            if callee == "malloc":
+                calls += int(line[6:].split()[0])
+            callee = None
+        elif line.startswith("fn="):
+            match = re.match(r"fn=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+            if match and match.group(2):
+                names[match.group(1)] = match.group(2)
+    return calls
 
 
 if __name__ == "__main__":

@@ -109,15 +109,27 @@ struct RequestPlanner: Sendable {
     /// works on the UTF-8 view without Foundation.
     static func acceptsGzip(_ request: HTTPRequest) -> Bool {
         request.containsToken(in: "Accept-Encoding") { token in
-            let parts = token.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true).map {
-                HTTPRequest.trimmed(UnsafeRawBufferPointer(rebasing: $0))
+            // coding *( ";" parameter ), read in place: real clients send this on every request.
+            var start = 0
+            var codingRead = false
+            while start <= token.count {
+                var end = start
+                while end < token.count, token[end] != UInt8(ascii: ";") { end += 1 }
+                let part = HTTPRequest.trimmed(UnsafeRawBufferPointer(rebasing: token[start..<end]))
+                start = end + 1
+                guard codingRead else {
+                    guard HTTPRequest.tokenEquals(part, "gzip") || HTTPRequest.tokenEquals(part, "x-gzip") else {
+                        return false
+                    }
+                    codingRead = true
+                    continue
+                }
+                guard part.count >= 2, part[0] | 0x20 == UInt8(ascii: "q"), part[1] == UInt8(ascii: "=") else {
+                    continue
+                }
+                return part.dropFirst(2).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
             }
-            guard let coding = parts.first,
-                HTTPRequest.tokenEquals(coding, "gzip") || HTTPRequest.tokenEquals(coding, "x-gzip")
-            else { return false }
-            guard let q = parts.dropFirst().first(where: { $0.count >= 2 && $0[0] | 0x20 == 0x71 && $0[1] == 0x3D })
-            else { return true }
-            return q.dropFirst(2).contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
+            return true
         }
     }
 }

@@ -76,8 +76,16 @@ public struct HTTPRequest: Sendable {
     /// Whether a comma-separated element (OWS-trimmed, not empty) of any `name` field satisfies
     /// `predicate` (Connection, Accept-Encoding): read in place, without splitting into new strings.
     public func containsToken(in name: String, where predicate: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        containsToken(in: name, orEmpty: {}, where: predicate)
+    }
+
+    /// `found` runs for each `name` field, tokens or not.
+    private func containsToken(
+        in name: String, orEmpty found: () -> Void, where predicate: (UnsafeRawBufferPointer) -> Bool
+    ) -> Bool {
         forEachField { fieldName, value, _ in
             guard Self.namesEqual(fieldName, name) else { return false }
+            found()
             var start = 0
             while start <= value.count {
                 var end = start
@@ -114,7 +122,8 @@ public struct HTTPRequest: Sendable {
     }
 
     private static func namesEqual(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
-        guard bytes.count == name.utf8.count else { return false }
+        guard bytes.count == name.utf8.count, let first = name.utf8.first, asciiCaseInsensitiveEquals(bytes[0], first)
+        else { return false }
         var name = name
         return name.withUTF8 { name in
             for index in 0..<name.count where !asciiCaseInsensitiveEquals(bytes[index], name[index]) { return false }
@@ -164,12 +173,15 @@ public struct HTTPRequest: Sendable {
         var keepAlive = false
     }
 
+    /// One pass over the fields and over each Connection field's tokens.
     private static func connectionOptions(in request: HTTPRequest) -> ConnectionOptions {
         var options = ConnectionOptions()
-        options.present = request.withField("Connection") { _ in }
-        guard options.present else { return options }
-        options.close = request.containsToken(in: "Connection") { tokenEquals($0, "close") }
-        options.keepAlive = request.containsToken(in: "Connection") { tokenEquals($0, "keep-alive") }
+        let note = { (token: UnsafeRawBufferPointer) -> Bool in
+            if tokenEquals(token, "close") { options.close = true }
+            if tokenEquals(token, "keep-alive") { options.keepAlive = true }
+            return false
+        }
+        _ = request.containsToken(in: "Connection", orEmpty: { options.present = true }, where: note)
         return options
     }
 
