@@ -176,7 +176,7 @@ public struct HTTPRequest: Sendable {
     /// One pass over the fields and over each Connection field's tokens.
     private static func connectionOptions(in request: HTTPRequest) -> ConnectionOptions {
         var options = ConnectionOptions()
-        let note = { (token: UnsafeRawBufferPointer) -> Bool in
+        func note(_ token: UnsafeRawBufferPointer) -> Bool {
             if tokenEquals(token, "close") { options.close = true }
             if tokenEquals(token, "keep-alive") { options.keepAlive = true }
             return false
