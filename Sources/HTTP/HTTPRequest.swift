@@ -20,9 +20,7 @@ public struct HTTPRequest: Sendable {
     /// Every field as received, one `name:value\n` line each (value without surrounding OWS), in
     /// one buffer: a request costs one allocation for all its fields, and the few lookups a
     /// request needs scan it in place. `headers` reads and writes the same fields as a list.
-    public internal(set) var fieldLines: [UInt8] {
-        didSet { connectionOptions = Self.connectionOptions(in: self) }
-    }
+    public private(set) var fieldLines: [UInt8]
     /// What the Connection fields say, read once when the fields are set (the server asks per request).
     private var connectionOptions = ConnectionOptions()
     public var body: [UInt8]
@@ -53,7 +51,10 @@ public struct HTTPRequest: Sendable {
             }
             return headers
         }
-        set { fieldLines = Self.lines(newValue) }
+        set {
+            fieldLines = Self.lines(newValue)
+            connectionOptions = Self.connectionOptions(in: self)
+        }
     }
 
     /// The first value of `name` (ASCII case-insensitive).
@@ -76,16 +77,8 @@ public struct HTTPRequest: Sendable {
     /// Whether a comma-separated element (OWS-trimmed, not empty) of any `name` field satisfies
     /// `predicate` (Connection, Accept-Encoding): read in place, without splitting into new strings.
     public func containsToken(in name: String, where predicate: (UnsafeRawBufferPointer) -> Bool) -> Bool {
-        containsToken(in: name, orEmpty: {}, where: predicate)
-    }
-
-    /// `found` runs for each `name` field, tokens or not.
-    private func containsToken(
-        in name: String, orEmpty found: () -> Void, where predicate: (UnsafeRawBufferPointer) -> Bool
-    ) -> Bool {
         forEachField { fieldName, value, _ in
             guard Self.namesEqual(fieldName, name) else { return false }
-            found()
             var start = 0
             while start <= value.count {
                 var end = start
@@ -167,21 +160,39 @@ public struct HTTPRequest: Sendable {
         return version == .http11 || connectionOptions.keepAlive
     }
 
-    private struct ConnectionOptions {
+    /// What the Connection fields say.
+    struct ConnectionOptions {
         var present = false
         var close = false
         var keepAlive = false
+
+        /// One Connection field's value.
+        mutating func note(_ value: UnsafeRawBufferPointer) {
+            present = true
+            var start = 0
+            while start <= value.count {
+                var end = start
+                while end < value.count, value[end] != UInt8(ascii: ",") { end += 1 }
+                let token = HTTPRequest.trimmed(UnsafeRawBufferPointer(rebasing: value[start..<end]))
+                if tokenEquals(token, "close") { close = true }
+                if tokenEquals(token, "keep-alive") { keepAlive = true }
+                start = end + 1
+            }
+        }
     }
 
-    /// One pass over the fields and over each Connection field's tokens.
+    /// The fields as the parser read them, with what their Connection fields say (read on the way).
+    mutating func setFieldLines(_ lines: [UInt8], connection: ConnectionOptions) {
+        fieldLines = lines
+        connectionOptions = connection
+    }
+
     private static func connectionOptions(in request: HTTPRequest) -> ConnectionOptions {
         var options = ConnectionOptions()
-        func note(_ token: UnsafeRawBufferPointer) -> Bool {
-            if tokenEquals(token, "close") { options.close = true }
-            if tokenEquals(token, "keep-alive") { options.keepAlive = true }
+        request.forEachField { name, value, _ in
+            if namesEqual(name, "Connection") { options.note(value) }
             return false
         }
-        _ = request.containsToken(in: "Connection", orEmpty: { options.present = true }, where: note)
         return options
     }
 

@@ -168,30 +168,26 @@ public struct RequestParser: Sendable {
             var lineStart = firstLF + 1
             while lineStart < head.count - 2 {  // the last two bytes are the empty line
                 let lineEnd = Self.find(ByteClass.lf, in: head, from: lineStart, to: head.count)!
-                switch parseField(UnsafeRawBufferPointer(rebasing: head[lineStart..<(lineEnd - 1)])) {
-                case .failure(let error):
-                    failure = error
-                    return
-                case .success(let (name, value)):
-                    facts.note(name: name, value: value)
-                    func copy(_ part: UnsafeRawBufferPointer) {
-                        guard let base = part.baseAddress else { return }
-                        memcpy(lines.baseAddress! + written, base, part.count)
-                        written += part.count
-                    }
-                    copy(name)
-                    lines[written] = UInt8(ascii: ":")
-                    written += 1
-                    copy(value)
-                    lines[written] = UInt8(ascii: "\n")
-                    written += 1
+                let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<(lineEnd - 1)])
+                guard let (name, value) = parseField(line, failure: &failure) else { return }
+                facts.note(name: name, value: value)
+                func copy(_ part: UnsafeRawBufferPointer) {
+                    guard let base = part.baseAddress else { return }
+                    memcpy(lines.baseAddress! + written, base, part.count)
+                    written += part.count
                 }
+                copy(name)
+                lines[written] = UInt8(ascii: ":")
+                written += 1
+                copy(value)
+                lines[written] = UInt8(ascii: "\n")
+                written += 1
                 lineStart = lineEnd + 1
             }
             count = written
         }
         if let failure { return .failure(failure) }
-        request.fieldLines = fieldLines
+        request.setFieldLines(fieldLines, connection: facts.connection)
         switch frame(facts, version: request.version) {
         case .failure(let error): return .failure(error)
         case .success(let (framing, expectsContinue)): return .success((request, framing, expectsContinue))
@@ -239,18 +235,22 @@ public struct RequestParser: Sendable {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? Int(byte - UInt8(ascii: "0")) : nil
     }
 
-    /// field-name ":" OWS field-value OWS → the name and the value without OWS, as views of `line`.
-    private func parseField(_ line: UnsafeRawBufferPointer) -> Result<
-        (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer), HTTPParseError
-    > {
+    /// field-name ":" OWS field-value OWS → the name and the value without OWS, as views of `line`;
+    /// nil with `failure` set when the line is malformed.
+    private func parseField(_ line: UnsafeRawBufferPointer, failure: inout HTTPParseError?) -> (
+        name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer
+    )? {
         if let first = line.first, first == ByteClass.space || first == ByteClass.tab {
-            return .failure(.badRequest("obsolete line folding"))
+            failure = .badRequest("obsolete line folding")
+            return nil
         }
         guard let colon = Self.find(ByteClass.colon, in: line, from: 0, to: line.count), colon > 0 else {
-            return .failure(.badRequest("header line without a name"))
+            failure = .badRequest("header line without a name")
+            return nil
         }
         for index in 0..<colon where !ByteClass.isToken(line[index]) {
-            return .failure(.badRequest("invalid character in header name"))
+            failure = .badRequest("invalid character in header name")
+            return nil
         }
         var valueStart = colon + 1
         var valueEnd = line.count
@@ -263,14 +263,14 @@ public struct RequestParser: Sendable {
         // Visible ASCII and spaces are checked a word at a time; tabs and obs-text byte by byte.
         if !ByteClass.allInASCIIRange(UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]), from: 0x20) {
             for index in valueStart..<valueEnd where !ByteClass.isFieldValue(line[index]) {
-                return .failure(.badRequest("invalid character in header value"))
+                failure = .badRequest("invalid character in header value")
+                return nil
             }
         }
-        return .success(
-            (
-                UnsafeRawBufferPointer(rebasing: line[0..<colon]),
-                UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
-            ))
+        return (
+            UnsafeRawBufferPointer(rebasing: line[0..<colon]),
+            UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+        )
     }
 
     /// What framing depends on, counted while the fields are read (every request).
@@ -279,10 +279,13 @@ public struct RequestParser: Sendable {
         var transferEncodings: [String] = []
         var lengths: [String] = []
         var expect: String? = nil
+        /// Not framing, but read in the same pass: whether the connection stays open.
+        var connection = HTTPRequest.ConnectionOptions()
 
         mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
             switch name.count {
             case 4 where Self.named(name, "host"): hosts += 1
+            case 10 where Self.named(name, "connection"): connection.note(value)
             case 6 where Self.named(name, "expect"): expect = expect ?? String(decoding: value, as: UTF8.self)
             case 14 where Self.named(name, "content-length"): lengths.append(String(decoding: value, as: UTF8.self))
             case 17 where Self.named(name, "transfer-encoding"):
