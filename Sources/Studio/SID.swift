@@ -100,8 +100,15 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
     public var kindLetter: UInt8 { UInt8(truncatingIfNeeded: prefixBytes >> 8) }
     public var description: String { value }
 
-    /// An unseeded mix of the bytes: picks a lock shard, never a dictionary slot.
+    /// An unseeded mix of all the bytes (murmur3's finaliser over the folded words), every output
+    /// bit depending on every input bit: SIDs made in sequence differ only in their last digits,
+    /// and a shard or table picked from a few output bits must still spread them.
     public var fingerprint: UInt64 {
-        (high ^ low &* 3 ^ UInt64(prefixBytes) &* 5) &* 0x9E37_79B9_7F4A_7C15
+        var mixed = high ^ (low << 32 | low >> 32) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(prefixBytes)
+        mixed ^= mixed >> 33
+        mixed &*= 0xFF51_AFD7_ED55_8CCD
+        mixed ^= mixed >> 33
+        mixed &*= 0xC4CE_B9FE_1A85_EC53
+        return mixed ^ mixed >> 33
     }
 }

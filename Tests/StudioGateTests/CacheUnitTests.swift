@@ -1,4 +1,5 @@
 import Auth
+import Foundation
 import HTTP
 import Locking
 import XCTest
@@ -181,6 +182,24 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertEqual(odd.contentType, "text/plain")
         XCTAssertEqual(odd.status, 203)
         XCTAssertEqual(odd.identityLength, 2)
+    }
+
+    /// Found by the memory benchmark: SIDs made in sequence (differing in their last digits) all
+    /// landed in one shard, whose share of the budget then evicted a third of them. Sequential
+    /// executions must spread over every shard, with room to spare in each.
+    func testSequentialSIDsSpreadOverEveryShard() {
+        let perEntry = entry(100).cost(for: key("x"))
+        let cache = ResponseCache(budgetBytes: 16 * 150 * perEntry, shardCount: 16)
+        for index in 0..<1600 {
+            let sid = "FN" + String(format: "%032x", 0x100000 + index)
+            cache.put(
+                CacheKey(account: "ACa", resource: "/v2/x/" + sid, group: CacheGroup(sid)!), entry(100))
+        }
+        XCTAssertEqual(cache.stats.evictions, 0)
+        XCTAssertEqual(cache.stats.entries, 1600)
+        let fingerprints = (0..<256).map { SID("FN" + String(format: "%032x", $0), prefix: "FN")!.fingerprint }
+        XCTAssertEqual(Set(fingerprints.map { $0 >> 60 }).count, 16, "top bits vary")
+        XCTAssertEqual(Set(fingerprints.map { $0 & 15 }).count, 16, "low bits vary")
     }
 
     func testReplacingAnEntryKeepsAccountingExact() {
