@@ -45,11 +45,7 @@ final class DocumentedCommandsTests: XCTestCase {
     /// The demo's banner, as printed after the "listening on" line.
     func startDemo() throws -> (RunningBinary, String) {
         let demo = try RunningBinary("studiogate", ["--demo", "--listen", "127.0.0.1:0"])
-        let deadline = Date().addingTimeInterval(5)
-        while !demo.capturedOutput.contains("Stop with Ctrl-C.") && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return (demo, demo.capturedOutput)
+        return (demo, demo.output(containing: "Stop with Ctrl-C."))
     }
 
     func testEveryCommandTheDemoBannerPrintsWorks() throws {

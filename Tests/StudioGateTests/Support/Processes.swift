@@ -86,6 +86,19 @@ final class RunningBinary {
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+    /// The output once it contains `text`, or as it is after `seconds`: stdout reaches us through a
+    /// pipe and a reader thread, so a line the process wrote before answering may arrive after the
+    /// answer does.
+    func output(containing text: String, within seconds: Double = 5) -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var output = capturedOutput
+        while !output.contains(text) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            output = capturedOutput
+        }
+        return output
+    }
+
     deinit { stop() }
 }
 
