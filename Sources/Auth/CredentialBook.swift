@@ -1,4 +1,5 @@
 import Locking
+import Synchronization
 
 /// Which account each credential has been proven to belong to, and for which kinds of resource
 /// (docs/ARCHITECTURE.md, «Isolation rules»).
@@ -21,6 +22,9 @@ public final class CredentialBook: Sendable {
     }
 
     private let proofs = Locked<[SHA256Digest: Proof]>([:])
+    /// Bumped after every change that takes a proof away (a 401, a 403, another account, room
+    /// made): a `Recollection` made before it no longer counts.
+    private let revision = Atomic<UInt64>(0)
     public let ttl: Double
     private let capacity: Int
 
@@ -40,6 +44,30 @@ public final class CredentialBook: Sendable {
         }
     }
 
+    /// What a caller may keep of its proof, so its next request skips the table (a hashed lookup
+    /// under a lock shared by every loop): valid while no proof has been taken away since.
+    public struct Recollection: Sendable {
+        fileprivate let account: String
+        fileprivate let verifiedAt: SIMD8<Double>
+        fileprivate let revision: UInt64
+    }
+
+    /// `verifiedAccount`, answered from `recollection` while it holds, refreshing it otherwise.
+    public func verifiedAccount(
+        _ credential: SHA256Digest, family: Int, now: Double, recalling recollection: inout Recollection?
+    ) -> String? {
+        // Read before the table: a proof taken away after this read bumps past it.
+        let current = revision.load(ordering: .acquiring)
+        // (A proof re-verified since stays in the table only: then the table is asked.)
+        if let known = recollection, known.revision == current, now - known.verifiedAt[family] < ttl {
+            return known.account
+        }
+        let proof = proofs.withLock { $0[credential] }
+        recollection = proof.map { Recollection(account: $0.account, verifiedAt: $0.verifiedAt, revision: current) }
+        guard let proof, now - proof.verifiedAt[family] < ttl else { return nil }
+        return proof.account
+    }
+
     public func verify(_ credential: SHA256Digest, account: String, family: Int, now: Double) {
         proofs.withLock { proofs in
             if proofs.count >= capacity, proofs[credential] == nil {
@@ -47,8 +75,10 @@ public final class CredentialBook: Sendable {
                 // costs one more upstream round trip for that caller.
                 proofs = proofs.filter { now - $0.value.verifiedAt.max() < ttl }
                 if proofs.count >= capacity, let victim = proofs.keys.first { proofs[victim] = nil }
+                revision.wrappingAdd(1, ordering: .releasing)
             }
             if proofs[credential]?.account != account {
+                if proofs[credential] != nil { revision.wrappingAdd(1, ordering: .releasing) }
                 proofs[credential] = Proof(account: account)  // a different account: start over
             }
             proofs[credential]?.verifiedAt[family] = now
@@ -57,7 +87,10 @@ public final class CredentialBook: Sendable {
 
     /// The upstream refused the credential (401): no proof of it stands.
     public func forget(_ credential: SHA256Digest) {
-        _ = proofs.withLock { $0.removeValue(forKey: credential) }
+        proofs.withLock { proofs in
+            proofs[credential] = nil
+            revision.wrappingAdd(1, ordering: .releasing)
+        }
     }
 
     /// The upstream refused the credential this kind of resource (403): that proof is gone.
@@ -65,6 +98,7 @@ public final class CredentialBook: Sendable {
         proofs.withLock { proofs in
             proofs[credential]?.verifiedAt[family] = -.infinity
             if proofs[credential]?.isEmpty == true { proofs[credential] = nil }
+            revision.wrappingAdd(1, ordering: .releasing)
         }
     }
 

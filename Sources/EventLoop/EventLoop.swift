@@ -37,10 +37,12 @@ public final class EventLoop: @unchecked Sendable {
     private let epollFD: Int32
     private let wakeFD: Int32
     /// Indexed by fd (the kernel hands out the lowest free numbers, so this stays as long as the
-    /// most connections ever open at once): one array read per event, no hashing.
-    private var handlers: [EventHandler?] = []
+    /// most connections ever open at once): one array read per event, no hashing. Handlers and
+    /// timers are touched by the loop's thread only and copied out before a callback runs, so no
+    /// access overlaps another: no runtime exclusivity check on every event.
+    @exclusivity(unchecked) private var handlers: [EventHandler?] = []
     private var tickers: [() -> Void] = []
-    private var timers = LoopTimers()
+    @exclusivity(unchecked) private var timers = LoopTimers()
     /// Per-loop state of other layers (the upstream engine's multi handle), keyed by its owner.
     private var locals: [ObjectIdentifier: LoopLocal] = [:]
     private let pending = Locked<[@Sendable () -> Void]>([])
@@ -148,7 +150,8 @@ public final class EventLoop: @unchecked Sendable {
                     _ = Glibc.read(wakeFD, &value, 8)
                     continue
                 }
-                if Int(fd) < handlers.count { handlers[Int(fd)]?.handleEvents(events[index].events) }
+                let handler = Int(fd) < handlers.count ? handlers[Int(fd)] : nil
+                handler?.handleEvents(events[index].events)
             }
             runPendingTasks()
             now = MonotonicClock.now()

@@ -1,5 +1,6 @@
 import Auth
 import Glibc
+import Locking
 import Studio
 
 /// The caller's credential as the gateway uses it: the SHA-256 digest that keys proofs in the
@@ -15,12 +16,19 @@ final class CallerCredential: Sendable {
     /// The value it came from, for comparison only. It lives as long as the connection, like
     /// the request bytes themselves; it is never logged, persisted or used as a key.
     private let authorization: String
+    /// What the credential book said last time (the connection's next requests skip its table).
+    private let recollection = Locked<CredentialBook.Recollection?>(nil)
 
     init?(authorization: String) {
         guard let basic = BasicCredentials(authorization: authorization) else { return nil }
         self.authorization = authorization
         digest = CredentialBook.digest(authorization: authorization)
         username = basic.username
+    }
+
+    /// The account `book` has verified this credential for, for `family`.
+    func verifiedAccount(in book: CredentialBook, family: Int, now: Double) -> String? {
+        recollection.withLock { book.verifiedAccount(digest, family: family, now: now, recalling: &$0) }
     }
 
     /// `previous` if it was derived from this same value, otherwise a fresh derivation.

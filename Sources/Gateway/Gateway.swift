@@ -131,7 +131,7 @@ public final class Gateway: HTTPHandler {
     /// answer teaches the gateway who the caller is and what has ended.
     func read(_ forward: Forward, _ exchange: Exchange) {
         // The request's own start is "now" until something waits (one clock read per hit).
-        let account = credentials.verifiedAccount(forward.credential, family: forward.family, now: exchange.started)
+        let account = forward.caller.verifiedAccount(in: credentials, family: forward.family, now: exchange.started)
         guard account == nil, let secondLevel else {
             return read(forward, exchange, account: account, now: exchange.started)
         }

@@ -11,8 +11,10 @@ final class LoopContext {
     let tuning: ConnectionTuning
     var connections: [Int32: Connection] = [:]
     private(set) var date = HTTPDate.format()
-    /// One read buffer per loop: reads land here, then only the bytes read are copied.
-    var readBuffer: [UInt8]
+    /// One read buffer per loop: reads land here, then only the bytes read are copied. Read twice
+    /// per request by the loop's own thread, never while held (the parser copies what it keeps):
+    /// no runtime exclusivity check.
+    @exclusivity(unchecked) var readBuffer: [UInt8]
     private var lastLogged: [String: (time: UInt64, suppressed: Int)] = [:]
 
     init(loop: EventLoop, handler: any HTTPHandler, configuration: HTTPServerConfiguration) {

@@ -313,6 +313,33 @@ final class AuthTests: XCTestCase {
             book.verifiedAccount(key, family: 1, now: 5), "proven for another account: the old proofs are gone")
     }
 
+    /// A connection's recollection answers exactly as the table does, whatever happened between
+    /// two of its requests (401s, 403s, another account, re-verification, expiry, eviction).
+    func testARecollectionNeverOutlivesTheProofItRecalls() {
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            let book = CredentialBook(ttl: 10, capacity: 3)
+            let credentials = (0..<4).map { SHA256.hash("c\(round):\($0)".utf8) }
+            var recollections = [CredentialBook.Recollection?](repeating: nil, count: credentials.count)
+            var now = 0.0
+            for _ in 0..<60 {
+                let which = Int.random(in: 0..<credentials.count, using: &random)
+                let family = Int.random(in: 0..<3, using: &random)
+                switch Int.random(in: 0..<6, using: &random) {
+                case 0:
+                    book.verify(credentials[which], account: ["ACa", "ACb"].randomElement()!, family: family, now: now)
+                case 1: book.forget(credentials[which])
+                case 2: book.forget(credentials[which], family: family)
+                case 3: now += Double.random(in: 0..<6, using: &random)
+                default:
+                    let recalled = book.verifiedAccount(
+                        credentials[which], family: family, now: now, recalling: &recollections[which])
+                    XCTAssertEqual(recalled, book.verifiedAccount(credentials[which], family: family, now: now))
+                }
+            }
+        }
+    }
+
     func testCapacityIsBounded() {
         let book = CredentialBook(ttl: 10, capacity: 100)
         for index in 0..<1000 {
