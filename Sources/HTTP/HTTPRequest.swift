@@ -20,7 +20,7 @@ public struct HTTPRequest: Sendable {
     /// Every field as received, one `name:value\n` line each (value without surrounding OWS), in
     /// one buffer: a request costs one allocation for all its fields, and the few lookups a
     /// request needs scan it in place. `headers` reads and writes the same fields as a list.
-    public private(set) var fieldLines: [UInt8]
+    private var fieldLines: FieldLines
     /// What the Connection fields say, read once when the fields are set (the server asks per request).
     private var connectionOptions = ConnectionOptions()
     public var body: [UInt8]
@@ -29,11 +29,12 @@ public struct HTTPRequest: Sendable {
         method: HTTPMethod, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = [:],
         body: [UInt8] = []
     ) {
-        self.init(method: method, target: target, version: version, fieldLines: Self.lines(headers), body: body)
+        self.init(
+            method: method, target: target, version: version, fieldLines: .make(Self.lines(headers)), body: body)
     }
 
     /// `fieldLines` as the parser made them (names are tokens; values hold no CR or LF).
-    init(method: HTTPMethod, target: String, version: HTTPVersion, fieldLines: [UInt8], body: [UInt8] = []) {
+    init(method: HTTPMethod, target: String, version: HTTPVersion, fieldLines: FieldLines, body: [UInt8] = []) {
         self.method = method
         self.target = target
         self.version = version
@@ -52,7 +53,7 @@ public struct HTTPRequest: Sendable {
             return headers
         }
         set {
-            fieldLines = Self.lines(newValue)
+            fieldLines = .make(Self.lines(newValue))
             connectionOptions = Self.connectionOptions(in: self)
         }
     }
@@ -96,7 +97,7 @@ public struct HTTPRequest: Sendable {
     private func forEachField(
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool
     ) -> Bool {
-        fieldLines.withUnsafeBytes { lines in
+        fieldLines.withBytes { lines in
             guard let base = lines.baseAddress else { return false }
             var start = 0
             while start < lines.count {
@@ -182,7 +183,7 @@ public struct HTTPRequest: Sendable {
     }
 
     /// The fields as the parser read them, with what their Connection fields say (read on the way).
-    mutating func setFieldLines(_ lines: [UInt8], connection: ConnectionOptions) {
+    mutating func setFieldLines(_ lines: FieldLines, connection: ConnectionOptions) {
         fieldLines = lines
         connectionOptions = connection
     }

@@ -163,13 +163,13 @@ public struct RequestParser: Sendable {
         // the one string the request keeps; what framing depends on is read on the way.
         var facts = FramingFacts()
         var failure: HTTPParseError? = nil
-        let fieldLines = [UInt8](unsafeUninitializedCapacity: max(1, head.count - firstLF)) { lines, count in
+        let fieldLines = FieldLines.make(capacity: head.count - firstLF) { lines in
             var written = 0
             var lineStart = firstLF + 1
             while lineStart < head.count - 2 {  // the last two bytes are the empty line
                 let lineEnd = Self.find(ByteClass.lf, in: head, from: lineStart, to: head.count)!
                 let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<(lineEnd - 1)])
-                guard let (name, value) = parseField(line, failure: &failure) else { return }
+                guard let (name, value) = parseField(line, failure: &failure) else { return 0 }
                 facts.note(name: name, value: value)
                 func copy(_ part: UnsafeRawBufferPointer) {
                     guard let base = part.baseAddress else { return }
@@ -184,7 +184,7 @@ public struct RequestParser: Sendable {
                 written += 1
                 lineStart = lineEnd + 1
             }
-            count = written
+            return written
         }
         if let failure { return .failure(failure) }
         request.setFieldLines(fieldLines, connection: facts.connection)
@@ -220,8 +220,7 @@ public struct RequestParser: Sendable {
         return HTTPRequest(
             method: Self.method(UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])),
             target: String(decoding: line[(firstSpace + 1)..<secondSpace], as: UTF8.self),
-            version: HTTPVersion(major: major, minor: minor)
-        )
+            version: HTTPVersion(major: major, minor: minor), fieldLines: .none)
     }
 
     /// GET and POST are most of the traffic: named without decoding a string.
