@@ -86,23 +86,29 @@ enum KeyDigest {
     static let seed = UInt64.random(in: .min ... .max)
 
     static func mix(_ text: String, into state: UInt64) -> UInt64 {
-        var text = text
-        return text.withUTF8 { bytes in
-            var hash = state ^ UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15
+        // Native strings (every key's) hand out their bytes without a copy; others are copied.
+        text.utf8.withContiguousStorageIfAvailable { mix(UnsafeRawBufferPointer($0), into: state) }
+            ?? Array(text.utf8).withUnsafeBytes { mix($0, into: state) }
+    }
+
+    /// A word at a time; the last word overlaps the one before it (the length is mixed in first,
+    /// so texts that differ only in length still differ), so no byte-wise tail.
+    @inline(__always) private static func mix(_ bytes: UnsafeRawBufferPointer, into state: UInt64) -> UInt64 {
+        var hash = state ^ UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15
+        if bytes.count >= 8 {
             var index = 0
-            let raw = UnsafeRawBufferPointer(bytes)
-            while index + 8 <= bytes.count {
-                hash = (hash ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            while index + 8 < bytes.count {
+                hash = (hash ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
                 hash ^= hash >> 32
                 index += 8
             }
+            hash =
+                (hash ^ bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self)) &* 0xC4CE_B9FE_1A85_EC53
+        } else {
             var tail: UInt64 = 0
-            while index < bytes.count {
-                tail = tail << 8 | UInt64(bytes[index])
-                index += 1
-            }
+            for byte in bytes { tail = tail << 8 | UInt64(byte) }
             hash = (hash ^ tail) &* 0xC4CE_B9FE_1A85_EC53
-            return hash ^ hash >> 29
         }
+        return hash ^ hash >> 29
     }
 }

@@ -17,7 +17,33 @@ public struct StudioRoute: Equatable, Sendable {
     public var step: SID?
     /// The request used the deprecated v1 Engagement paths (answered through Executions).
     public var viaEngagements: Bool = false
-    public var allowedMethods: [HTTPMethod]
+    /// As bits (GET, POST, DELETE: all a Studio route answers), not an array: a route is copied
+    /// several times per request, and an array is one more reference to count each time.
+    private var methods: UInt8
+
+    public init(
+        version: Version, resource: Resource, flow: SID?, execution: SID?, step: SID?, viaEngagements: Bool = false,
+        allowedMethods: [HTTPMethod], requestPath: String
+    ) {
+        precondition(allowedMethods.allSatisfy(Self.routable.contains), "Studio routes answer GET, POST and DELETE")
+        self.version = version
+        self.resource = resource
+        self.flow = flow
+        self.execution = execution
+        self.step = step
+        self.viaEngagements = viaEngagements
+        methods = Self.routable.indices.reduce(0) { bits, index in
+            allowedMethods.contains(Self.routable[index]) ? bits | 1 << index : bits
+        }
+        self.requestPath = requestPath
+    }
+
+    private static let routable: [HTTPMethod] = [.get, .post, .delete]
+
+    /// In the order an `Allow` field lists them.
+    public var allowedMethods: [HTTPMethod] {
+        Self.routable.indices.filter { methods & 1 << $0 != 0 }.map { Self.routable[$0] }
+    }
 
     /// The path sent upstream: Engagement paths become the matching Execution paths.
     public var upstreamPath: String {
@@ -39,5 +65,8 @@ public struct StudioRoute: Equatable, Sendable {
     /// The path as the client sent it (already validated segment by segment).
     public var requestPath: String
 
-    public func allows(_ method: HTTPMethod) -> Bool { allowedMethods.contains(method) }
+    public func allows(_ method: HTTPMethod) -> Bool {
+        if method == .get { return methods & 1 != 0 }  // a hit's method: one comparison
+        return allowedMethods.contains(method)
+    }
 }

@@ -187,6 +187,24 @@ final class ResponseCacheTests: XCTestCase {
     /// Found by the memory benchmark: SIDs made in sequence (differing in their last digits) all
     /// landed in one shard, whose share of the budget then evicted a third of them. Sequential
     /// executions must spread over every shard, with room to spare in each.
+    /// The key digest reads words (the last one overlapping): a change of any byte, in any
+    /// position of texts of every length, or of the length alone, changes it.
+    func testKeyDigestSeesEveryByteAndTheLength() {
+        var random = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            let text = (0..<length).map { _ in UInt8.random(in: 0x21...0x7E, using: &random) }
+            let digest = KeyDigest.mix(String(decoding: text, as: UTF8.self), into: 1)
+            for index in text.indices {
+                var changed = text
+                changed[index] ^= 0x01
+                XCTAssertNotEqual(KeyDigest.mix(String(decoding: changed, as: UTF8.self), into: 1), digest, "\(index)")
+            }
+            XCTAssertNotEqual(KeyDigest.mix(String(decoding: text + [0x41], as: UTF8.self), into: 1), digest)
+            XCTAssertEqual(
+                KeyDigest.mix(String(decoding: text, as: UTF8.self) + "", into: 1), digest, "a function of the text")
+        }
+    }
+
     func testSequentialSIDsSpreadOverEveryShard() {
         let perEntry = entry(100).cost(for: key("x"))
         let cache = ResponseCache(budgetBytes: 16 * 150 * perEntry, shardCount: 16)
