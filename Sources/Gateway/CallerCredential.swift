@@ -1,5 +1,6 @@
 import Auth
 import Glibc
+import HTTP
 import Locking
 import Studio
 
@@ -33,8 +34,7 @@ final class CallerCredential: Sendable {
 
     /// `previous` if it was derived from this same value, otherwise a fresh derivation.
     private func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var authorization = authorization
-        return authorization.withUTF8 { own in
+        authorization.withUTF8Bytes { own in
             own.count == bytes.count && (own.isEmpty || memcmp(own.baseAddress!, bytes.baseAddress!, own.count) == 0)
         }
     }
@@ -48,7 +48,6 @@ final class CallerCredential: Sendable {
     }
 
     static func derive(_ authorization: String, reusing previous: CallerCredential?) -> CallerCredential? {
-        var authorization = authorization
-        return authorization.withUTF8 { derive(UnsafeRawBufferPointer($0), reusing: previous) }
+        authorization.withUTF8Bytes { derive(UnsafeRawBufferPointer($0), reusing: previous) }
     }
 }

@@ -30,8 +30,7 @@ struct Operations: Sendable {
     /// Every request passes here: Studio paths (/v1, /v2) are let go without cutting the path.
     func isOperationsPath(_ target: String) -> Bool {
         // Every request asks: Studio paths (`/v1`, `/v2`) are told apart by their second byte.
-        var target = target
-        guard target.withUTF8({ $0.count > 1 && $0[1] != UInt8(ascii: "v") }) else { return false }
+        guard target.withUTF8Bytes({ $0.count > 1 && $0[1] != UInt8(ascii: "v") }) else { return false }
         return Self.paths.contains(HTTPRequest.split(target).path)
     }
 

@@ -25,12 +25,24 @@ struct Renderer: Sendable {
             if fresh != nil { fresh?.engagement = viewed.engagement }
         }
         let age = outcome == .miss ? nil : Int(max(0, now - entry.storedAt))
+        let (body, gzip) = Self.body(of: entry, forward: forward, fresh: fresh, store: store, inflated: inflated)
+        // Made in one place: several `return HTTPResponse(...)` paths cost a copy of the response
+        // where they meet.
+        return HTTPResponse(
+            status: entry.status, rendered: (entry.fields, outcome.renderedFields(gzip: gzip)),
+            inlineField: entry.requestIDField, age: age, body: body)
+    }
+
+    /// The body this client gets, and whether it is the gzip one.
+    private static func body(
+        of entry: CachedResponse, forward: Forward, fresh: FreshBodies?, store: EntryStore, inflated: InflatedBodies
+    ) -> (body: [UInt8], gzip: Bool) {
         if forward.route.viaEngagements, let engagement = entry.engagementGzip {
-            if forward.acceptsGzip { return Self.response(entry, outcome, age: age, gzip: true, body: engagement) }
+            if forward.acceptsGzip { return (engagement, true) }
             let body =
                 fresh?.engagement
                 ?? inflated.body(of: entry, engagementView: true) { EntryStore.inflated(engagement) }
-            return Self.response(entry, outcome, age: age, gzip: false, body: body)
+            return (body, false)
         }
         // A gzip client gets the stored gzip; a short-lived entry is compressed on its first such
         // hit (a miss answers with the identity body it has at hand instead).
@@ -39,26 +51,12 @@ struct Renderer: Sendable {
                 ?? (fresh == nil
                     ? store.addingGzip(to: entry, route: forward.route, query: forward.query).gzipBody : nil)
         {
-            return Self.response(entry, outcome, age: age, gzip: true, body: gzip)
+            return (gzip, true)
         }
-        if let identity = fresh?.execution ?? entry.identityBody {
-            return Self.response(entry, outcome, age: age, gzip: false, body: identity)
-        }
+        if let identity = fresh?.execution ?? entry.identityBody { return (identity, false) }
         // Stored compressed only (a permanent entry): inflate, once per hot entry.
         let gzip = entry.gzipBody ?? []
-        let body = inflated.body(of: entry, engagementView: false) { EntryStore.inflated(gzip) }
-        return Self.response(entry, outcome, age: age, gzip: false, body: body)
-    }
-
-    /// An entry's answer: its own fields and its outcome's, both rendered before the request came.
-    private static func response(
-        _ entry: CachedResponse, _ outcome: CacheOutcome, age: Int?, gzip: Bool, body: [UInt8]
-    ) -> HTTPResponse {
-        var response = HTTPResponse(status: entry.status, body: body)
-        response.rendered = (entry.fields, outcome.renderedFields(gzip: gzip))
-        response.inlineField = entry.requestIDField
-        response.age = age
-        return response
+        return (inflated.body(of: entry, engagementView: false) { EntryStore.inflated(gzip) }, false)
     }
 
     /// An answer passed on: its Execution view, translated again for Engagement routes.

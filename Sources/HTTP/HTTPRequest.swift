@@ -26,7 +26,7 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
 
     public init(
-        method: HTTPMethod, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = [:],
+        method: HTTPMethod, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = HTTPHeaders(),
         body: [UInt8] = []
     ) {
         self.init(
@@ -118,8 +118,7 @@ public struct HTTPRequest: Sendable {
     private static func namesEqual(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
         guard bytes.count == name.utf8.count, let first = name.utf8.first, asciiCaseInsensitiveEquals(bytes[0], first)
         else { return false }
-        var name = name
-        return name.withUTF8 { name in
+        return name.withUTF8Bytes { name in
             for index in 0..<name.count where !asciiCaseInsensitiveEquals(bytes[index], name[index]) { return false }
             return true
         }

@@ -6,7 +6,7 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// Fields rendered ahead of time, sent after `headers`: a cached entry's own, then the fixed
     /// fields of how it was served. Copied as they are (no per-field work per request).
-    public var rendered: (RenderedFields, RenderedFields) = (.none, .none)
+    public var rendered: (RenderedFields, RenderedFields)
     /// A short field kept inline (an entry's request id), sent between the two rendered blocks.
     public var inlineField: InlineField?
     /// `Age` (RFC 9111 §5.1) of an answer from a cache, written as a number without a string.
@@ -22,13 +22,28 @@ public struct HTTPResponse: Sendable {
         return all
     }
 
-    public init(status: HTTPStatus, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+    public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+        rendered = (.none, .none)
     }
 
-    public init(status: HTTPStatus, headers: HTTPHeaders = [:], text: String) {
+    /// A cached answer: its fields all rendered ahead, no `headers` list. (Inlinable: made once
+    /// per hit, in place in the caller.)
+    @inlinable public init(
+        status: HTTPStatus, rendered: (RenderedFields, RenderedFields), inlineField: InlineField?, age: Int?,
+        body: [UInt8]
+    ) {
+        self.status = status
+        self.headers = HTTPHeaders()
+        self.body = body
+        self.rendered = rendered
+        self.inlineField = inlineField
+        self.age = age
+    }
+
+    public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), text: String) {
         self.init(status: status, headers: headers, body: Array(text.utf8))
     }
 }

@@ -117,8 +117,7 @@ public enum ResponseSerializer {
 
         /// Text the server made itself (the cached Date string): copied without the line-break check.
         mutating func trusted(_ text: String) {
-            var text = text
-            text.withUTF8 { write($0) }
+            text.withUTF8Bytes { write($0) }
         }
 
         /// `prefix`, the decimal digits of `value`, CRLF.
@@ -139,8 +138,7 @@ public enum ResponseSerializer {
         }
 
         private mutating func text(_ text: String) {
-            var text = text
-            text.withUTF8 { bytes in
+            text.withUTF8Bytes { bytes in
                 guard ByteClass.containsLineBreak(bytes) else { return write(bytes) }
                 for byte in bytes where byte != 0x0D && byte != 0x0A {
                     buffer[count] = byte

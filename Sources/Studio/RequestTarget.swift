@@ -1,4 +1,5 @@
 import Glibc
+import HTTP
 
 /// The path and query of a request target, after the isolation checks (docs/ARCHITECTURE.md) that keep the gateway
 /// from being turned into an open proxy or a path-traversal vector.
@@ -40,8 +41,7 @@ public struct RequestTarget: Equatable, Sendable {
             if originForm.isEmpty || originForm.utf8.first == UInt8(ascii: "?") { originForm = "/" + originForm }
         }
         // No new string for a target without a query (the usual case).
-        var bytes = originForm
-        return bytes.withUTF8 { bytes in
+        return originForm.withUTF8Bytes { bytes in
             let mark = bytes.baseAddress.flatMap { base in
                 memchr(base, Int32(UInt8(ascii: "?")), bytes.count).map { UnsafeRawPointer(base).distance(to: $0) }
             }
