@@ -1,3 +1,4 @@
+import HTTP
 import Studio
 
 /// What one write invalidates: every view of one execution (named by its `FN` SID), or one flow's
@@ -28,26 +29,114 @@ public struct CacheGroup: Hashable, Sendable, CustomStringConvertible {
 
 /// Where a response is stored: per account (the isolation rules), by canonical upstream path and sorted query.
 /// `group` ties together what one write must invalidate.
+///
+/// A Studio path is kept as what it is made of (version, kind of resource, the flow's and step's
+/// SIDs; the execution's is the group's) rather than as a string: a hundred thousand entries would
+/// otherwise each carry a ~100-byte path in an allocation of its own. `resource` renders it back.
+/// Anything else (never made by the gateway, only read back from old snapshots or tests) is kept
+/// as its text.
 public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     public let account: String
-    public let resource: String
     public let group: CacheGroup
-    /// Account and resource mixed once, when the key is made: a hit hashes its key once, not per
-    /// lookup, and the bytes are mixed a word at a time (Hasher still finishes each lookup).
+    private let shape: Shape
+    private let flow: SID?
+    private let step: SID?
+    /// The canonical query (`?a=1&b=2`, or empty) of a Studio path; the whole resource for text.
+    private let extra: String
+    /// Everything above mixed once, when the key is made: a hit hashes its key once, not per lookup.
     let digest: UInt64
 
+    /// The kind of Studio resource and its API version, or text.
+    private struct Shape: Equatable, Hashable {
+        let bits: UInt8
+        static let text = Shape(bits: 0)
+
+        init(bits: UInt8) { self.bits = bits }
+
+        /// Not for `.flowAdmin` (never cached).
+        init(_ version: StudioRoute.Version, _ resource: StudioRoute.Resource) {
+            let kind: UInt8
+            switch resource {
+            case .executionList: kind = 1
+            case .execution: kind = 2
+            case .executionContext: kind = 3
+            case .stepList: kind = 4
+            case .step: kind = 5
+            case .stepContext: kind = 6
+            case .flowAdmin: preconditionFailure("flow admin paths are never cached")
+            }
+            bits = kind | (version == .v1 ? 0x80 : 0)
+        }
+
+        var version: StudioRoute.Version { bits & 0x80 != 0 ? .v1 : .v2 }
+        var kind: UInt8 { bits & 0x7F }
+    }
+
     public init(account: String, resource: String, group: CacheGroup) {
-        self.account = account
-        self.resource = resource
-        self.group = group
-        digest = KeyDigest.mix(resource, into: KeyDigest.mix(account, into: KeyDigest.seed))
+        if let parsed = Self.parse(resource, group: group) {
+            self.init(
+                account: account, group: group, shape: parsed.shape, flow: parsed.flow, step: parsed.step,
+                extra: parsed.query)
+        } else {
+            self.init(account: account, group: group, shape: .text, flow: nil, step: nil, extra: resource)
+        }
     }
 
     public init?(account: String, route: StudioRoute, query: String) {
-        guard let group = Self.group(of: route) else { return nil }
-        let path = route.upstreamPath
-        self.init(account: account, resource: query.isEmpty ? path : path + Self.canonicalQuery(query), group: group)
+        guard let group = Self.group(of: route), route.resource != .flowAdmin else { return nil }
+        self.init(
+            account: account, group: group, shape: Shape(route.version, route.resource), flow: route.flow,
+            step: route.step, extra: Self.canonicalQuery(query))
     }
+
+    private init(account: String, group: CacheGroup, shape: Shape, flow: SID?, step: SID?, extra: String) {
+        self.account = account
+        self.group = group
+        self.shape = shape
+        self.flow = flow
+        self.step = step
+        self.extra = extra
+        var state = KeyDigest.mix(account, into: KeyDigest.seed)
+        state = KeyDigest.mix(
+            words: (
+                UInt64(shape.bits), group.sid.fingerprint, flow?.fingerprint ?? 0, step?.fingerprint ?? 0
+            ), into: state)
+        digest = KeyDigest.mix(extra, into: state)
+    }
+
+    /// A resource text that is a Studio path this key shape can hold (rendered back identically), as
+    /// its parts.
+    private static func parse(_ resource: String, group: CacheGroup) -> (
+        shape: Shape, flow: SID?, step: SID?, query: String
+    )? {
+        let (path, query) = HTTPRequest.split(resource)
+        guard case .route(let route) = StudioRouter.match(path: String(path)), !route.viaEngagements,
+            route.resource != .flowAdmin, Self.group(of: route) == group
+        else { return nil }
+        let key = CacheKey(
+            account: "", group: group, shape: Shape(route.version, route.resource), flow: route.flow, step: route.step,
+            extra: query.isEmpty ? "" : "?" + query)
+        guard key.resource == resource else { return nil }  // e.g. a query not in canonical order
+        return (key.shape, key.flow, key.step, key.extra)
+    }
+
+    /// The upstream path and canonical query (snapshots, the fleet's keys, the admin listing).
+    public var resource: String {
+        guard shape != .text, let flow else { return extra }
+        var path = "/\(shape.version.rawValue)/Flows/\(flow)/Executions"
+        if let execution = group.execution { path += "/\(execution)" }
+        switch shape.kind {
+        case 3: path += "/Context"
+        case 4: path += "/Steps"
+        case 5: path += "/Steps/\(step.map(\.value) ?? "")"
+        case 6: path += "/Steps/\(step.map(\.value) ?? "")/Context"
+        default: break
+        }
+        return path + extra
+    }
+
+    /// Bytes of the key held beyond its fixed size (the query, or a text resource).
+    public var extraBytes: Int { extra.utf8.count }
 
     /// Executions-family routes only: flow admin paths are never cached.
     public static func group(of route: StudioRoute) -> CacheGroup? {
@@ -70,9 +159,10 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         return pairs.isEmpty ? "" : "?" + FormURLEncoded.serialize(pairs)
     }
 
-    /// `group` is a function of `resource`, so it is left out.
     public static func == (left: CacheKey, right: CacheKey) -> Bool {
-        left.digest == right.digest && left.resource == right.resource && left.account == right.account
+        left.digest == right.digest && left.shape == right.shape && left.group == right.group
+            && left.flow == right.flow && left.step == right.step && left.extra == right.extra
+            && left.account == right.account
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
@@ -89,6 +179,15 @@ enum KeyDigest {
         // Native strings (every key's) hand out their bytes without a copy; others are copied.
         text.utf8.withContiguousStorageIfAvailable { mix(UnsafeRawBufferPointer($0), into: state) }
             ?? Array(text.utf8).withUnsafeBytes { mix($0, into: state) }
+    }
+
+    /// Four words (a key's shape and SIDs' fingerprints).
+    static func mix(words: (UInt64, UInt64, UInt64, UInt64), into state: UInt64) -> UInt64 {
+        @inline(__always) func step(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+            let mixed = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
+            return mixed ^ mixed >> 32
+        }
+        return step(step(step(step(state, words.0), words.1), words.2), words.3)
     }
 
     /// A word at a time; the last word overlaps the one before it (the length is mixed in first,

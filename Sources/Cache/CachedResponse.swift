@@ -113,7 +113,7 @@ public final class CachedResponse: Sendable {
     /// Bytes charged against the cache budget: the bodies, the key's resource and bookkeeping (the
     /// account's string is one per account, shared by its entries: not charged per entry).
     public func cost(for key: CacheKey) -> Int {
-        (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.resource.utf8.count
+        (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.extraBytes
             + Self.overhead
     }
 

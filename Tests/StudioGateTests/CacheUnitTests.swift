@@ -187,6 +187,63 @@ final class ResponseCacheTests: XCTestCase {
     /// Found by the memory benchmark: SIDs made in sequence (differing in their last digits) all
     /// landed in one shard, whose share of the budget then evicted a third of them. Sequential
     /// executions must spread over every shard, with room to spare in each.
+    /// Keys hold Studio paths as parts: every cacheable route's key renders its upstream path and
+    /// canonical query, reads back from that text as the same key (snapshots, the fleet), and
+    /// differs from the key of any other path; text that is not such a path stays text.
+    func testKeysHoldStudioPathsAsPartsAndReadBackFromTheirText() throws {
+        let flow = "FW" + String(repeating: "0", count: 31) + "1"
+        let otherFlow = "FW" + String(repeating: "0", count: 31) + "2"
+        let execution = "FN" + String(repeating: "a", count: 32)
+        let step = "FT" + String(repeating: "b", count: 32)
+        var keys: [CacheKey] = []
+        for version in ["v1", "v2"] {
+            for family in ["Executions", "Engagements"] where family == "Executions" || version == "v1" {
+                for flowSID in [flow, otherFlow] {
+                    let base = "/\(version)/Flows/\(flowSID)/\(family)"
+                    let paths = [
+                        base, "\(base)/\(execution)", "\(base)/\(execution)/Context", "\(base)/\(execution)/Steps",
+                        "\(base)/\(execution)/Steps/\(step)", "\(base)/\(execution)/Steps/\(step)/Context",
+                    ]
+                    for path in paths {
+                        for query in ["", "PageSize=2&Page=1"] {
+                            guard case .route(let route) = StudioRouter.match(path: path) else {
+                                return XCTFail(path)
+                            }
+                            let key = try XCTUnwrap(CacheKey(account: "ACa", route: route, query: query))
+                            XCTAssertEqual(key.resource, route.upstreamPath + CacheKey.canonicalQuery(query))
+                            let readBack = CacheKey(account: "ACa", resource: key.resource, group: key.group)
+                            XCTAssertEqual(readBack, key, key.resource)
+                            XCTAssertEqual(readBack.digest, key.digest)
+                            XCTAssertNotEqual(CacheKey(account: "ACb", route: route, query: query), key)
+                            if family == "Executions" { keys.append(key) }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(Set(keys).count, keys.count, "every path and query has a key of its own")
+        // An Engagement route shares its Execution twin's key (one upstream path, one entry).
+        guard case .route(let engagement) = StudioRouter.match(path: "/v1/Flows/\(flow)/Engagements/\(execution)"),
+            case .route(let twin) = StudioRouter.match(path: "/v1/Flows/\(flow)/Executions/\(execution)")
+        else { return XCTFail("routes") }
+        XCTAssertEqual(
+            CacheKey(account: "ACa", route: engagement, query: ""), CacheKey(account: "ACa", route: twin, query: ""))
+        // Text: not a Studio path, or not in canonical form, is kept and compared as written.
+        let group = CacheGroup(execution)!
+        for text in ["k0", "/v2/Flows/\(flow)/Revisions", "/v2/Flows/\(flow)/Executions/\(execution)/Steps/\(flow)"] {
+            let key = CacheKey(account: "ACa", resource: text, group: group)
+            XCTAssertEqual(key.resource, text)
+            XCTAssertEqual(key.extraBytes, text.utf8.count)
+            XCTAssertNotEqual(key, CacheKey(account: "ACa", resource: text + "x", group: group))
+        }
+        // A query read back as written: a different key from its canonical form, as before.
+        let unsorted = "/v2/Flows/\(flow)/Executions/\(execution)?b=1&a=2"
+        XCTAssertEqual(CacheKey(account: "ACa", resource: unsorted, group: group).resource, unsorted)
+        XCTAssertNotEqual(
+            CacheKey(account: "ACa", resource: unsorted, group: group),
+            CacheKey(account: "ACa", resource: "/v2/Flows/\(flow)/Executions/\(execution)?a=2&b=1", group: group))
+    }
+
     /// The key digest reads words (the last one overlapping): a change of any byte, in any
     /// position of texts of every length, or of the length alone, changes it.
     func testKeyDigestSeesEveryByteAndTheLength() {

@@ -88,8 +88,8 @@ MUTANTS = [
      "if (next - home) & mask > (next - hole) & mask {",
      "ResponseCacheTests/testShardIndexAgreesWithADictionaryUnderChurn"),
     ("cache keys match across accounts", "Sources/Cache/CacheKey.swift",
-     "left.digest == right.digest && left.resource == right.resource && left.account == right.account",
-     "left.resource == right.resource",
+     "left.digest == right.digest && left.shape == right.shape && left.group == right.group\n            && left.flow == right.flow && left.step == right.step && left.extra == right.extra\n            && left.account == right.account",
+     "left.shape == right.shape && left.group == right.group\n            && left.flow == right.flow && left.step == right.step && left.extra == right.extra",
      "EndToEndIsolationTests|ResponseCacheTests"),
     # A connection's recollection of its proof must die with the proof.
     ("a 401 leaves connections' recollections standing", "Sources/Auth/CredentialBook.swift",
@@ -100,4 +100,8 @@ MUTANTS = [
      "if let known = recollection, known.revision == current, now - known.verifiedAt[family] < ttl {",
      "if let known = recollection, now - known.verifiedAt[family] < ttl {",
      "AuthTests/testARecollectionNeverOutlivesTheProofItRecalls"),
+    ("a key forgets its flow (another flow's path hits an execution's entry)", "Sources/Cache/CacheKey.swift",
+     "shape: Shape(route.version, route.resource), flow: route.flow,\n            step: route.step, extra: Self.canonicalQuery(query))",
+     "shape: Shape(route.version, route.resource), flow: nil,\n            step: route.step, extra: Self.canonicalQuery(query))",
+     "ResponseCacheTests/testKeysHoldStudioPathsAsPartsAndReadBackFromTheirText"),
 ]
