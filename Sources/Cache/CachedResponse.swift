@@ -110,16 +110,17 @@ public final class CachedResponse: Sendable {
 
     public func isFresh(now: Double) -> Bool { now < expiry }
 
-    /// Bytes charged against the cache budget: the bodies, the key's resource and bookkeeping (the
-    /// account's string is one per account, shared by its entries: not charged per entry).
+    /// Bytes charged against the cache budget: the bodies, what the key holds beyond its fixed size
+    /// (a query) and bookkeeping (the account's string is one per account, shared by its entries:
+    /// not charged per entry).
     public func cost(for key: CacheKey) -> Int {
         (gzipBody?.count ?? 0) + (identityBody?.count ?? 0) + (engagementGzip?.count ?? 0) + key.extraBytes
             + Self.overhead
     }
 
-    /// Everything per entry besides the bytes counted above: the object, the node and its index
-    /// slots, array and string headers, the allocator's rounding. Measured (bench.py --only memory,
-    /// 100k entries): RSS less bodies and resources was 358 B per entry with padding contexts and
-    /// 386 B with realistic ones, so `--cache-size` bounds real memory, within 2% either way.
-    static let overhead = 368
+    /// Everything per entry besides the bytes counted above: the object, the node (its key
+    /// inline) and its index slots, array headers, the allocator's rounding. Measured
+    /// (bench.py --only memory, 100k entries): RSS less the stored bodies was 382 B per entry with
+    /// padding contexts and 383 B with realistic ones, so `--cache-size` bounds real memory.
+    static let overhead = 384
 }
