@@ -53,19 +53,10 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
         init(bits: UInt8) { self.bits = bits }
 
-        /// Not for `.flowAdmin` (never cached).
+        /// Kinds 1...6 (0 is text; `.flowAdmin`, never cached, has no key).
         init(_ version: StudioRoute.Version, _ resource: StudioRoute.Resource) {
-            let kind: UInt8
-            switch resource {
-            case .executionList: kind = 1
-            case .execution: kind = 2
-            case .executionContext: kind = 3
-            case .stepList: kind = 4
-            case .step: kind = 5
-            case .stepContext: kind = 6
-            case .flowAdmin: preconditionFailure("flow admin paths are never cached")
-            }
-            bits = kind | (version == .v1 ? 0x80 : 0)
+            precondition(resource != .flowAdmin, "flow admin paths are never cached")
+            bits = UInt8(resource.ordinal + 1) | (version == .v1 ? 0x80 : 0)
         }
 
         var version: StudioRoute.Version { bits & 0x80 != 0 ? .v1 : .v2 }
@@ -125,11 +116,11 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         guard shape != .text, let flow else { return extra }
         var path = "/\(shape.version.rawValue)/Flows/\(flow)/Executions"
         if let execution = group.execution { path += "/\(execution)" }
-        switch shape.kind {
-        case 3: path += "/Context"
-        case 4: path += "/Steps"
-        case 5: path += "/Steps/\(step.map(\.value) ?? "")"
-        case 6: path += "/Steps/\(step.map(\.value) ?? "")/Context"
+        switch Int(shape.kind) - 1 {
+        case StudioRoute.Resource.executionContext.ordinal: path += "/Context"
+        case StudioRoute.Resource.stepList.ordinal: path += "/Steps"
+        case StudioRoute.Resource.step.ordinal: path += "/Steps/\(step.map(\.value) ?? "")"
+        case StudioRoute.Resource.stepContext.ordinal: path += "/Steps/\(step.map(\.value) ?? "")/Context"
         default: break
         }
         return path + extra

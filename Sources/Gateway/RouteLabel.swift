@@ -17,18 +17,9 @@ struct RouteLabel: Hashable, Sendable {
     init(code: Int) { self.code = code }
 
     init(_ route: StudioRoute) {
-        let resource: Int
-        switch route.resource {
-        case .executionList: resource = 0
-        case .execution: resource = 1
-        case .executionContext: resource = 2
-        case .stepList: resource = 3
-        case .step: resource = 4
-        case .stepContext: resource = 5
-        case .flowAdmin: resource = 6
-        }
         code =
-            2 + ((route.version == .v1 ? 0 : 1) * Self.resources.count + resource) * 2 + (route.viaEngagements ? 1 : 0)
+            2 + ((route.version == .v1 ? 0 : 1) * Self.resources.count + route.resource.ordinal) * 2
+            + (route.viaEngagements ? 1 : 0)
     }
 
     var name: String {

@@ -8,6 +8,19 @@ public struct StudioRoute: Equatable, Sendable {
         case executionList, execution, executionContext, stepList, step, stepContext
         /// Flows, Revisions, TestUsers, Validate: forwarded, never cached.
         case flowAdmin
+
+        /// The position in this list: metrics and cache keys number resources by it.
+        public var ordinal: Int {
+            switch self {
+            case .executionList: 0
+            case .execution: 1
+            case .executionContext: 2
+            case .stepList: 3
+            case .step: 4
+            case .stepContext: 5
+            case .flowAdmin: 6
+            }
+        }
     }
 
     public var version: Version
