@@ -21,17 +21,7 @@ struct Forward: Sendable {
     var isCacheableRead: Bool { method == .get && CacheKey.group(of: route) != nil }
 
     /// The kind of resource a proof covers (restricted API keys differ per kind).
-    var family: Int {
-        switch route.resource {
-        case .executionList: 0
-        case .execution: 1
-        case .executionContext: 2
-        case .stepList: 3
-        case .step: 4
-        case .stepContext: 5
-        case .flowAdmin: 6
-        }
-    }
+    var family: Int { route.resource.ordinal }
 
     /// Built only when the upstream is called (never on a hit).
     var upstreamRequest: UpstreamRequest {
