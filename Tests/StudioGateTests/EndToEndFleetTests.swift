@@ -44,6 +44,7 @@ final class EndToEndFleetTests: XCTestCase {
         let first = try get(0, ended)
         XCTAssertEqual(first.status, 200)
         XCTAssertEqual(first.header("X-Cache"), "MISS")
+        try awaitSharedEntry(ended)
         let second = try get(1, ended)
         XCTAssertEqual(second.status, 200)
         XCTAssertEqual(second.header("X-Cache"), "HIT")
@@ -60,6 +61,7 @@ final class EndToEndFleetTests: XCTestCase {
 
     func testAnotherAccountNeverGetsTheEntryAndATamperedValueIsRefusedAndReplaced() throws {
         XCTAssertEqual(try get(0, ended).status, 200)
+        try awaitSharedEntry(ended)
         let other = try get(1, ended, auth: GatewayHarness.authB)
         XCTAssertNotEqual(other.status, 200, "B's credential is Twilio's to judge, never answered from A's entry")
         XCTAssertEqual(other.header("X-Cache"), "MISS")
@@ -87,15 +89,23 @@ final class EndToEndFleetTests: XCTestCase {
 
     func testA401OnOnePodEndsTheCredentialsHitsOnTheOther() throws {
         XCTAssertEqual(try get(0, ended).header("X-Cache"), "MISS")
+        try awaitSharedEntry(ended)
         XCTAssertEqual(try get(1, ended).header("X-Cache"), "HIT")
         XCTAssertEqual(try get(1, ended).header("X-Cache"), "HIT")
         try control.call("POST", "/__mock/accounts/\(MockFixtures.accountA)/rotate")
         XCTAssertEqual(try get(0, active).status, 401)
-        Thread.sleep(forTimeInterval: 0.3)  // the revocation travels by Redis pub/sub
+        // The revocation travels by Redis pub/sub: until it lands the other pod still hits (and asks
+        // nobody); from then on its first request goes upstream and gets the 401.
         let before = try control.count(ended)
-        let revoked = try get(1, ended)
+        let started = Date()
+        var revoked = try get(1, ended)
+        while revoked.status == 200 && Date().timeIntervalSince(started) < 5 {
+            Thread.sleep(forTimeInterval: 0.02)
+            revoked = try get(1, ended)
+        }
         XCTAssertEqual(revoked.status, 401, "no more hits for the revoked credential on the other pod")
-        XCTAssertEqual(try control.count(ended) - before, 1)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "the revocation arrived within 2 s")
+        XCTAssertEqual(try control.count(ended) - before, 1, "hits until then, one upstream call after")
     }
 
     func testRedisStoppedAndStartedAgainCostsNoClientAnErrorAndSharingResumes() throws {
@@ -130,6 +140,16 @@ final class EndToEndFleetTests: XCTestCase {
     }
 
     /// Runs redis-cli against the test's Redis; `input` is sent raw on stdin (`-x`: the last argument).
+    /// The pod that fetched `path` stores it in Redis after answering (on its own connection to
+    /// Redis): another pod asked before that lands misses, as it should. Waits until it has landed.
+    private func awaitSharedEntry(_ path: String, account: String = MockFixtures.accountA) throws {
+        let key = "test:{\(account)}:e:\(path)"
+        let deadline = Date().addingTimeInterval(5)
+        while try redisCLI(["EXISTS", key]) != Array("1\n".utf8) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
     private func redisCLI(_ arguments: [String], input: [UInt8]? = nil) throws -> [UInt8] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
