@@ -193,7 +193,7 @@ def hit_path(build, seconds, smoke):
     return rows, sweep, closing
 
 
-def hit_floor(build, seconds, smoke):
+def hit_floor(build, seconds, smoke, rounds=None, connection_counts=None):
     """Issue 16's table: a cached ended execution's Context from studiogate (--threads 1) against
     nginx proxy_cache as in bench/nginx.conf, nginx proxy_cache tuned (cache on tmpfs, sendfile,
     open_file_cache, keepalive_requests 1000000) and nginx serving the same bytes as a static file
@@ -236,9 +236,9 @@ def hit_floor(build, seconds, smoke):
         for port in ports.values():
             for _ in range(2):
                 fetch(port, "GET", path, headers={"Authorization": AUTH})
-        rounds = 1 if smoke else 3
-        return [(connections, side_by_side(ports, path, connections, seconds, rounds))
-                for connections in ((64,) if smoke else (1, 64, 256))]
+        rounds = rounds or (1 if smoke else 3)
+        counts = connection_counts or ((64,) if smoke else (1, 64, 256))
+        return [(connections, side_by_side(ports, path, connections, seconds, rounds)) for connections in counts]
     finally:
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -687,6 +687,9 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
     parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
+    # One connection's round trips are bound by wake-ups, and this VM's vary a lot: more rounds help.
+    parser.add_argument("--rounds", type=int, help="hit-floor: alternating rounds (default 3)")
+    parser.add_argument("--connections", help="hit-floor: comma-separated connection counts (default 1,64,256)")
     args = parser.parse_args()
     if args.only == "memory":
         print(json.dumps(memory(args.build, 2000 if args.smoke else 100_000), indent=1))
@@ -695,7 +698,8 @@ def main():
         print(json.dumps(forward_path(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
         return
     if args.only == "hit-floor":
-        print(json.dumps(hit_floor(args.build, 2 if args.smoke else 4, args.smoke), indent=1))
+        counts = tuple(int(c) for c in args.connections.split(",")) if args.connections else None
+        print(json.dumps(hit_floor(args.build, 2 if args.smoke else 4, args.smoke, args.rounds, counts), indent=1))
         return
     if args.only == "fleet":
         print(json.dumps(fleet(args.build, 3 if args.smoke else 30), indent=1))
