@@ -157,7 +157,8 @@ def side_by_side(ports, path, connections, seconds, rounds, extra=()):
         for name, port in ports.items():
             runs[name].append(wrk(port, path, connections, seconds, extra))
     result = {name: {key: statistics.median(r[key] for r in results) for key in ("rps", "p50", "p99", "p999")}
-              | {"errors": sum(r["errors"] for r in results), "requests": sum(r["requests"] for r in results)}
+              | {"errors": sum(r["errors"] for r in results), "requests": sum(r["requests"] for r in results),
+                 "rounds_rps_p99": [(r["rps"], r["p99"]) for r in results]}  # medians hide a noisy round
               for name, results in runs.items()}
     for name in runs:
         if name == "studiogate":
