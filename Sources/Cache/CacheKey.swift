@@ -60,7 +60,8 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         }
 
         var version: StudioRoute.Version { bits & 0x80 != 0 ? .v1 : .v2 }
-        var kind: UInt8 { bits & 0x7F }
+        /// Not for `.text`.
+        var resource: StudioRoute.Resource { StudioRoute.Resource.allCases[Int(bits & 0x7F) - 1] }
     }
 
     public init(account: String, resource: String, group: CacheGroup) {
@@ -95,35 +96,27 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         digest = KeyDigest.mix(extra, into: state)
     }
 
-    /// A resource text that is a Studio path this key shape can hold (rendered back identically), as
-    /// its parts.
+    /// A resource text that is a Studio path this key shape can hold, as its parts: only what the
+    /// parts render back to exactly, so reading a key back never changes it; anything else stays text.
     private static func parse(_ resource: String, group: CacheGroup) -> (
-        shape: Shape, flow: SID?, step: SID?, query: String
+        shape: Shape, flow: SID, step: SID?, query: String
     )? {
         let (path, query) = HTTPRequest.split(resource)
         guard case .route(let route) = StudioRouter.match(path: String(path)), !route.viaEngagements,
-            route.resource != .flowAdmin, Self.group(of: route) == group
+            route.resource != .flowAdmin, Self.group(of: route) == group, let flow = route.flow
         else { return nil }
-        let key = CacheKey(
-            account: "", group: group, shape: Shape(route.version, route.resource), flow: route.flow, step: route.step,
-            extra: query.isEmpty ? "" : "?" + query)
-        guard key.resource == resource else { return nil }  // e.g. a query not in canonical order
-        return (key.shape, key.flow, key.step, key.extra)
+        let extra = query.isEmpty ? "" : "?" + query
+        let rendered = StudioRoute.executionsPath(
+            route.version, route.resource, flow: flow, execution: group.execution, step: route.step)
+        guard rendered + extra == resource else { return nil }
+        return (Shape(route.version, route.resource), flow, route.step, extra)
     }
 
     /// The upstream path and canonical query (snapshots, the fleet's keys, the admin listing).
     public var resource: String {
         guard shape != .text, let flow else { return extra }
-        var path = "/\(shape.version.rawValue)/Flows/\(flow)/Executions"
-        if let execution = group.execution { path += "/\(execution)" }
-        switch Int(shape.kind) - 1 {
-        case StudioRoute.Resource.executionContext.ordinal: path += "/Context"
-        case StudioRoute.Resource.stepList.ordinal: path += "/Steps"
-        case StudioRoute.Resource.step.ordinal: path += "/Steps/\(step.map(\.value) ?? "")"
-        case StudioRoute.Resource.stepContext.ordinal: path += "/Steps/\(step.map(\.value) ?? "")/Context"
-        default: break
-        }
-        return path + extra
+        return StudioRoute.executionsPath(
+            shape.version, shape.resource, flow: flow, execution: group.execution, step: step) + extra
     }
 
     /// Bytes of the key held beyond its fixed size (the query, or a text resource).
@@ -167,9 +160,7 @@ enum KeyDigest {
     static let seed = UInt64.random(in: .min ... .max)
 
     static func mix(_ text: String, into state: UInt64) -> UInt64 {
-        // Native strings (every key's) hand out their bytes without a copy; others are copied.
-        text.utf8.withContiguousStorageIfAvailable { mix(UnsafeRawBufferPointer($0), into: state) }
-            ?? Array(text.utf8).withUnsafeBytes { mix($0, into: state) }
+        text.withUTF8Bytes { mix(UnsafeRawBufferPointer($0), into: state) }
     }
 
     /// Four words (a key's shape and SIDs' fingerprints).

@@ -16,9 +16,7 @@ extension Gateway {
     }
 
     /// Every answer leaves through here: counted, logged, sent.
-    func finish(
-        _ exchange: Exchange, _ response: HTTPResponse, _ outcome: CacheOutcome?, upstreamStatus: Int? = nil
-    ) {
+    func finish(_ exchange: Exchange, _ response: HTTPResponse, _ outcome: CacheOutcome?, upstreamStatus: Int? = nil) {
         let seconds = clock() - exchange.started
         telemetry.record(route: exchange.route, status: response.status, cache: outcome, seconds: seconds)
         if logger.enabled(.info) {

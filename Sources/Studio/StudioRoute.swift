@@ -4,12 +4,12 @@ import HTTP
 public struct StudioRoute: Equatable, Sendable {
     public enum Version: String, Sendable { case v1, v2 }
 
-    public enum Resource: String, Sendable {
+    public enum Resource: String, Sendable, CaseIterable {
         case executionList, execution, executionContext, stepList, step, stepContext
         /// Flows, Revisions, TestUsers, Validate: forwarded, never cached.
         case flowAdmin
 
-        /// The position in this list: metrics and cache keys number resources by it.
+        /// The position in this list (in `allCases`): metrics and cache keys number resources by it.
         public var ordinal: Int {
             switch self {
             case .executionList: 0
@@ -60,18 +60,24 @@ public struct StudioRoute: Equatable, Sendable {
 
     /// The path sent upstream: Engagement paths become the matching Execution paths.
     public var upstreamPath: String {
-        guard viaEngagements, let flow else { return requestPath }
-        var path = "/\(version.rawValue)/Flows/\(flow)"
-        if resource == .flowAdmin { return requestPath }
-        path += "/Executions"
+        guard viaEngagements, let flow, resource != .flowAdmin else { return requestPath }
+        return Self.executionsPath(version, resource, flow: flow, execution: execution, step: step)
+    }
+
+    /// The Executions-family path of `resource` (not `.flowAdmin`) under `flow`: what Engagement
+    /// routes are sent upstream as, and what a cache key renders back.
+    public static func executionsPath(
+        _ version: Version, _ resource: Resource, flow: SID, execution: SID?, step: SID?
+    ) -> String {
+        let path = "/\(version.rawValue)/Flows/\(flow)/Executions"
         guard let execution else { return path }
-        path += "/\(execution)"
+        let executionPath = path + "/\(execution)"
         switch resource {
-        case .executionContext: return path + "/Context"
-        case .stepList: return path + "/Steps"
-        case .step: return path + "/Steps/\(step!)"
-        case .stepContext: return path + "/Steps/\(step!)/Context"
-        default: return path
+        case .executionContext: return executionPath + "/Context"
+        case .stepList: return executionPath + "/Steps"
+        case .step: return executionPath + "/Steps/\(step!)"
+        case .stepContext: return executionPath + "/Steps/\(step!)/Context"
+        default: return executionPath
         }
     }
 
