@@ -10,14 +10,24 @@ protocol ClientChannel: Sendable {
     func respond(_ response: HTTPResponse)
     /// Runs `action` once if the client leaves before its answer.
     func onClientGone(_ action: @escaping () -> Void)
-    /// The credential this connection's previous request carried: keep-alive clients repeat the
-    /// same `Authorization`, so base64 and SHA-256 are paid once per connection.
-    var knownCaller: CallerCredential? { get nonmutating set }
+    /// What the gateway remembers about this connection; nil before its first request.
+    var memo: ConnectionMemo? { get nonmutating set }
+}
+
+/// What the gateway keeps for one client connection, found again on each of its requests with one
+/// class cast: the credential its previous request carried (keep-alive clients repeat the same
+/// `Authorization`, so base64 and SHA-256 are paid once per connection) and its loop's counters
+/// (looked up once per connection, not per request).
+final class ConnectionMemo: @unchecked Sendable {  // read and written on the connection's loop only
+    let counters: LoopCounters
+    var caller: CallerCredential?
+
+    init(counters: LoopCounters) { self.counters = counters }
 }
 
 extension Responder: ClientChannel {
-    var knownCaller: CallerCredential? {
-        get { connectionMemo as? CallerCredential }
+    var memo: ConnectionMemo? {
+        get { connectionMemo as? ConnectionMemo }
         nonmutating set { connectionMemo = newValue }
     }
 }

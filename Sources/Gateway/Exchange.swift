@@ -9,6 +9,8 @@ extension Gateway {
         var target: String
         var started: Double
         var client: any ClientChannel
+        /// The set of the loop the request arrived on.
+        var counters: LoopCounters
         var route = RouteLabel.unmatched
 
         /// The path only: query strings never reach logs. (Cut when needed, not per request.)
@@ -18,7 +20,8 @@ extension Gateway {
     /// Every answer leaves through here: counted, logged, sent.
     func finish(_ exchange: Exchange, _ response: HTTPResponse, _ outcome: CacheOutcome?, upstreamStatus: Int? = nil) {
         let seconds = clock() - exchange.started
-        telemetry.record(route: exchange.route, status: response.status, cache: outcome, seconds: seconds)
+        telemetry.record(
+            route: exchange.route, status: response.status, cache: outcome, seconds: seconds, in: exchange.counters)
         if logger.enabled(.info) {
             logger.access(
                 Logger.Access(
@@ -28,7 +31,7 @@ extension Gateway {
                     requestID: response.headers["Twilio-Request-Id"] ?? response.inlineField?.value
                         ?? response.rendered.0.value("Twilio-Request-Id")))
         }
-        telemetry.inFlight.wrappingSubtract(1, ordering: .relaxed)
+        exchange.counters.add(.inFlight, -1)
         exchange.client.respond(response)
     }
 
@@ -43,8 +46,9 @@ extension Gateway {
     public func errorResponse(for error: HTTPParseError) -> HTTPResponse {
         let response = Renderer.error(
             TwilioError(status: error.status, code: 20000 + error.status.code, message: error.description))
-        Telemetry.increment(telemetry.bypass)
-        telemetry.record(route: .unmatched, status: response.status, cache: .bypass, seconds: nil)
+        telemetry.unlooped.add(.bypass)
+        telemetry.record(
+            route: .unmatched, status: response.status, cache: .bypass, seconds: nil, in: telemetry.unlooped)
         if logger.enabled(.info) {
             logger.access(
                 Logger.Access(

@@ -101,30 +101,38 @@ public final class Gateway: HTTPHandler {
     /// Shutdown has begun: /readyz answers 503 from now on.
     public func beginDraining() { draining.set() }
 
-    public var inFlightRequests: Int { telemetry.inFlight.load(ordering: .relaxed) }
+    public var inFlightRequests: Int { telemetry.total(.inFlight) }
 
     public func handle(_ request: HTTPRequest, responder: Responder) { serve(request, client: responder) }
 
     func serve(_ request: HTTPRequest, client: any ClientChannel) {
-        telemetry.inFlight.wrappingAdd(1, ordering: .relaxed)
-        var exchange = Exchange(method: request.method, target: request.target, started: clock(), client: client)
+        let memo = client.memo ?? remember(client)
+        memo.counters.add(.inFlight)
+        var exchange = Exchange(
+            method: request.method, target: request.target, started: clock(), client: client, counters: memo.counters)
         if request.method == .get, operations.isOperationsPath(request.target) {
             exchange.route = .operations
             return operations.answer(exchange.path, on: client.loop) { [self, exchange] response, upstreamStatus in
                 finish(exchange, response, nil, upstreamStatus: upstreamStatus)
             }
         }
-        let knownCaller = client.knownCaller
-        switch planner.plan(request, knownCaller: knownCaller) {
+        switch planner.plan(request, knownCaller: memo.caller) {
         case .respond(let response):
             exchange.route = planner.refusedRoute(request, status: response.status)
-            Telemetry.increment(telemetry.bypass)
+            memo.counters.add(.bypass)
             finish(exchange, response, .bypass)
         case .forward(let forward):
-            if forward.caller !== knownCaller { client.knownCaller = forward.caller }
+            if forward.caller !== memo.caller { memo.caller = forward.caller }
             exchange.route = RouteLabel(forward.route)
             if forward.isCacheableRead { read(forward, exchange) } else { write(forward, exchange) }
         }
+    }
+
+    /// A connection's first request: its loop's counters are looked up once for all of its requests.
+    private func remember(_ client: any ClientChannel) -> ConnectionMemo {
+        let memo = ConnectionMemo(counters: telemetry.counters(on: client.loop))
+        client.memo = memo
+        return memo
     }
 
     /// A fresh hit answers from the cache; otherwise one coalesced upstream call per key, whose
@@ -148,10 +156,10 @@ public final class Gateway: HTTPHandler {
         let held = account.flatMap { CacheKey(account: $0, route: forward.route, query: forward.query) }
             .flatMap { store.cache.get($0) }
         if let held, held.isFresh(now: now) {
-            Telemetry.increment(telemetry.hits)
+            exchange.counters.add(.hits)
             return finish(exchange, renderer.reply(held, .hit, now: now, forward: forward), .hit)
         }
-        Telemetry.increment(telemetry.misses)
+        exchange.counters.add(.misses)
         // Callers verified for this account and kind of resource share a miss; unverified ones
         // only with the same credential.
         let key =
@@ -171,7 +179,7 @@ public final class Gateway: HTTPHandler {
         exchange.client.onClientGone { [self] in
             if coalescer.leave(key, membership) { finish(exchange, Self.clientClosedRequest, .miss) }
         }
-        guard membership.isLeader else { return Telemetry.increment(telemetry.coalescedWaits) }
+        guard membership.isLeader else { return exchange.counters.add(.coalescedWaits) }
         let complete = { [self] (outcome: ReadOutcome) in
             coalescer.complete(key, with: SharedRead(outcome: outcome, leader: forward.credential))
         }
@@ -241,7 +249,7 @@ public final class Gateway: HTTPHandler {
     private func answer(_ exchange: Exchange, _ outcome: ReadOutcome, stale: CachedResponse?, forward: Forward) {
         let now = clock()
         if outcome.upstreamFailed, let stale, store.policy.maySendStale(stale, now: now) {
-            Telemetry.increment(telemetry.stale)
+            exchange.counters.add(.stale)
             let response = renderer.reply(stale, .stale, now: now, forward: forward)
             return finish(exchange, response, .stale, upstreamStatus: outcome.upstreamStatus)
         }

@@ -1,9 +1,9 @@
 import HTTP
 
 /// `studiogate_requests_total` by route, status and cache result. Every answer adds one, so the
-/// usual labels are a slot in a flat array (no hashing under the lock); rare statuses go to a
-/// dictionary.
-struct RequestCounts {
+/// usual labels are slots in each loop's `LoopCounters` (no hashing, no lock); rare statuses go to
+/// a dictionary `Telemetry` keeps.
+enum RequestCounts {
     struct Label: Hashable {
         var route: RouteLabel
         var status: HTTPStatus
@@ -14,33 +14,19 @@ struct RequestCounts {
         200, 201, 204, 304, 400, 401, 403, 404, 405, 429, 499, 500, 502, 503, 504,
     ]
     private static let outcomes: [CacheOutcome?] = [nil, .hit, .sharedHit, .miss, .stale, .bypass]
-    private var dense = [Int](repeating: 0, count: RouteLabel.count * statuses.count * outcomes.count)
-    private var rare: [Label: Int] = [:]
 
-    mutating func add(_ label: Label) {
-        guard let slot = Self.slot(label) else {
-            rare[label, default: 0] += 1
-            return
-        }
-        dense[slot] += 1
+    /// Slots run from 0 to `slots - 1`.
+    static let slots = RouteLabel.count * statuses.count * outcomes.count
+
+    /// The label a slot counts (`slot(label(at: n)) == n`).
+    static func label(at slot: Int) -> Label {
+        Label(
+            route: RouteLabel(code: slot / (statuses.count * outcomes.count)),
+            status: statuses[slot / outcomes.count % statuses.count], cache: outcomes[slot % outcomes.count])
     }
 
-    /// Every label counted at least once.
-    var all: [(label: Label, count: Int)] {
-        var all = rare.map { (label: $0.key, count: $0.value) }
-        for route in 0..<RouteLabel.count {
-            for status in Self.statuses {
-                for outcome in Self.outcomes {
-                    let label = Label(route: RouteLabel(code: route), status: status, cache: outcome)
-                    let count = dense[Self.slot(label)!]
-                    if count > 0 { all.append((label, count)) }
-                }
-            }
-        }
-        return all
-    }
-
-    private static func slot(_ label: Label) -> Int? {
+    /// nil: a status without a slot.
+    static func slot(_ label: Label) -> Int? {
         let status: Int
         switch label.status.code {
         case 200: status = 0

@@ -1,5 +1,6 @@
 import Auth
 import Cache
+import EventLoop
 import HTTP
 import HTTPServer
 import Locking
@@ -7,30 +8,51 @@ import Synchronization
 import Upstream
 
 /// Every counter the gateway keeps, and both of their renderings: `/metrics` (Prometheus text) and
-/// `/admin/stats` (JSON). Counters are relaxed atomics or short locks; nothing here blocks a loop.
+/// `/admin/stats` (JSON). What every request adds to is kept per loop (`LoopCounters`) and summed
+/// here when read; the rest are relaxed atomics or short locks. Nothing here blocks a loop.
 final class Telemetry: Sendable {
-    /// Cache lookups by result, as /admin/stats and `studiogate_cache_requests_total` count them:
-    /// a miss answered STALE counts as a miss and a stale.
-    let hits = Atomic<Int>(0)
-    let misses = Atomic<Int>(0)
-    let stale = Atomic<Int>(0)
-    let bypass = Atomic<Int>(0)
-    let coalescedWaits = Atomic<Int>(0)
-    let inFlight = Atomic<Int>(0)
     /// Monotonic second of the last HTTP answer from the upstream (any status), for /upstreamz.
     let lastUpstreamAnswer = Atomic<Int>(Int.min / 2)
-    let requestLatency = Histogram()
     let upstreamLatency = Histogram()
-    private let requests = Locked(RequestCounts())
+    /// Answers counted with no loop at hand: the server's refusals of unreadable requests.
+    let unlooped = LoopCounters()
+    private let loopCounters = Locked<[LoopCounters]>([])
+    private let rareRequests = Locked<[RequestCounts.Label: Int]>([:])
     private let upstreamStatuses = Locked<[Int: Int]>([:])
 
-    static func increment(_ counter: borrowing Atomic<Int>) { counter.wrappingAdd(1, ordering: .relaxed) }
+    /// `loop`'s own set, made on its first request. Loop thread only.
+    func counters(on loop: EventLoop) -> LoopCounters {
+        loop.local(for: self) {
+            let made = LoopCounters()
+            loopCounters.withLock { $0.append(made) }
+            return made
+        }
+    }
 
-    /// One answered request. `seconds` nil: counted, but kept out of the latency histogram
-    /// (requests that were never read whole).
-    func record(route: RouteLabel, status: HTTPStatus, cache: CacheOutcome?, seconds: Double?) {
-        requests.withLock { $0.add(RequestCounts.Label(route: route, status: status, cache: cache)) }
-        if let seconds { requestLatency.observe(seconds) }
+    /// `counter` summed over every loop.
+    func total(_ counter: LoopCounters.Counter) -> Int { everySet.reduce(0) { $0 + $1[counter] } }
+
+    private var everySet: [LoopCounters] { [unlooped] + loopCounters.withLock { $0 } }
+
+    /// One answered request, counted in `counters` (its loop's). `seconds` nil: counted, but kept
+    /// out of the latency histogram (requests that were never read whole).
+    func record(
+        route: RouteLabel, status: HTTPStatus, cache: CacheOutcome?, seconds: Double?, in counters: LoopCounters
+    ) {
+        let label = RequestCounts.Label(route: route, status: status, cache: cache)
+        if !counters.count(label) { rareRequests.withLock { $0[label, default: 0] += 1 } }
+        if let seconds { counters.observeLatency(seconds) }
+    }
+
+    /// Every label answered at least once, with its count over every loop.
+    var requestCounts: [RequestCounts.Label: Int] {
+        var counts = rareRequests.withLock { $0 }
+        let sets = everySet
+        for slot in 0..<RequestCounts.slots {
+            let count = sets.reduce(0) { $0 + $1.requests(at: slot) }
+            if count > 0 { counts[RequestCounts.label(at: slot)] = count }
+        }
+        return counts
     }
 
     /// One upstream attempt: its status (0 = no HTTP answer) and duration; `now` in monotonic seconds.
@@ -67,20 +89,24 @@ final class Telemetry: Sendable {
         family(
             "studiogate_requests_total", "counter", "Requests answered, by route, status and cache result.",
             renderRequests())
+        let sets = everySet
+        let latency = sets.dropFirst().reduce(sets[0].latency) { $0 + $1.latency }
         family(
             "studiogate_request_duration_seconds", "histogram", "Time from a parsed request to its answer.",
-            requestLatency.render("studiogate_request_duration_seconds"))
+            latency.render("studiogate_request_duration_seconds", buckets: Histogram.latencyBuckets))
         family(
             "studiogate_requests_in_flight", "gauge", "Requests being answered.",
-            [sample("studiogate_requests_in_flight", load(inFlight))])
-        let results = [("hit", load(hits)), ("miss", load(misses)), ("stale", load(stale)), ("bypass", load(bypass))]
+            [sample("studiogate_requests_in_flight", total(.inFlight))])
+        let results = [
+            ("hit", total(.hits)), ("miss", total(.misses)), ("stale", total(.stale)), ("bypass", total(.bypass)),
+        ]
         family(
             "studiogate_cache_requests_total", "counter", "Cache lookups by result.",
             results.map { sample("studiogate_cache_requests_total", "result=\"\($0.0)\"", $0.1) })
         family(
             "studiogate_coalesced_waits_total", "counter",
             "Misses that waited for an identical in-flight upstream call.",
-            [sample("studiogate_coalesced_waits_total", load(coalescedWaits))])
+            [sample("studiogate_coalesced_waits_total", total(.coalescedWaits))])
         family(
             "studiogate_upstream_requests_total", "counter", "Upstream calls by status (0 = no HTTP answer).",
             upstreamStatuses.withLock { $0 }.sorted { $0.key < $1.key }.map {
@@ -159,9 +185,8 @@ final class Telemetry: Sendable {
         let stats = gauges.cache.stats
         let fields: [(String, Int)] = [
             ("entries", stats.entries), ("bytes", stats.bytes), ("budget_bytes", gauges.cache.budget),
-            ("evictions", stats.evictions), ("hits", hits.load(ordering: .relaxed)),
-            ("misses", misses.load(ordering: .relaxed)), ("stale", stale.load(ordering: .relaxed)),
-            ("bypass", bypass.load(ordering: .relaxed)), ("coalesced_waits", coalescedWaits.load(ordering: .relaxed)),
+            ("evictions", stats.evictions), ("hits", total(.hits)), ("misses", total(.misses)),
+            ("stale", total(.stale)), ("bypass", total(.bypass)), ("coalesced_waits", total(.coalescedWaits)),
             ("verified_credentials", gauges.credentials.count),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
@@ -171,8 +196,8 @@ final class Telemetry: Sendable {
     private func sample(_ name: String, _ labels: String, _ value: Int) -> String { "\(name){\(labels)} \(value)" }
 
     private func renderRequests() -> [String] {
-        requests.withLock { $0.all }
-            .map { (route: $0.label.route.name, status: $0.label.status.code, cache: $0.label.cache, count: $0.count) }
+        requestCounts
+            .map { (route: $0.key.route.name, status: $0.key.status.code, cache: $0.key.cache, count: $0.value) }
             .sorted {
                 ($0.route, $0.status, $0.cache?.label ?? "-") < (
                     $1.route, $1.status, $1.cache?.label ?? "-"

@@ -8,7 +8,7 @@ extension Gateway {
     /// run even if its client leaves (it may already be applied, and its answer still
     /// invalidates what it outdated).
     func write(_ forward: Forward, _ exchange: Exchange) {
-        Telemetry.increment(telemetry.bypass)
+        exchange.counters.add(.bypass)
         upstream.send(
             forward.upstreamRequest, idempotent: false, admission: admission(forward, verified: isVerified(forward)),
             on: exchange.client.loop, timeout: nil

@@ -180,7 +180,7 @@ final class GatewayPipelineTests: XCTestCase {
         let late = try gateway.send(.get, S.path(sid), auth: S.authA)
         XCTAssertEqual(late.status, 504)
         XCTAssertEqual(late.headers["X-Cache"], "MISS")
-        XCTAssertEqual(gateway.gateway.telemetry.stale.load(ordering: .relaxed), 3)
+        XCTAssertEqual(gateway.gateway.telemetry.total(.stale), 3)
     }
 
     func testAMalformedSuccessIsA502AndNothingIsStored() throws {
@@ -201,7 +201,7 @@ final class GatewayPipelineTests: XCTestCase {
         _ = try gateway.send(.get, S.path(S.execution(99)), auth: S.authA)  // verifies the credential
         gateway.upstream.hold()
         let clients = (0..<6).map { gateway.start(.get, S.path(sid), auth: S.authA, loop: $0 % 2) }
-        try waitUntil { gateway.gateway.telemetry.coalescedWaits.load(ordering: .relaxed) == 5 }
+        try waitUntil { gateway.gateway.telemetry.total(.coalescedWaits) == 5 }
         XCTAssertEqual(gateway.upstream.heldCount, 1)
         gateway.upstream.release()
         for client in clients {
@@ -228,7 +228,7 @@ final class GatewayPipelineTests: XCTestCase {
         let leader = gateway.start(.get, S.path(sid), auth: S.authA)
         try waitUntil { gateway.upstream.heldCount == 1 }
         let waiter = gateway.start(.get, S.path(sid), auth: S.authA2)
-        try waitUntil { gateway.gateway.telemetry.coalescedWaits.load(ordering: .relaxed) == 1 }
+        try waitUntil { gateway.gateway.telemetry.total(.coalescedWaits) == 1 }
         gateway.upstream.release()
         XCTAssertEqual(try leader.answer().status, 401)
         XCTAssertEqual(try waiter.answer().status, 200, "the waiter asked for itself")
@@ -242,7 +242,7 @@ final class GatewayPipelineTests: XCTestCase {
         let first = gateway.start(.get, S.path(S.execution(14)), auth: S.authA)
         try waitUntil { gateway.upstream.heldCount == 1 }
         let second = gateway.start(.get, S.path(S.execution(14)), auth: S.authA)
-        try waitUntil { gateway.gateway.telemetry.coalescedWaits.load(ordering: .relaxed) == 1 }
+        try waitUntil { gateway.gateway.telemetry.total(.coalescedWaits) == 1 }
         first.leave()
         XCTAssertEqual(try first.answer().status, 499)
         XCTAssertEqual(gateway.upstream.cancelled, 0, "another client still waits")
@@ -311,7 +311,7 @@ final class GatewayPipelineTests: XCTestCase {
         XCTAssertEqual(try gateway.send(.put, S.path(S.execution(17)), auth: S.authA).status, 405)
         XCTAssertEqual(try gateway.send(.get, "/v2/Flows/\(S.flow)/Executions/FNnot-a-sid", auth: S.authA).status, 404)
         XCTAssertEqual(gateway.upstream.requests.count, 0)
-        XCTAssertEqual(gateway.gateway.telemetry.bypass.load(ordering: .relaxed), 4)
+        XCTAssertEqual(gateway.gateway.telemetry.total(.bypass), 4)
     }
 
     /// Polls `condition` every millisecond for at most 5 s.

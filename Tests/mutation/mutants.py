@@ -104,4 +104,9 @@ MUTANTS = [
      "shape: Shape(route.version, route.resource), flow: route.flow,\n            step: route.step, extra: Self.canonicalQuery(query))",
      "shape: Shape(route.version, route.resource), flow: nil,\n            step: route.step, extra: Self.canonicalQuery(query))",
      "ResponseCacheTests/testKeysHoldStudioPathsAsPartsAndReadBackFromTheirText"),
+    # Per-loop counters: every set must reach the sums /metrics reads.
+    ("a loop's counters never join the sums", "Sources/Gateway/Telemetry.swift",
+     "            loopCounters.withLock { $0.append(made) }\n",
+     "",
+     "RequestCountsTests"),
 ]

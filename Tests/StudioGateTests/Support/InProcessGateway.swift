@@ -69,7 +69,7 @@ final class InProcessGateway {
 /// Where one in-process request's answer lands.
 final class RecordingClient: ClientChannel, @unchecked Sendable {
     let loop: EventLoop
-    var knownCaller: CallerCredential? = nil
+    var memo: ConnectionMemo? = nil
     private var goneAction: (() -> Void)? = nil
     private let response = Locked<HTTPResponse?>(nil)
     private let answered = DispatchSemaphore(value: 0)
