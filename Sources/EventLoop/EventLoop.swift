@@ -91,8 +91,10 @@ public final class EventLoop: @unchecked Sendable {
         _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
     }
 
-    /// Removes `fd` from the loop; the caller still owns (and closes) it.
+    /// Removes `fd` from the loop; the caller still owns (and closes) it. Loop thread only: the
+    /// handlers, like the timers, are read without a lock or an exclusivity check.
     public func deregister(_ fd: Int32) {
+        precondition(inEventLoop)
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
         if Int(fd) < handlers.count { handlers[Int(fd)] = nil }
     }
@@ -112,6 +114,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Forgets a scheduled task that has not run yet (no-op if it has). Loop thread only.
     public func cancel(_ timer: LoopTimers.ID) {
+        precondition(inEventLoop)
         timers.remove(timer)
     }
 
