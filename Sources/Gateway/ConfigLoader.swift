@@ -1,7 +1,5 @@
 import EventLoop
 import Foundation
-import Redis
-import Studio
 
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public let description: String
@@ -57,193 +55,6 @@ public enum ConfigLoader {
             }
         }
     }
-
-    /// The placeholders the shipped examples once carried, refused as admin tokens whatever their length.
-    static let placeholderTokenPrefixes = ["change-me", "changeme", "replace-with", "replace-me", "your-token"]
-    static let minimumAdminTokenBytes = 32
-
-    static let settings: [Setting] = [
-        Setting(
-            name: "demo", placeholder: "[=BOOL]",
-            help: "start an embedded mock Studio as the upstream and print commands to try (default off)",
-            kind: .boolean
-        ) { config, value throws(ConfigError) in
-            config.demo = try boolean(value)
-        },
-        Setting(name: "listen", placeholder: "HOST:PORT", help: "address to serve HTTP/1.1 on (default 127.0.0.1:8080)")
-        { config, value throws(ConfigError) in
-            do { _ = try SocketAddress(parsing: value) } catch { throw ConfigError("\(error)") }
-            config.listen = value
-        },
-        Setting(
-            name: "upstream", placeholder: "URL",
-            help: "Studio origin to forward to (default https://studio.twilio.com)"
-        ) { config, value throws(ConfigError) in
-            config.upstream = try origin(value)
-        },
-        Setting(
-            name: "public-url", placeholder: "URL",
-            help: "origin clients use to reach the gateway, for rewritten URLs (default http://LISTEN; empty = default)"
-        ) { config, value throws(ConfigError) in
-            config.publicURL = value.isEmpty ? nil : try origin(value)
-        },
-        Setting(
-            name: "active-ttl", placeholder: "SECONDS",
-            help: "how long active-execution data and list pages are cached; 0 = off (default 2)"
-        ) { config, value throws(ConfigError) in
-            config.activeTTL = try seconds(value, allowZero: true)
-        },
-        Setting(
-            name: "stale-if-error", placeholder: "SECONDS",
-            help: "serve expired entries this long past expiry when the upstream fails (default 60)"
-        ) { config, value throws(ConfigError) in
-            config.staleIfError = try seconds(value, allowZero: true)
-        },
-        Setting(
-            name: "cache-size", placeholder: "BYTES", help: "cache byte budget; K/M/G suffixes allowed (default 256M)"
-        ) { config, value throws(ConfigError) in
-            config.cacheSize = try bytes(value)
-        },
-        Setting(
-            name: "auth-ttl", placeholder: "SECONDS",
-            help: "how long the upstream's 2xx verifies a credential for cache hits (default 300)"
-        ) { config, value throws(ConfigError) in
-            config.authTTL = try seconds(value, allowZero: true)
-        },
-        Setting(
-            name: "upstream-concurrency", placeholder: "N",
-            help: "most upstream calls in flight; others queue (default 32)"
-        ) { config, value throws(ConfigError) in
-            guard let n = Int(value), (1...10_000).contains(n) else {
-                throw ConfigError("expected 1...10000, got '\(value)'")
-            }
-            config.upstreamConcurrency = n
-        },
-        Setting(name: "threads", placeholder: "N", help: "event loop threads (default: one per core)") {
-            config, value throws(ConfigError) in
-            guard let n = Int(value), (1...256).contains(n) else {
-                throw ConfigError("expected 1...256, got '\(value)'")
-            }
-            config.threads = n
-        },
-        Setting(
-            name: "upstream-timeout", placeholder: "SECONDS",
-            help: "connect + total time allowed for an upstream call (default 15)"
-        ) { config, value throws(ConfigError) in
-            config.upstreamTimeout = try seconds(value, allowZero: false)
-        },
-        Setting(
-            name: "upstream-ca-file", placeholder: "PEM",
-            help: "trust these CAs for the upstream's certificate instead of the system's"
-        ) { config, value throws(ConfigError) in
-            guard !value.isEmpty else {
-                config.upstreamCAFile = nil
-                return
-            }  // empty: the system's CAs
-            guard FileManager.default.isReadableFile(atPath: value) else {
-                throw ConfigError("--upstream-ca-file: cannot read '\(value)'")
-            }
-            config.upstreamCAFile = value
-        },
-        Setting(
-            name: "redis", placeholder: "URL",
-            help: "share the cache with a fleet through Redis: redis://[:PASSWORD@]HOST:PORT/DB or unix:///PATH"
-        ) { config, value throws(ConfigError) in
-            guard !value.isEmpty else {
-                config.redis = nil
-                return
-            }
-            do { _ = try RedisURL(parsing: value) } catch { throw ConfigError("--redis: \(error)") }
-            config.redis = value
-        },
-        Setting(
-            name: "redis-password", placeholder: "SECRET",
-            help: "Redis password, overriding the URL's; prefer env STUDIOGATE_REDIS_PASSWORD"
-        ) { config, value throws(ConfigError) in
-            config.redisPassword = value.isEmpty ? nil : value
-        },
-        Setting(
-            name: "redis-prefix", placeholder: "TEXT",
-            help: "namespace of the gateway's Redis keys (default studiogate:)"
-        ) { config, value throws(ConfigError) in
-            guard !value.isEmpty, !value.contains(where: { $0 == " " || $0 == "{" || $0 == "}" }) else {
-                throw ConfigError("--redis-prefix: expected text without spaces or braces, got '\(value)'")
-            }
-            config.redisPrefix = value
-        },
-        Setting(
-            name: "max-body-bytes", placeholder: "BYTES",
-            help: "largest request body accepted; larger gets 413 (default 1M)"
-        ) { config, value throws(ConfigError) in
-            config.maxBodyBytes = try bytes(value)
-        },
-        Setting(
-            name: "header-timeout", placeholder: "SECONDS", help: "time allowed to send a request head (default 10)"
-        ) { config, value throws(ConfigError) in
-            config.headerTimeout = try seconds(value, allowZero: false)
-        },
-        Setting(
-            name: "idle-timeout", placeholder: "SECONDS",
-            help: "idle keep-alive connections are closed after this (default 60)"
-        ) { config, value throws(ConfigError) in
-            config.idleTimeout = try seconds(value, allowZero: false)
-        },
-        Setting(
-            name: "drain-timeout", placeholder: "SECONDS",
-            help: "time in-flight requests get to finish on SIGTERM (default 10)"
-        ) { config, value throws(ConfigError) in
-            config.drainTimeout = try seconds(value, allowZero: true)
-        },
-        Setting(
-            name: "state-dir", placeholder: "DIR",
-            help: "keep ended entries across restarts in DIR; must be writable (default off; empty = off)"
-        ) { config, value throws(ConfigError) in
-            config.stateDir = value.isEmpty ? nil : value
-        },
-        Setting(
-            name: "snapshot-interval", placeholder: "SECONDS",
-            help: "how often the state dir snapshot is written (default 60)"
-        ) { config, value throws(ConfigError) in
-            config.snapshotInterval = try seconds(value, allowZero: false)
-        },
-        Setting(
-            name: "admin-listen", placeholder: "HOST:PORT",
-            help: "admin listener for purge/inspect/stats (default off; empty = off)"
-        ) { config, value throws(ConfigError) in
-            guard !value.isEmpty else {
-                config.adminListen = nil
-                return
-            }
-            do { _ = try SocketAddress(parsing: value) } catch { throw ConfigError("\(error)") }
-            config.adminListen = value
-        },
-        Setting(
-            name: "admin-token", placeholder: "TOKEN",
-            help: "bearer token for the admin listener, at least 32 bytes; prefer env STUDIOGATE_ADMIN_TOKEN"
-        ) { config, value throws(ConfigError) in
-            guard !value.isEmpty else {
-                config.adminToken = nil
-                return
-            }
-            let lowered = value.lowercased()
-            if placeholderTokenPrefixes.contains(where: { lowered.hasPrefix($0) }) {
-                throw ConfigError(
-                    "this is the example's placeholder, not a token; generate one, e.g. openssl rand -hex 32")
-            }
-            guard value.utf8.count >= minimumAdminTokenBytes else {
-                throw ConfigError(
-                    "use at least \(minimumAdminTokenBytes) bytes (got \(value.utf8.count)), e.g. openssl rand -hex 32")
-            }
-            config.adminToken = value
-        },
-        Setting(name: "log-level", placeholder: "LEVEL", help: "debug, info, warn or error (default info)") {
-            config, value throws(ConfigError) in
-            guard ["debug", "info", "warn", "error"].contains(value) else {
-                throw ConfigError("expected debug, info, warn or error, got '\(value)'")
-            }
-            config.logLevel = value
-        },
-    ]
 
     public enum Outcome: Equatable {
         case run(GatewayConfig)
@@ -357,21 +168,6 @@ public enum ConfigLoader {
         }
     }
 
-    /// JSON `true`/`false` (JSONSerialization hands them over as NSNumber, like 1 and 0).
-    static func isJSONBoolean(_ number: NSNumber) -> Bool {
-        String(describing: type(of: number)).contains("Boolean") || String(cString: number.objCType) == "c"
-    }
-
-    /// The one rule for every boolean, in flags (`--demo=VALUE`), env and file: true, false, 1, 0,
-    /// yes, no, on, off (any case; JSON true/false too). Anything else is an error.
-    static func boolean(_ value: String) throws(ConfigError) -> Bool {
-        switch value.lowercased() {
-        case "true", "1", "yes", "on": return true
-        case "false", "0", "no", "off": return false
-        default: throw ConfigError("expected true/false, 1/0, yes/no or on/off, got '\(value)'")
-        }
-    }
-
     /// Things worth saying at start-up that are not errors.
     public static func warnings(for config: GatewayConfig) -> [String] {
         var warnings: [String] = []
@@ -383,39 +179,6 @@ public enum ConfigLoader {
             )
         }
         return warnings
-    }
-
-    static func origin(_ value: String) throws(ConfigError) -> String {
-        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(),
-            scheme == "http" || scheme == "https",
-            let host = url.host, !host.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil
-        else { throw ConfigError("expected an http(s) origin like https://studio.twilio.com, got '\(value)'") }
-        return URLRewrite.trimmedOrigin(value)
-    }
-
-    static func seconds(_ value: String, allowZero: Bool) throws(ConfigError) -> Double {
-        guard let number = Double(value), number.isFinite, allowZero ? number >= 0 : number > 0 else {
-            throw ConfigError("expected a number of seconds\(allowZero ? "" : " above 0"), got '\(value)'")
-        }
-        return number
-    }
-
-    /// A byte count with an optional K/M/G (binary) suffix: `1048576`, `512K`, `256M`, `1G`, `64MiB`.
-    static func bytes(_ value: String) throws(ConfigError) -> Int {
-        var text = value.uppercased()
-        if text.hasSuffix("IB") { text.removeLast(2) } else if text.hasSuffix("B") { text.removeLast() }
-        let multiplier: Int
-        switch text.last {
-        case "K": multiplier = 1 << 10
-        case "M": multiplier = 1 << 20
-        case "G": multiplier = 1 << 30
-        default: multiplier = 1
-        }
-        if multiplier > 1 { text.removeLast() }
-        guard let number = Int(text), number >= 0, number <= Int.max / multiplier else {
-            throw ConfigError("expected a byte count like 1048576 or 256M, got '\(value)'")
-        }
-        return number * multiplier
     }
 
     public static var usage: String {
