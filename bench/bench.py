@@ -194,21 +194,30 @@ def hit_path(build, seconds, smoke):
     return rows, sweep, closing
 
 
-def hit_floor(build, seconds, smoke, rounds=None, connection_counts=None):
-    """Issue 16's table: a cached ended execution's Context from studiogate (--threads 1) against
-    nginx proxy_cache as in bench/nginx.conf, nginx proxy_cache tuned (cache on tmpfs, sendfile,
-    open_file_cache, keepalive_requests 1000000) and nginx serving the same bytes as a static file
-    (no cache lookup, no auth): the practical floor for answering from memory. All on the server
-    core, alternating rounds, medians."""
-    stack = Stack(build, threads=1, nginx=True, seed={"count": 4, "context_bytes": 1024, "status": "ended"})
-    tmp = tempfile.mkdtemp(prefix="studiogate-floor-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    os.chmod(tmp, 0o777)
-    try:
+class FloorContenders:
+    """Issue 16's four contenders on the server core, each answering a cached ended execution's
+    1 KiB Context: studiogate (--threads 1), nginx proxy_cache as in bench/nginx.conf, nginx
+    proxy_cache tuned (cache on tmpfs, sendfile, open_file_cache, keepalive_requests 1000000) and
+    nginx serving the same bytes as a static file (no cache lookup, no auth), the practical floor
+    for answering from memory."""
+
+    def __init__(self, build):
+        self.stack = Stack(build, threads=1, nginx=True, seed={"count": 4, "context_bytes": 1024, "status": "ended"})
+        self.tmp = tempfile.mkdtemp(prefix="studiogate-floor-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
+        stack, tmp = self.stack, self.tmp
+        os.chmod(tmp, 0o777)
         execution = f"/v2/Flows/{FLOW}/Executions/{seeded(0)}"
-        path = execution + "/Context"
-        for target in (execution, path):
+        self.path = execution + "/Context"
+        for target in (execution, self.path):
             fetch(stack.gw_port, "GET", target, headers={"Authorization": AUTH})
-        status, body = fetch(stack.gw_port, "GET", path, headers={"Authorization": AUTH})
+        status, body = fetch(stack.gw_port, "GET", self.path, headers={"Authorization": AUTH})
         assert status == 200, status
         open(os.path.join(tmp, "context.json"), "wb").write(body)
         os.chmod(os.path.join(tmp, "context.json"), 0o644)
@@ -232,17 +241,58 @@ def hit_floor(build, seconds, smoke, rounds=None, connection_counts=None):
             stack.procs.append(Proc(["nginx", "-c", conf_path, "-p", tmp], SERVER_CORES))
         for port in (tuned_port, static_port):
             wait_listening(port)
-        ports = {"studiogate": stack.gw_port, "nginx": stack.nginx_port, "nginx_tuned": tuned_port,
-                 "nginx_static": static_port}
-        for port in ports.values():
+        self.ports = {"studiogate": stack.gw_port, "nginx": stack.nginx_port, "nginx_tuned": tuned_port,
+                      "nginx_static": static_port}
+        for port in self.ports.values():
             for _ in range(2):
-                fetch(port, "GET", path, headers={"Authorization": AUTH})
+                fetch(port, "GET", self.path, headers={"Authorization": AUTH})
+
+    def stop(self):
+        self.stack.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def hit_floor(build, seconds, smoke, rounds=None, connection_counts=None):
+    """Issue 16's table: the four contenders at their saturation (wrk, a closed loop), alternating
+    rounds, medians."""
+    contenders = FloorContenders(build)
+    try:
         rounds = rounds or (1 if smoke else 3)
         counts = connection_counts or ((64,) if smoke else (1, 64, 256))
-        return [(connections, side_by_side(ports, path, connections, seconds, rounds)) for connections in counts]
+        return [(connections, side_by_side(contenders.ports, contenders.path, connections, seconds, rounds))
+                for connections in counts]
     finally:
-        stack.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        contenders.stop()
+
+
+def fixed_load(build, seconds, smoke, rounds=None, rates=None, connections=64):
+    """The same four contenders at the same offered load (bench/open-loop.c: an open loop, as wrk2
+    measures, latency counted from each request's planned send time). wrk's p99 at saturation is
+    mostly its own queue, and on two cores its own saturated core; this compares tails like with
+    like. A rate above a contender's capacity shows as latency in hundreds of ms."""
+    binary = os.path.join(tempfile.mkdtemp(prefix="studiogate-open-loop-"), "open-loop")
+    subprocess.run(["gcc", "-O2", "-o", binary, os.path.join(HERE, "open-loop.c")], check=True)
+    contenders = FloorContenders(build)
+    try:
+        rows = []
+        for rate in rates or ((20_000,) if smoke else (10_000, 40_000, 70_000)):
+            runs = {name: [] for name in contenders.ports}
+            for _ in range(rounds or (1 if smoke else 5)):
+                for name, port in contenders.ports.items():
+                    output = subprocess.run(
+                        ["taskset", "-c", LOAD_CORES, binary, str(port), contenders.path, AUTH, str(connections), str(rate),
+                         str(seconds)], capture_output=True, text=True, timeout=seconds + 30)
+                    if output.returncode != 0:
+                        raise RuntimeError(f"open-loop failed against {name}: {output.stderr}")
+                    runs[name].append(json.loads(output.stdout))
+            row = {name: {key: statistics.median(r[key] for r in results) for key in ("rps", "p50", "p90", "p99", "p999")}
+                   | {"errors": sum(r["errors"] for r in results), "rounds_p99": [r["p99"] for r in results]}
+                   for name, results in runs.items()}
+            rows.append((rate, row))
+        return rows
+    finally:
+        contenders.stop()
+        shutil.rmtree(os.path.dirname(binary), ignore_errors=True)
 
 
 def miss_path(build, seconds):
@@ -687,9 +737,10 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
-    parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
+    parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "fixed-load", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
     # One connection's round trips are bound by wake-ups, and this VM's vary a lot: more rounds help.
-    parser.add_argument("--rounds", type=int, help="hit-floor: alternating rounds (default 3)")
+    parser.add_argument("--rounds", type=int, help="hit-floor, fixed-load: alternating rounds (default 3, 5)")
+    parser.add_argument("--rates", help="fixed-load: comma-separated offered loads in req/s (default 10000,40000,70000)")
     parser.add_argument("--connections", help="hit-floor: comma-separated connection counts (default 1,64,256)")
     args = parser.parse_args()
     if args.only == "memory":
@@ -701,6 +752,10 @@ def main():
     if args.only == "hit-floor":
         counts = tuple(int(c) for c in args.connections.split(",")) if args.connections else None
         print(json.dumps(hit_floor(args.build, 2 if args.smoke else 4, args.smoke, args.rounds, counts), indent=1))
+        return
+    if args.only == "fixed-load":
+        rates = tuple(int(r) for r in args.rates.split(",")) if args.rates else None
+        print(json.dumps(fixed_load(args.build, 2 if args.smoke else 4, args.smoke, args.rounds, rates), indent=1))
         return
     if args.only == "fleet":
         print(json.dumps(fleet(args.build, 3 if args.smoke else 30), indent=1))
@@ -718,6 +773,8 @@ def main():
     report["hit"], sweep, report["no_keepalive"] = hit_path(args.build, seconds, args.smoke)
     print("hit floor…", flush=True)
     report["hit_floor"] = hit_floor(args.build, 2 if args.smoke else 4, args.smoke)
+    print("fixed load…", flush=True)
+    report["fixed_load"] = fixed_load(args.build, 2 if args.smoke else 4, args.smoke)
     print("forward…", flush=True)
     report["forward"] = forward_path(args.build, seconds, args.smoke)
     print("miss path…", flush=True)
@@ -740,6 +797,7 @@ def main():
     # The smoke run checks the harness works and the headline properties hold, not speed.
     assert all(r[2][n]["errors"] == 0 for r in report["hit"] for n in ("studiogate", "nginx")), "wrk saw errors"
     assert report["herd"]["ok"] == report["herd"]["clients"], "herd requests failed"
+    assert all(r[n]["errors"] == 0 for _, r in report["fixed_load"] for n in r), "fixed load: non-200 answers"
     assert all(r[n]["errors"] == 0 for _, r in report["forward"] for n in ("studiogate", "nginx")), "forward: wrk saw errors"
     assert report["herd"]["upstream_calls"] <= 2, "herd was not coalesced"
     assert all(m["entries"] == m["seeded"] and m["non2xx"] == 0 and m["sample_hits"] == m["sample"] for m in report["memory"].values()), \
