@@ -5,13 +5,15 @@
 // CONNECTIONS keep-alive connections, one request in flight on each (no pipelining). Connection c
 // sends its k-th request at start + (k * CONNECTIONS + c) / RATE; the latency of a request is
 // counted from that planned time, so a late answer also charges the requests that had to wait for
-// it (no coordinated omission). Stops after SECONDS, or 5 s later if answers are still owed.
+// it (no coordinated omission). A closed connection is dialled again. Stops after SECONDS, or 5 s
+// later if answers are still owed.
 //
 // Usage: open-loop PORT PATH AUTHORIZATION CONNECTIONS RATE SECONDS
-// Prints one JSON object: sent, answered, errors, achieved req/s, and p50/p90/p99/p99.9/max in ms.
+// Prints one JSON object: sent, answered, errors, reconnects, achieved req/s, and p50/p90/p99/p99.9/max in ms.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -51,7 +53,20 @@ static int dial(int port) {
     inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
     if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) { perror("connect"); exit(2); }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, O_NONBLOCK);  // a stale readiness event must not block the loop
     return fd;
+}
+
+// Closed (nginx ends a keep-alive connection after keepalive_requests, with `Connection: close` on
+// the last answer): dial again, as wrk does.
+static void redial(int ep, Connection *connection, uint32_t index, int port) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, connection->fd, NULL);
+    close(connection->fd);
+    connection->fd = dial(port);
+    struct epoll_event event = {.events = EPOLLIN, .data.u32 = index};
+    epoll_ctl(ep, EPOLL_CTL_ADD, connection->fd, &event);
+    connection->busy = 0;
+    connection->filled = 0;
 }
 
 // The length of the first whole response in `data`, or 0 if it is not all there yet; -1 if it
@@ -68,6 +83,22 @@ static long response_length(const char *data, size_t size) {
         if (!memchr(line, '\n', (size_t)(end - line))) break;
     }
     return -1;
+}
+
+// Whether the response head in `data` ends its connection (`Connection: close`).
+static int closes(const char *data, size_t size) {
+    const char *end = memmem(data, size, "\r\n\r\n", 4);
+    for (const char *line = data; end && line < end;) {
+        if (strncasecmp(line, "Connection:", 11) == 0) {
+            const char *value = line + 11;
+            while (*value == ' ') value++;
+            return strncasecmp(value, "close", 5) == 0;
+        }
+        const char *next = memchr(line, '\n', (size_t)(end - line));
+        if (!next) break;
+        line = next + 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -98,7 +129,7 @@ int main(int argc, char **argv) {
         event = (struct epoll_event){.events = EPOLLIN, .data.u32 = (uint32_t)c};
         epoll_ctl(ep, EPOLL_CTL_ADD, connections[c].fd, &event);
     }
-    size_t answered = 0, sent = 0, errors = 0;
+    size_t answered = 0, sent = 0, errors = 0, reconnects = 0;
     uint64_t stop = start + duration, give_up = stop + 5000000000ull, armed = 0;
     struct epoll_event events[512];
     for (;;) {
@@ -110,7 +141,11 @@ int main(int argc, char **argv) {
             Connection *connection = &connections[c];
             if (!connection->busy && connection->planned < stop) {
                 if (connection->planned <= now) {
-                    if (write(connection->fd, request, (size_t)request_length) != request_length) { errors++; continue; }
+                    if (send(connection->fd, request, (size_t)request_length, MSG_NOSIGNAL) != request_length) {
+                        redial(ep, connection, (uint32_t)c, port);  // sent again on the next pass, late
+                        reconnects++;
+                        continue;
+                    }
                     connection->busy = 1;
                     sent++;
                 } else if (connection->planned < next) {
@@ -138,8 +173,11 @@ int main(int argc, char **argv) {
             ssize_t got = read(connection->fd, connection->buffer + connection->filled, sizeof connection->buffer - connection->filled);
             if (got <= 0) {
                 if (got < 0 && errno == EAGAIN) continue;
-                fprintf(stderr, "open-loop: connection %u closed\n", c);
-                return 3;
+                // A request in flight on a closed connection counts as an error and is sent again, late.
+                if (connection->busy) errors++;
+                redial(ep, connection, c, port);
+                reconnects++;
+                continue;
             }
             connection->filled += (size_t)got;
             long length = response_length(connection->buffer, connection->filled);
@@ -149,6 +187,7 @@ int main(int argc, char **argv) {
             }
             if (length == 0) continue;
             if (strncmp(connection->buffer, "HTTP/1.1 200", 12) != 0) errors++;
+            int closing = closes(connection->buffer, (size_t)length);
             if (answered < capacity) latencies[answered] = now_ns() - connection->planned;
             answered++;
             memmove(connection->buffer, connection->buffer + length, connection->filled - (size_t)length);
@@ -156,13 +195,17 @@ int main(int argc, char **argv) {
             connection->busy = 0;
             connection->sequence++;
             connection->planned = start + (connection->sequence * (uint64_t)count + c) * interval;
+            if (closing) {
+                redial(ep, connection, c, port);
+                reconnects++;
+            }
         }
     }
     size_t kept = answered < capacity ? answered : capacity;
     qsort(latencies, kept, sizeof *latencies, compare);
 #define AT(q) (kept ? latencies[(size_t)((double)(kept - 1) * (q))] / 1e6 : 0.0)
-    printf("{\"sent\": %zu, \"answered\": %zu, \"errors\": %zu, \"rps\": %.1f, \"p50\": %.3f, \"p90\": %.3f, "
+    printf("{\"sent\": %zu, \"answered\": %zu, \"errors\": %zu, \"reconnects\": %zu, \"rps\": %.1f, \"p50\": %.3f, \"p90\": %.3f, "
            "\"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f}\n",
-           sent, answered, errors, (double)answered / seconds, AT(0.5), AT(0.9), AT(0.99), AT(0.999), AT(1.0));
+           sent, answered, errors, reconnects, (double)answered / seconds, AT(0.5), AT(0.9), AT(0.99), AT(0.999), AT(1.0));
     return 0;
 }
