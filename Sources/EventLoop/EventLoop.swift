@@ -44,7 +44,9 @@ public final class EventLoop: @unchecked Sendable {
     private var tickers: [() -> Void] = []
     @exclusivity(unchecked) private var timers = LoopTimers()
     /// Per-loop state of other layers (the upstream engine's multi handle), keyed by its owner.
-    private var locals: [ObjectIdentifier: LoopLocal] = [:]
+    /// Keyed by the owner's identity; the owner is kept weakly and checked, because a new owner can
+    /// be given a dead one's address (and so its ObjectIdentifier).
+    private var locals: [ObjectIdentifier: (owner: Weak, value: LoopLocal)] = [:]
     private let pending = Locked<[@Sendable () -> Void]>([])
     private let threadID = Atomic<UInt>(0)
     private let running = Atomic<Bool>(true)
@@ -123,9 +125,12 @@ public final class EventLoop: @unchecked Sendable {
     public func local<T: LoopLocal>(for owner: AnyObject, make: () -> T) -> T {
         precondition(inEventLoop)
         let key = ObjectIdentifier(owner)
-        if let existing = locals[key] { return existing as! T }
+        if let existing = locals[key] {
+            if existing.owner.object === owner { return existing.value as! T }
+            existing.value.loopDidStop()  // a dead owner's: nobody else will free what it holds
+        }
         let made = make()
-        locals[key] = made
+        locals[key] = (Weak(owner), made)
         return made
     }
 
@@ -174,7 +179,7 @@ public final class EventLoop: @unchecked Sendable {
         handlers = []
         tickers = []
         let stoppingLocals = locals
-        for local in stoppingLocals.values { local.loopDidStop() }
+        for local in stoppingLocals.values { local.value.loopDidStop() }
         locals = [:]
         timers = LoopTimers()
     }
@@ -192,4 +197,11 @@ public final class EventLoop: @unchecked Sendable {
             for task in tasks { task() }
         }
     }
+}
+
+/// A reference that does not keep its object alive.
+private struct Weak {
+    weak var object: AnyObject?
+
+    init(_ object: AnyObject) { self.object = object }
 }

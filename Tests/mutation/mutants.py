@@ -109,4 +109,8 @@ MUTANTS = [
      "            loopCounters.withLock { $0.append(made) }\n",
      "",
      "RequestCountsTests"),
+    ("a loop-local state outlives its owner and goes to the next owner at its address", "Sources/EventLoop/EventLoop.swift",
+     "if existing.owner.object === owner { return existing.value as! T }",
+     "return existing.value as! T",
+     "EventLoopLocalTests"),
 ]
