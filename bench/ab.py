@@ -34,8 +34,7 @@ def main():
     parser.add_argument("--mock", default=os.path.join(os.path.dirname(bench.HERE), ".build", "release", "mock-studio"))
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="studiogate-ab-")
-    open_loop = os.path.join(work, "open-loop")
-    subprocess.run(["gcc", "-O2", "-o", open_loop, os.path.join(bench.HERE, "open-loop.c")], check=True)
+    open_loop = bench.build_open_loop(work)
     mock_port = bench.free_port()
     mock = bench.Proc([args.mock, "--listen", f"127.0.0.1:{mock_port}", "--threads", "1"],
                       bench.LOAD_CORES)

@@ -265,13 +265,19 @@ def hit_floor(build, seconds, smoke, rounds=None, connection_counts=None):
         contenders.stop()
 
 
+def build_open_loop(directory):
+    """bench/open-loop.c compiled into `directory`; returns the binary's path."""
+    binary = os.path.join(directory, "open-loop")
+    subprocess.run(["gcc", "-O2", "-o", binary, os.path.join(HERE, "open-loop.c")], check=True)
+    return binary
+
+
 def fixed_load(build, seconds, smoke, rounds=None, rates=None, connections=64):
     """The same four contenders at the same offered load (bench/open-loop.c: an open loop, as wrk2
     measures, latency counted from each request's planned send time). wrk's p99 at saturation is
     mostly its own queue, and on two cores its own saturated core; this compares tails like with
     like. A rate above a contender's capacity shows as latency in hundreds of ms."""
-    binary = os.path.join(tempfile.mkdtemp(prefix="studiogate-open-loop-"), "open-loop")
-    subprocess.run(["gcc", "-O2", "-o", binary, os.path.join(HERE, "open-loop.c")], check=True)
+    binary = build_open_loop(tempfile.mkdtemp(prefix="studiogate-open-loop-"))
     contenders = FloorContenders(build)
     try:
         rows = []

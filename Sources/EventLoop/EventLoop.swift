@@ -43,9 +43,9 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var handlers: [EventHandler?] = []
     private var tickers: [() -> Void] = []
     @exclusivity(unchecked) private var timers = LoopTimers()
-    /// Per-loop state of other layers (the upstream engine's multi handle), keyed by its owner.
-    /// Keyed by the owner's identity; the owner is kept weakly and checked, because a new owner can
-    /// be given a dead one's address (and so its ObjectIdentifier).
+    /// Per-loop state of other layers (the upstream engine's multi handle), keyed by its owner's
+    /// identity. The owner is kept weakly and checked: a new owner can be given a dead one's
+    /// address (and so its ObjectIdentifier).
     private var locals: [ObjectIdentifier: (owner: Weak, value: LoopLocal)] = [:]
     private let pending = Locked<[@Sendable () -> Void]>([])
     private let threadID = Atomic<UInt>(0)

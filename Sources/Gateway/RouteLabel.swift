@@ -7,9 +7,8 @@ struct RouteLabel: Hashable, Sendable {
 
     static let unmatched = RouteLabel(code: 0)
     static let operations = RouteLabel(code: 1)
-    private static let resources: [StudioRoute.Resource] = [
-        .executionList, .execution, .executionContext, .stepList, .step, .stepContext, .flowAdmin,
-    ]
+    /// In `ordinal` order, which `init(_:)` numbers them by.
+    private static let resources = StudioRoute.Resource.allCases
 
     /// Codes run from 0 to `count - 1`.
     static let count = 2 + 2 * resources.count * 2
