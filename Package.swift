@@ -37,11 +37,14 @@ let package = Package(
         // RESP2 client on the event loops: the shared second-level cache (issue 17). Its parser and
         // encoder are pure; connections, deadlines, reconnects and the circuit breaker use the loops.
         .target(name: "Redis", dependencies: ["EventLoop", "Locking"]),
+        // The fleet: the second cache level shared by every pod through Redis (entries, proofs,
+        // leases, invalidations), feeding this pod's first level through `FirstLevel`.
+        .target(name: "Fleet", dependencies: ["Auth", "Cache", "EventLoop", "Locking", "Redis", "Studio"]),
         // The request pipeline and its configuration.
         .target(
             name: "Gateway",
             dependencies: [
-                "HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking", "Redis",
+                "HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking", "Redis", "Fleet",
             ]),
         // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
         .target(name: "CStartup"),
@@ -55,7 +58,7 @@ let package = Package(
             name: "StudioGateTests",
             dependencies: [
                 "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache",
-                "Locking", "Redis", "MockStudio", "studiogate", "mock-studio",
+                "Locking", "Redis", "Fleet", "MockStudio", "studiogate", "mock-studio",
             ]
         ),
     ]

@@ -5,8 +5,7 @@ import Synchronization
 /// (docs/ARCHITECTURE.md, «Isolation rules»).
 ///
 /// A credential is the SHA-256 of the whole `Authorization` value; the value itself is never kept.
-/// It is verified for an account *and a resource family* (a small integer the gateway assigns per
-/// route kind) when the upstream answered it with 2xx there, and stays verified for `ttl`.
+/// It is verified for an account *and a `ResourceFamily`* (the kind of resource) when the upstream answered it with 2xx there, and stays verified for `ttl`.
 /// Families matter because Twilio's restricted API keys may read executions but not contexts: a
 /// proof for one kind of resource says nothing about another. An upstream 401 forgets the
 /// credential at once; a 403 forgets it for that family. Time is injected (seconds on a monotonic
@@ -14,7 +13,7 @@ import Synchronization
 public final class CredentialBook: Sendable {
     private struct Proof {
         var account: String
-        /// When each family (0..<8; the gateway has seven route kinds) was last verified; -infinity:
+        /// When each family (`ResourceFamily.index`) was last verified; -infinity:
         /// never. A fixed vector, so a hit's lookup costs no hashing and no allocation.
         var verifiedAt = SIMD8<Double>(repeating: -.infinity)
 
@@ -36,10 +35,10 @@ public final class CredentialBook: Sendable {
     public static func digest(authorization: String) -> SHA256Digest { SHA256.hash(authorization.utf8) }
 
     /// The account `credential` is currently verified for, for `family`, if any.
-    public func verifiedAccount(_ credential: SHA256Digest, family: Int, now: Double) -> String? {
+    public func verifiedAccount(_ credential: SHA256Digest, family: ResourceFamily, now: Double) -> String? {
         proofs.withLock { proofs in
             guard let proof = proofs[credential] else { return nil }
-            guard now - proof.verifiedAt[family] < ttl else { return nil }  // never verified here, or expired
+            guard now - proof.verifiedAt[family.index] < ttl else { return nil }  // never verified here, or expired
             return proof.account
         }
     }
@@ -54,21 +53,21 @@ public final class CredentialBook: Sendable {
 
     /// `verifiedAccount`, answered from `recollection` while it holds, refreshing it otherwise.
     public func verifiedAccount(
-        _ credential: SHA256Digest, family: Int, now: Double, recalling recollection: inout Recollection?
+        _ credential: SHA256Digest, family: ResourceFamily, now: Double, recalling recollection: inout Recollection?
     ) -> String? {
         // Read before the table: a proof taken away after this read bumps past it.
         let current = revision.load(ordering: .acquiring)
         // (A proof re-verified since stays in the table only: then the table is asked.)
-        if let known = recollection, known.revision == current, now - known.verifiedAt[family] < ttl {
+        if let known = recollection, known.revision == current, now - known.verifiedAt[family.index] < ttl {
             return known.account
         }
         let proof = proofs.withLock { $0[credential] }
         recollection = proof.map { Recollection(account: $0.account, verifiedAt: $0.verifiedAt, revision: current) }
-        guard let proof, now - proof.verifiedAt[family] < ttl else { return nil }
+        guard let proof, now - proof.verifiedAt[family.index] < ttl else { return nil }
         return proof.account
     }
 
-    public func verify(_ credential: SHA256Digest, account: String, family: Int, now: Double) {
+    public func verify(_ credential: SHA256Digest, account: String, family: ResourceFamily, now: Double) {
         proofs.withLock { proofs in
             if proofs.count >= capacity, proofs[credential] == nil {
                 // Full: drop expired proofs, then (if still full) an arbitrary one. A dropped proof only
@@ -81,7 +80,7 @@ public final class CredentialBook: Sendable {
                 if proofs[credential] != nil { revision.wrappingAdd(1, ordering: .releasing) }
                 proofs[credential] = Proof(account: account)  // a different account: start over
             }
-            proofs[credential]?.verifiedAt[family] = now
+            proofs[credential]?.verifiedAt[family.index] = now
         }
     }
 
@@ -94,9 +93,9 @@ public final class CredentialBook: Sendable {
     }
 
     /// The upstream refused the credential this kind of resource (403): that proof is gone.
-    public func forget(_ credential: SHA256Digest, family: Int) {
+    public func forget(_ credential: SHA256Digest, family: ResourceFamily) {
         proofs.withLock { proofs in
-            proofs[credential]?.verifiedAt[family] = -.infinity
+            proofs[credential]?.verifiedAt[family.index] = -.infinity
             if proofs[credential]?.isEmpty == true { proofs[credential] = nil }
             revision.wrappingAdd(1, ordering: .releasing)
         }

@@ -45,12 +45,10 @@ public struct AdminHandler: HTTPHandler {
         case ("GET", "/admin/stats"):
             return Self.json(200, admin.telemetry.renderStats(admin.gauges))
         case ("GET", "/admin/entries"):
-            guard execution != nil || flow != nil || account != nil else {
+            guard let scope = PurgeScope(execution: execution, flow: flow, account: account) else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
             }
-            let entries = admin.store.cache.entries { key, _ in
-                Self.matches(key, execution: execution, flow: flow, account: account)
-            }
+            let entries = admin.store.entries(in: scope)
             let items = entries.map { key, entry in
                 #"""
                 {"account_sid": \#(JSONText.quoted(entry.account)), "resource": \#(JSONText.quoted(key.resource)), \#
@@ -61,19 +59,11 @@ public struct AdminHandler: HTTPHandler {
             }
             return Self.json(200, #"{"entries": [\#(items.joined(separator: ", "))]}"#)
         case ("POST", "/admin/purge"):
-            guard execution != nil || flow != nil || account != nil else {
+            guard let scope = PurgeScope(execution: execution, flow: flow, account: account) else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
             }
-            let purged = admin.store.cache.removeAll { key, _ in
-                Self.matches(key, execution: execution, flow: flow, account: account)
-            }
-            // An execution belongs to one account: its status is forgotten unless the purge was
-            // narrowed to another account and found nothing.
-            if let execution, account == nil || purged > 0 { admin.store.statuses.forget(execution) }
-            let scope = [
-                execution?.value ?? flow, account.map { (execution?.value ?? flow) == nil ? $0 : "account " + $0 },
-            ]
-            admin.logger.log(.info, "admin purge \(scope.compactMap { $0 }.joined(separator: " ")): \(purged) entries")
+            let purged = admin.store.purge(scope)
+            admin.logger.log(.info, "admin purge \(scope.description): \(purged) entries")
             return Self.json(200, #"{"purged": \#(purged)}"#)
         default:
             // A known path with the wrong method is a 405 naming the right one; anything else 404.
@@ -87,13 +77,6 @@ public struct AdminHandler: HTTPHandler {
     }
 
     static let endpoints = ["/admin/stats": "GET", "/admin/entries": "GET", "/admin/purge": "POST"]
-
-    static func matches(_ key: CacheKey, execution: SID?, flow: String?, account: String? = nil) -> Bool {
-        if let account, key.account != account { return false }
-        if let execution { return key.group == CacheGroup(execution) }
-        if let flow { return key.resource.contains("/Flows/\(flow)/") }
-        return account != nil
-    }
 
     /// Compares without an early exit, so timing does not reveal how much of a guess was right.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -5,8 +5,8 @@ import HTTP
 enum CacheOutcome: Sendable, Hashable {
     /// A fresh entry answered; the upstream was not called.
     case hit
-    /// A fresh entry another pod stored in the fleet's second level (Redis) answered.
-    case sharedHit
+    /// A fresh entry another pod stored in the fleet (the second level, Redis) answered.
+    case fleetHit
     /// The upstream was asked (or would have been, had it answered).
     case miss
     /// The upstream failed and an expired entry answered (`--stale-if-error`).
@@ -16,7 +16,7 @@ enum CacheOutcome: Sendable, Hashable {
 
     var headerValue: String {
         switch self {
-        case .hit, .sharedHit: "HIT"
+        case .hit, .fleetHit: "HIT"
         case .miss: "MISS"
         case .stale: "STALE"
         case .bypass: "BYPASS"
@@ -25,15 +25,15 @@ enum CacheOutcome: Sendable, Hashable {
 
     /// Metrics and the access log tell the two levels apart (`HIT-L2`); clients see `X-Cache: HIT`
     /// and, from the second level, `X-Cache-Level: L2`.
-    var label: String { self == .sharedHit ? "HIT-L2" : headerValue }
+    var label: String { self == .fleetHit ? "HIT-L2" : headerValue }
 
     /// The fields an entry's answer carries for this outcome, rendered once per process.
     func renderedFields(gzip: Bool) -> RenderedFields {
         switch (self, gzip) {
         case (.hit, false): Self.rendered.hit.identity
         case (.hit, true): Self.rendered.hit.gzip
-        case (.sharedHit, false): Self.rendered.sharedHit.identity
-        case (.sharedHit, true): Self.rendered.sharedHit.gzip
+        case (.fleetHit, false): Self.rendered.fleetHit.identity
+        case (.fleetHit, true): Self.rendered.fleetHit.gzip
         case (.miss, false): Self.rendered.miss.identity
         case (.miss, true): Self.rendered.miss.gzip
         case (.stale, false): Self.rendered.stale.identity
@@ -49,7 +49,7 @@ enum CacheOutcome: Sendable, Hashable {
 
         init(_ outcome: CacheOutcome) {
             var fields: HTTPHeaders = ["X-Cache": outcome.headerValue]
-            if outcome == .sharedHit { fields.add("X-Cache-Level", "L2") }
+            if outcome == .fleetHit { fields.add("X-Cache-Level", "L2") }
             fields.add("Vary", "Accept-Encoding")
             identity = RenderedFields(fields)
             fields.add("Content-Encoding", "gzip")
@@ -58,7 +58,7 @@ enum CacheOutcome: Sendable, Hashable {
     }
 
     private static let rendered = (
-        hit: Variants(.hit), sharedHit: Variants(.sharedHit), miss: Variants(.miss), stale: Variants(.stale),
+        hit: Variants(.hit), fleetHit: Variants(.fleetHit), miss: Variants(.miss), stale: Variants(.stale),
         bypass: Variants(.bypass)
     )
 }

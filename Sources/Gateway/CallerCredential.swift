@@ -28,7 +28,7 @@ final class CallerCredential: Sendable {
     }
 
     /// The account `book` has verified this credential for, for `family`.
-    func verifiedAccount(in book: CredentialBook, family: Int, now: Double) -> String? {
+    func verifiedAccount(in book: CredentialBook, family: ResourceFamily, now: Double) -> String? {
         recollection.withLock { book.verifiedAccount(digest, family: family, now: now, recalling: &$0) }
     }
 

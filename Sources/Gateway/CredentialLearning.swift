@@ -1,6 +1,5 @@
 import Auth
 import Cache
-import EventLoop
 import Studio
 
 /// What an upstream answer teaches, per the isolation rules (docs/ARCHITECTURE.md): a 401 forgets
@@ -9,22 +8,30 @@ import Studio
 struct CredentialLearning: Sendable {
     let credentials: CredentialBook
     let statuses: ExecutionStatusBook
-    /// The fleet's shared proofs, when `--redis` is set: what is learnt here is learnt everywhere.
-    let secondLevel: SecondLevel?
 
-    /// The account `answer` is attributed to, or nil when it cannot be attributed to one.
-    func learn(from answer: UpstreamAnswer, forward: Forward, now: Double, on loop: EventLoop) -> String? {
+    /// What one answer taught: the account it is attributed to, and how the caller's proof changed
+    /// (for the fleet to learn too).
+    struct Lesson {
+        enum ProofChange: Equatable {
+            case verified(account: String)
+            /// nil: every family (a 401).
+            case revoked(ResourceFamily?)
+        }
+
+        var account: String?
+        var proof: ProofChange?
+    }
+
+    func learn(from answer: UpstreamAnswer, forward: Forward, now: Double) -> Lesson {
         if answer.status == 401 {
             credentials.forget(forward.credential)
-            secondLevel?.revokeProof(forward.credential, family: nil, on: loop)
-            return nil
+            return Lesson(proof: .revoked(nil))
         }
         if answer.status == 403 {
             credentials.forget(forward.credential, family: forward.family)  // e.g. a restricted key on contexts
-            secondLevel?.revokeProof(forward.credential, family: forward.family, on: loop)
-            return nil
+            return Lesson(proof: .revoked(forward.family))
         }
-        guard answer.status.isSuccess else { return nil }
+        guard answer.status.isSuccess else { return Lesson() }
         let facts = answer.facts ?? ExecutionFacts()
         let account: String?
         if forward.username.hasPrefix("AC") {
@@ -33,16 +40,14 @@ struct CredentialLearning: Sendable {
         } else {
             account = facts.account  // API keys (SK…) belong to the account their answers name
         }
-        guard let account, SID(account, prefix: "AC") != nil else { return nil }
+        guard let account, SID(account, prefix: "AC") != nil else { return Lesson() }
         credentials.verify(forward.credential, account: account, family: forward.family, now: now)
-        secondLevel?.shareProof(
-            forward.credential, account: account, family: forward.family, ttl: credentials.ttl, on: loop)
         if forward.route.resource == .execution, facts.status == "ended", let sid = forward.route.execution {
             statuses.markEnded(sid)
         }
         for item in facts.items where item.status == "ended" {
             if let sid = SID(item.sid, prefix: "FN") { statuses.markEnded(sid) }
         }
-        return account
+        return Lesson(account: account, proof: .verified(account: account))
     }
 }

@@ -1,5 +1,6 @@
 import Cache
 import Compression
+import Fleet
 import HTTP
 import Locking
 import Studio
@@ -12,22 +13,23 @@ struct FreshBodies: Sendable {
     var engagement: [UInt8]?
 }
 
-/// The one way answers become entries, for reads and writes alike: the lifetime by policy, the
-/// entry, stored under its key. Also what writes invalidate, and the forms an entry gains later
-/// (its gzip body, its Engagement view), each made once and stored back.
-final class EntryStore: Sendable {
-    let cache: ResponseCache
+/// The first cache level's one owner: answers become entries here, for reads and writes alike
+/// (the lifetime by policy, the entry, stored under its key), and every other change to the cache
+/// is one of its named operations: adopting another pod's entry, restoring a snapshot, keeping the
+/// forms an entry gains later (its gzip body, its Engagement view), what writes invalidate, what
+/// an operator purges, what a lost fleet subscription makes doubtful.
+final class EntryStore: FirstLevel, Sendable {
+    private let cache: ResponseCache
     let statuses: ExecutionStatusBook
-    /// Execution → Engagement paths and keys (v1 Engagement routes), applied to the Execution view.
-    let engagementView: URLRewrite
+    let forms: EntryForms
     private let policyState: Locked<CachePolicy>
     /// One string per account, shared by every entry and key that names it (accounts are few,
     /// entries many: 80 bytes an entry otherwise). Bounded: past it, names are simply not shared.
     private let accountNames = Locked<Set<String>>([])
 
-    init(cache: ResponseCache, policy: CachePolicy, engagementView: URLRewrite) {
+    init(cache: ResponseCache, policy: CachePolicy, forms: EntryForms) {
         self.cache = cache
-        self.engagementView = engagementView
+        self.forms = forms
         statuses = ExecutionStatusBook()
         policyState = Locked(policy)
     }
@@ -54,7 +56,7 @@ final class EntryStore: Sendable {
         let account = shared(account)
         var entry = Self.entry(from: answer, account: account, now: now, lifetime: lifetime)
         if wantsEngagement {
-            let engagement = engagementBody(from: answer.body)
+            let engagement = forms.engagementBody(from: answer.body)
             entry = entry.withEngagementView(Zlib.compress(engagement, format: .gzip, level: 6))
             bodies.engagement = engagement
         }
@@ -62,6 +64,52 @@ final class EntryStore: Sendable {
             cache.put(key, entry)
         }
         return (entry, bodies)
+    }
+
+    /// The entry held under `key`, fresh or not (a hit's one lookup).
+    @inline(__always)
+    func entry(for key: CacheKey) -> CachedResponse? { cache.get(key) }
+
+    /// An entry known to be good from elsewhere (another pod, a snapshot): an ended execution's
+    /// entry marks the execution ended, as its fetch here would have.
+    func adopt(_ key: CacheKey, _ entry: CachedResponse) {
+        cache.put(key, entry)
+        if entry.isPermanent, let execution = key.group.execution { statuses.markEnded(execution) }
+    }
+
+    /// A snapshot's entries (every one permanent: only ended executions' entries are written).
+    func restore(_ entries: [(CacheKey, CachedResponse)]) {
+        for (key, entry) in entries { adopt(key, entry) }
+    }
+
+    /// What a snapshot writes: the entries that cannot change.
+    func permanentEntries() -> [(CacheKey, CachedResponse)] { entries { _, entry in entry.isPermanent } }
+
+    func entries(in scope: PurgeScope) -> [(CacheKey, CachedResponse)] { entries { key, _ in scope.matches(key) } }
+
+    /// A copy of what is held (the admin listing, snapshots, tests); reading changes nothing.
+    func entries(where predicate: (CacheKey, CachedResponse) -> Bool) -> [(CacheKey, CachedResponse)] {
+        cache.entries(where: predicate)
+    }
+
+    /// An operator's purge; returns how many entries went. An execution belongs to one account:
+    /// its status is forgotten unless the purge was narrowed to another account and found nothing.
+    func purge(_ scope: PurgeScope) -> Int {
+        let purged = cache.removeAll { key, _ in scope.matches(key) }
+        if let execution = scope.execution, scope.account == nil || purged > 0 { statuses.forget(execution) }
+        return purged
+    }
+
+    func dropShortLived() { _ = cache.removeAll { _, entry in !entry.isPermanent } }
+
+    var stats: ResponseCache.Stats { cache.stats }
+    var budget: Int { cache.budget }
+
+    /// A form the renderer made for `entry` (gzip, Engagement view), kept if the key still holds it.
+    func keep(_ updated: CachedResponse, replacing entry: CachedResponse, route: StudioRoute, query: String) {
+        if let key = CacheKey(account: entry.account, route: route, query: query) {
+            cache.replace(key, entry, with: updated)
+        }
     }
 
     private func shared(_ account: String) -> String {
@@ -103,59 +151,17 @@ final class EntryStore: Sendable {
         }
     }
 
-    private func engagementBody(from execution: [UInt8]) -> [UInt8] {
-        StudioJSONRewriter.rewrite(execution, engagementView) ?? execution
-    }
-
-    /// `entry` with its Engagement view, made now from `execution` (or the entry's own body) and
-    /// kept in the cache if the key still holds this entry. Returns the view's identity body too.
-    func addingEngagementView(
-        to entry: CachedResponse, execution: [UInt8]?, route: StudioRoute, query: String
-    ) -> (entry: CachedResponse, engagement: [UInt8]) {
-        let engagement = engagementBody(from: execution ?? entry.identityBody ?? Self.inflated(entry.gzipBody))
-        let updated = entry.withEngagementView(Zlib.compress(engagement, format: .gzip, level: 6))
-        replace(entry, with: updated, route: route, query: query)
-        return (updated, engagement)
-    }
-
-    /// `entry` with its gzip body, compressed now (fast: the entry is short-lived) and kept in the
-    /// cache if the key still holds this entry, so it is compressed once.
-    func addingGzip(to entry: CachedResponse, route: StudioRoute, query: String) -> CachedResponse {
-        guard entry.gzipBody == nil, let identity = entry.identityBody else { return entry }
-        let updated = entry.withGzipBody(Zlib.compress(identity, format: .gzip, level: 1))
-        replace(entry, with: updated, route: route, query: query)
-        return updated
-    }
-
-    private func replace(_ entry: CachedResponse, with updated: CachedResponse, route: StudioRoute, query: String) {
-        if let key = CacheKey(account: entry.account, route: route, query: query) {
-            cache.replace(key, entry, with: updated)
-        }
-    }
-
-    /// Bytes the gateway compressed itself: failing to inflate them would be a bug, not bad input.
-    static func inflated(_ gzip: [UInt8]?) -> [UInt8] {
-        (try? Zlib.decompress(gzip ?? [], format: .gzip)) ?? []
-    }
-
-    /// What a successful write outdated: groups of entries to drop (everywhere, with a fleet).
-    struct Invalidation: Equatable {
-        var group: CacheGroup
-        /// An update keeps permanent entries (an ended execution's data does not change).
-        var shortLivedOnly: Bool
-    }
-
     /// After a successful write (docs/ARCHITECTURE.md, «Cache policy»): create → the flow's list
     /// pages go; delete → everything under the execution; update → its short-lived children go
     /// and the answer is stored as the execution (permanent once ended). Returns what was
     /// dropped and the entry stored, so a fleet can do the same.
     func invalidate(after method: HTTPMethod, route: StudioRoute, answer: UpstreamAnswer, account: String?, now: Double)
-        -> (dropped: [Invalidation], stored: (key: CacheKey, entry: CachedResponse)?)
+        -> (dropped: [CacheInvalidation], stored: (key: CacheKey, entry: CachedResponse)?)
     {
         guard let flow = route.flow, route.resource != .flowAdmin else { return ([], nil) }
-        var dropped = [Invalidation(group: .lists(flow: flow), shortLivedOnly: false)]
+        var dropped = [CacheInvalidation(group: .lists(flow: flow), shortLivedOnly: false)]
         if let execution = route.execution, route.resource == .execution, method == .delete || method == .post {
-            dropped.append(Invalidation(group: CacheGroup(execution), shortLivedOnly: method == .post))
+            dropped.append(CacheInvalidation(group: CacheGroup(execution), shortLivedOnly: method == .post))
         }
         for invalidation in dropped { drop(invalidation) }
         guard method == .post, route.resource == .execution, let account,
@@ -166,7 +172,7 @@ final class EntryStore: Sendable {
     }
 
     /// Drops a group here (also when another pod reports a write).
-    func drop(_ invalidation: Invalidation) {
+    func drop(_ invalidation: CacheInvalidation) {
         if invalidation.shortLivedOnly {
             cache.removeGroup(invalidation.group) { _, entry in !entry.isPermanent }
         } else {

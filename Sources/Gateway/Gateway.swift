@@ -1,6 +1,7 @@
 import Auth
 import Cache
 import EventLoop
+import Fleet
 import Foundation
 import HTTP
 import HTTPServer
@@ -25,9 +26,10 @@ public final class Gateway: HTTPHandler {
     let learning: CredentialLearning
     let renderer: Renderer
     let telemetry = Telemetry()
-    /// The fleet's shared level (`--redis`); nil when this gateway caches alone.
-    let secondLevel: SecondLevel?
-    let coalescer = Coalescer<SharedRead>()
+    /// The fleet (`--redis`), the second level shared with other pods; nil when caching alone.
+    let fleet: Fleet?
+    /// Identical concurrent misses on this pod make one upstream call.
+    let coalescer = Coalescer<CoalescedRead>()
     let operations: Operations
     /// Studio's and the upstream's absolute URLs → the public URL (every response).
     let executionView: URLRewrite
@@ -55,34 +57,25 @@ public final class Gateway: HTTPHandler {
         }
         planner = RequestPlanner(ownAuthorities: [config.listen] + (publicAuthority.map { [$0] } ?? []))
         credentials = CredentialBook(ttl: config.authTTL)
-        store = EntryStore(
-            cache: ResponseCache(budgetBytes: config.cacheSize),
-            policy: CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError),
+        let forms = EntryForms(
             engagementView: URLRewrite(
                 fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true))
+        store = EntryStore(
+            cache: ResponseCache(budgetBytes: config.cacheSize),
+            policy: CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError), forms: forms)
         self.upstream = upstream ?? Self.libcurl(config, telemetry: telemetry, clock: clock)
-        secondLevel = Self.secondLevel(config, logger: self.logger)
-        learning = CredentialLearning(credentials: credentials, statuses: store.statuses, secondLevel: secondLevel)
-        renderer = Renderer(store: store, inflated: InflatedBodies(budget: min(8 << 20, config.cacheSize / 64)))
+        fleet = Self.fleet(config, firstLevel: store, credentials: credentials, clock: clock, logger: self.logger)
+        learning = CredentialLearning(credentials: credentials, statuses: store.statuses)
+        renderer = Renderer(forms: forms, inflated: InflatedBodies(budget: min(8 << 20, config.cacheSize / 64)))
         executionView = URLRewrite(
             fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
         let gauges = Telemetry.Gauges(
-            cache: store.cache, inflated: renderer.inflated, credentials: credentials, connections: connections,
-            upstream: self.upstream, secondLevel: secondLevel)
+            store: store, inflated: renderer.inflated, credentials: credentials, connections: connections,
+            upstream: self.upstream, fleet: fleet)
         operations = Operations(
             telemetry: telemetry, gauges: gauges, upstream: self.upstream, clock: clock, draining: draining)
         administration = CacheAdministration(
             store: store, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock)
-        secondLevel?.listen { [store, credentials] notice in
-            switch notice {
-            case .dropGroup(let invalidation): store.drop(invalidation)
-            case .forgetCredential(let credential, nil): credentials.forget(credential)
-            case .forgetCredential(let credential, let family?): credentials.forget(credential, family: family)
-            case .missedNotices:
-                // Writes elsewhere may have gone unheard: keep only what cannot have changed.
-                _ = store.cache.removeAll { _, entry in !entry.isPermanent }
-            }
-        }
     }
 
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
@@ -96,7 +89,10 @@ public final class Gateway: HTTPHandler {
 
     /// The server's loops: the fleet's Redis connections are opened on each now, so the first
     /// requests do not wait for them.
-    public func serve(on loops: [EventLoop]) { secondLevel?.client.start(on: loops) }
+    public func serve(on loops: [EventLoop]) { fleet?.start(on: loops) }
+
+    /// The process is ending: the fleet's subscription and its loop stop.
+    public func shutdown() { fleet?.stop() }
 
     /// Shutdown has begun: /readyz answers 503 from now on.
     public func beginDraining() { draining.set() }
@@ -140,24 +136,21 @@ public final class Gateway: HTTPHandler {
     func read(_ forward: Forward, _ exchange: Exchange) {
         // The request's own start is "now" until something waits (one clock read per hit).
         let account = forward.caller.verifiedAccount(in: credentials, family: forward.family, now: exchange.started)
-        guard account == nil, let secondLevel else {
+        guard account == nil, let fleet else {
             return read(forward, exchange, account: account, now: exchange.started)
         }
         // Another pod of the fleet may have proven this credential already.
-        secondLevel.sharedProof(forward.credential, family: forward.family, on: exchange.client.loop) { [self] shared in
-            if let shared {
-                credentials.verify(forward.credential, account: shared, family: forward.family, now: clock())
-            }
-            read(forward, exchange, account: shared, now: clock())
+        fleet.proof(for: forward.credential, family: forward.family, on: exchange.client.loop) { [self] proven in
+            read(forward, exchange, account: proven, now: clock())
         }
     }
 
     private func read(_ forward: Forward, _ exchange: Exchange, account: String?, now: Double) {
         let held = account.flatMap { CacheKey(account: $0, route: forward.route, query: forward.query) }
-            .flatMap { store.cache.get($0) }
+            .flatMap { store.entry(for: $0) }
         if let held, held.isFresh(now: now) {
             exchange.counters.add(.hits)
-            return finish(exchange, renderer.reply(held, .hit, now: now, forward: forward), .hit)
+            return finish(exchange, reply(held, .hit, now: now, forward: forward), .hit)
         }
         exchange.counters.add(.misses)
         // Callers verified for this account and kind of resource share a miss; unverified ones
@@ -165,33 +158,43 @@ public final class Gateway: HTTPHandler {
         let key =
             (account.map { "account:" + $0 } ?? "credential:\(forward.credential)") + " "
             + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
-        let membership = coalescer.join(key) { [self] shared in
-            // Only a 2xx of this waiter's own account is everyone's; a refusal or failure belongs to
-            // the credential that met it, and another credential asks for itself.
-            if shared.leader != forward.credential {
-                guard let owner = shared.outcome.entryAccount, owner == account else {
-                    return readAlone(forward, exchange, stale: held)
-                }
-            }
-            answer(exchange, shared.outcome, stale: held, forward: forward)
+        let membership = coalescer.join(key) { [self] coalesced in
+            deliver(coalesced, to: exchange, forward: forward, account: account, stale: held)
         }
         // A client that goes away stops waiting; when nobody waits any more, the call is cancelled.
         exchange.client.onClientGone { [self] in
             if coalescer.leave(key, membership) { finish(exchange, Self.clientClosedRequest, .miss) }
         }
         guard membership.isLeader else { return exchange.counters.add(.coalescedWaits) }
+        lead(forward, coalescing: key, account: account, on: exchange.client.loop)
+    }
+
+    /// The leader's miss: one upstream call (through the fleet for a verified caller), whose
+    /// outcome every waiter of `key` is handed.
+    private func lead(_ forward: Forward, coalescing key: String, account: String?, on loop: EventLoop) {
         let complete = { [self] (outcome: ReadOutcome) in
-            coalescer.complete(key, with: SharedRead(outcome: outcome, leader: forward.credential))
+            coalescer.complete(key, with: CoalescedRead(outcome: outcome, leader: forward.credential))
         }
-        if let secondLevel, let account,
-            let cacheKey = CacheKey(account: account, route: forward.route, query: forward.query)
-        {
-            let pending = PendingRead(loop: exchange.client.loop)
-            coalescer.onAbandoned(key) { pending.cancel() }
-            return readThroughFleet(forward, key: cacheKey, fleet: secondLevel, pending: pending, complete: complete)
+        if let account, let read = readThroughFleet(forward, account: account, on: loop, complete: complete) {
+            return coalescer.onAbandoned(key) { read.cancel() }
         }
-        let call = fetch(forward, verified: account != nil, on: exchange.client.loop, completion: complete)
+        let call = fetch(forward, verified: account != nil, on: loop, completion: complete)
         coalescer.onAbandoned(key) { call.cancel() }
+    }
+
+    /// A waiter's share of a coalesced miss. Only a 2xx of this waiter's own account is
+    /// everyone's; a refusal or failure belongs to the credential that met it, and another
+    /// credential asks for itself.
+    private func deliver(
+        _ coalesced: CoalescedRead, to exchange: Exchange, forward: Forward, account: String?,
+        stale held: CachedResponse?
+    ) {
+        if coalesced.leader != forward.credential {
+            guard let owner = coalesced.outcome.entryAccount, owner == account else {
+                return readAlone(forward, exchange, stale: held)
+            }
+        }
+        answer(exchange, coalesced.outcome, stale: held, forward: forward)
     }
 
     /// A waiter whose leader's answer was not its to take: its own upstream call, on its own loop.
@@ -214,12 +217,7 @@ public final class Gateway: HTTPHandler {
             timeout: nil
         ) { [self] result in
             let outcome = absorb(result, forward: forward, endedBeforeRequest: endedBeforeRequest, on: loop)
-            // What one pod fetched, the fleet has (as long as it lives here).
-            if let secondLevel, case .entry(let entry, _) = outcome,
-                let key = CacheKey(account: entry.account, route: forward.route, query: forward.query)
-            {
-                secondLevel.store(key, entry, now: clock(), on: loop)
-            }
+            shareWithFleet(outcome, forward: forward, on: loop)
             completion(outcome)
         }
     }
@@ -234,7 +232,7 @@ public final class Gateway: HTTPHandler {
         case .success(let response): answer = UpstreamAnswer(response, view: executionView)
         }
         if answer.isMalformedSuccess { return .failure(.invalidResponse) }
-        guard let account = learning.learn(from: answer, forward: forward, now: clock(), on: loop),
+        guard let account = learn(from: answer, forward: forward, on: loop),
             answer.status.isSuccess
         else {
             return .passThrough(answer)
@@ -250,19 +248,29 @@ public final class Gateway: HTTPHandler {
         let now = clock()
         if outcome.upstreamFailed, let stale, store.policy.maySendStale(stale, now: now) {
             exchange.counters.add(.stale)
-            let response = renderer.reply(stale, .stale, now: now, forward: forward)
+            let response = reply(stale, .stale, now: now, forward: forward)
             return finish(exchange, response, .stale, upstreamStatus: outcome.upstreamStatus)
         }
         let response: HTTPResponse
         switch outcome {
         case .entry(let entry, let bodies):
-            response = renderer.reply(entry, .miss, now: now, forward: forward, fresh: bodies)
-        case .shared(let entry):
-            return finish(exchange, renderer.reply(entry, .sharedHit, now: now, forward: forward), .sharedHit)
+            response = reply(entry, .miss, now: now, forward: forward, fresh: bodies)
+        case .fromFleet(let entry):
+            return finish(exchange, reply(entry, .fleetHit, now: now, forward: forward), .fleetHit)
         case .passThrough(let answer): response = renderer.passThrough(answer, .miss, forward: forward)
         case .failure(let failure): response = Renderer.failure(failure, .miss)
         }
         finish(exchange, response, .miss, upstreamStatus: outcome.upstreamStatus)
+    }
+
+    /// An entry rendered for this client; a form the renderer made for it is kept with the entry.
+    @inline(__always)
+    private func reply(
+        _ entry: CachedResponse, _ outcome: CacheOutcome, now: Double, forward: Forward, fresh: FreshBodies? = nil
+    ) -> HTTPResponse {
+        let reply = renderer.reply(entry, outcome, now: now, forward: forward, fresh: fresh)
+        if let kept = reply.keep { store.keep(kept, replacing: entry, route: forward.route, query: forward.query) }
+        return reply.response
     }
 
     func isVerified(_ forward: Forward) -> Bool {

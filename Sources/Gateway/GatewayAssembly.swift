@@ -1,6 +1,7 @@
 import Auth
 import Cache
 import EventLoop
+import Fleet
 import Foundation
 import HTTP
 import HTTPServer
@@ -10,14 +11,19 @@ import Upstream
 
 /// The product's upstream: libcurl on the loops, its attempts counted by `Telemetry`.
 extension Gateway {
-    /// The fleet's second level, when `--redis` names one. The URL was checked when the
-    /// configuration was loaded; a Redis that is down is the client's to retry, never fatal.
-    static func secondLevel(_ config: GatewayConfig, logger: Logger) -> SecondLevel? {
+    /// The fleet, when `--redis` names one. The URL was checked when the configuration was
+    /// loaded; a Redis that is down is the client's to retry, never fatal.
+    static func fleet(
+        _ config: GatewayConfig, firstLevel: EntryStore, credentials: CredentialBook,
+        clock: @escaping @Sendable () -> Double, logger: Logger
+    ) -> Fleet? {
         guard let text = config.redis else { return nil }
         do {
             let url = try RedisURL(parsing: text, password: config.redisPassword)
             logger.log(.info, "second level: \(url)")
-            return SecondLevel(client: RedisClient(url: url), prefix: config.redisPrefix)
+            return Fleet(
+                client: RedisClient(url: url), prefix: config.redisPrefix, firstLevel: firstLevel,
+                credentials: credentials, clock: clock)
         } catch {
             logger.log(.error, "second level off: --redis: \(error)")
             return nil

@@ -28,10 +28,7 @@ extension Gateway {
             return nil
         }
         let (entries, report) = SnapshotFile.decode(bytes, now: clock())
-        for (key, entry) in entries {
-            store.cache.put(key, entry)
-            if let execution = key.group.execution { store.statuses.markEnded(execution) }
-        }
+        store.restore(entries)
         let level: Logger.Level = report.corrupt > 0 || report.truncated || report.unreadableHeader ? .warn : .info
         logger.log(
             level,
@@ -45,7 +42,7 @@ extension Gateway {
     @discardableResult
     public func writeSnapshot() -> Int {
         guard let path = snapshotPath else { return 0 }
-        let entries = store.cache.entries { _, entry in entry.isPermanent }
+        let entries = store.permanentEntries()
         do {
             try FileManager.default.createDirectory(
                 atPath: config.stateDir!, withIntermediateDirectories: true,

@@ -4,59 +4,70 @@ import Studio
 import Upstream
 
 /// Builds what a client receives, in the form it asked for (gzip or identity, Execution or
-/// Engagement view). Entries are sent from their stored bytes: no JSON work on a hit.
+/// Engagement view). Entries are sent from their stored bytes: no JSON work on a hit. Pure: a form
+/// it had to make (an Engagement view, a short-lived entry's gzip body) comes back as `keep`, for
+/// the caller to store, so rendering never takes a cache lock.
 struct Renderer: Sendable {
-    let store: EntryStore
+    let forms: EntryForms
     /// Inflated bodies of hot entries for identity clients (bounded; see `InflatedBodies`).
     let inflated: InflatedBodies
+
+    struct Reply {
+        var response: HTTPResponse
+        /// The entry with the form made for this reply, to be kept in place of the one rendered.
+        var keep: CachedResponse?
+    }
 
     /// `fresh`: the bodies a miss has at hand (nil on hits and stale answers).
     func reply(
         _ entry: CachedResponse, _ outcome: CacheOutcome, now: Double, forward: Forward, fresh: FreshBodies? = nil
-    ) -> HTTPResponse {
+    ) -> Reply {
         var entry = entry
+        var keep: CachedResponse? = nil
         var fresh = fresh
         if forward.route.viaEngagements, entry.engagementGzip == nil {
             // The view was not made yet (a waiter behind an Execution-view leader, or an entry
             // first stored by an Execution route): made once, kept with the entry.
-            let viewed = store.addingEngagementView(
-                to: entry, execution: fresh?.execution, route: forward.route, query: forward.query)
+            let viewed = forms.addingEngagementView(to: entry, execution: fresh?.execution)
             entry = viewed.entry
+            keep = viewed.entry
             if fresh != nil { fresh?.engagement = viewed.engagement }
         }
         let age = outcome == .miss ? nil : Int(max(0, now - entry.storedAt))
-        let (body, gzip) = Self.body(of: entry, forward: forward, fresh: fresh, store: store, inflated: inflated)
+        let (body, gzip) = body(of: entry, keep: &keep, forward: forward, fresh: fresh)
         // Made in one place: several `return HTTPResponse(...)` paths cost a copy of the response
         // where they meet.
-        return HTTPResponse(
-            status: entry.status, rendered: (entry.fields, outcome.renderedFields(gzip: gzip)),
-            inlineField: entry.requestIDField, age: age, body: body)
+        return Reply(
+            response: HTTPResponse(
+                status: entry.status, rendered: (entry.fields, outcome.renderedFields(gzip: gzip)),
+                inlineField: entry.requestIDField, age: age, body: body),
+            keep: keep)
     }
 
     /// The body this client gets, and whether it is the gzip one.
-    private static func body(
-        of entry: CachedResponse, forward: Forward, fresh: FreshBodies?, store: EntryStore, inflated: InflatedBodies
+    private func body(
+        of entry: CachedResponse, keep: inout CachedResponse?, forward: Forward, fresh: FreshBodies?
     ) -> (body: [UInt8], gzip: Bool) {
         if forward.route.viaEngagements, let engagement = entry.engagementGzip {
             if forward.acceptsGzip { return (engagement, true) }
             let body =
                 fresh?.engagement
-                ?? inflated.body(of: entry, engagementView: true) { EntryStore.inflated(engagement) }
+                ?? inflated.body(of: entry, engagementView: true) { EntryForms.inflated(engagement) }
             return (body, false)
         }
         // A gzip client gets the stored gzip; a short-lived entry is compressed on its first such
         // hit (a miss answers with the identity body it has at hand instead).
-        if forward.acceptsGzip,
-            let gzip = entry.gzipBody
-                ?? (fresh == nil
-                    ? store.addingGzip(to: entry, route: forward.route, query: forward.query).gzipBody : nil)
-        {
-            return (gzip, true)
+        if forward.acceptsGzip {
+            if let gzip = entry.gzipBody { return (gzip, true) }
+            if fresh == nil, let compressed = EntryForms.addingGzip(to: entry), let gzip = compressed.gzipBody {
+                keep = compressed
+                return (gzip, true)
+            }
         }
         if let identity = fresh?.execution ?? entry.identityBody { return (identity, false) }
         // Stored compressed only (a permanent entry): inflate, once per hot entry.
         let gzip = entry.gzipBody ?? []
-        return (inflated.body(of: entry, engagementView: false) { EntryStore.inflated(gzip) }, false)
+        return (inflated.body(of: entry, engagementView: false) { EntryForms.inflated(gzip) }, false)
     }
 
     /// An answer passed on: its Execution view, translated again for Engagement routes.
@@ -64,7 +75,7 @@ struct Renderer: Sendable {
         var headers = answer.headers
         headers.add("X-Cache", outcome.headerValue)
         var body = answer.body
-        if forward.route.viaEngagements { body = StudioJSONRewriter.rewrite(body, store.engagementView) ?? body }
+        if forward.route.viaEngagements { body = forms.engagementBody(from: body) }
         return HTTPResponse(status: answer.status, headers: headers, body: body)
     }
 

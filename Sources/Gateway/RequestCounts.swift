@@ -13,7 +13,7 @@ enum RequestCounts {
     private static let statuses: [HTTPStatus] = [
         200, 201, 204, 304, 400, 401, 403, 404, 405, 429, 499, 500, 502, 503, 504,
     ]
-    private static let outcomes: [CacheOutcome?] = [nil, .hit, .sharedHit, .miss, .stale, .bypass]
+    private static let outcomes: [CacheOutcome?] = [nil, .hit, .fleetHit, .miss, .stale, .bypass]
 
     /// Slots run from 0 to `slots - 1`.
     static let slots = RouteLabel.count * statuses.count * outcomes.count
@@ -50,7 +50,7 @@ enum RequestCounts {
         switch label.cache {
         case nil: outcome = 0
         case .hit: outcome = 1
-        case .sharedHit: outcome = 2
+        case .fleetHit: outcome = 2
         case .miss: outcome = 3
         case .stale: outcome = 4
         case .bypass: outcome = 5

@@ -21,7 +21,7 @@ struct Forward: Sendable {
     var isCacheableRead: Bool { method == .get && CacheKey.group(of: route) != nil }
 
     /// The kind of resource a proof covers (restricted API keys differ per kind).
-    var family: Int { route.resource.ordinal }
+    var family: ResourceFamily { ResourceFamily(route.resource.ordinal) }
 
     /// Built only when the upstream is called (never on a hit).
     var upstreamRequest: UpstreamRequest {

@@ -1,6 +1,7 @@
 import Auth
 import Cache
 import EventLoop
+import Fleet
 import HTTP
 import HTTPServer
 import Locking
@@ -64,17 +65,17 @@ final class Telemetry: Sendable {
 
     /// What the rest of the gateway holds that /metrics and /admin/stats report as gauges.
     struct Gauges: Sendable {
-        let cache: ResponseCache
+        let store: EntryStore
         let inflated: InflatedBodies
         let credentials: CredentialBook
         let connections: ConnectionGauge?
         let upstream: any UpstreamTransport
-        let secondLevel: SecondLevel?
+        let fleet: Fleet?
     }
 
     /// Prometheus text format 0.0.4.
     func renderMetrics(_ gauges: Gauges) -> String {
-        let stats = gauges.cache.stats
+        let stats = gauges.store.stats
         let links = gauges.upstream.stats
         var lines: [String] = []
         func family(_ name: String, _ type: String, _ help: String, _ samples: [String]) {
@@ -138,7 +139,7 @@ final class Telemetry: Sendable {
             "studiogate_upstream_writes_not_resent_total", "counter",
             "Writes answered 502 because their connection failed after they may have been sent.",
             [sample("studiogate_upstream_writes_not_resent_total", load(links.writesNotResent))])
-        if let fleet = gauges.secondLevel {
+        if let fleet = gauges.fleet {
             let redis = fleet.client.stats
             family(
                 "studiogate_second_level_requests_total", "counter",
@@ -163,7 +164,7 @@ final class Telemetry: Sendable {
             [sample("studiogate_cache_bytes", stats.bytes)])
         family(
             "studiogate_cache_budget_bytes", "gauge", "The cache byte budget.",
-            [sample("studiogate_cache_budget_bytes", gauges.cache.budget)])
+            [sample("studiogate_cache_budget_bytes", gauges.store.budget)])
         family(
             "studiogate_inflated_bytes", "gauge",
             "Inflated bodies of hot entries kept for identity clients (bounded by 1/64 of the budget, at most 8 MiB).",
@@ -182,9 +183,9 @@ final class Telemetry: Sendable {
 
     /// The JSON of `GET /admin/stats`.
     func renderStats(_ gauges: Gauges) -> String {
-        let stats = gauges.cache.stats
+        let stats = gauges.store.stats
         let fields: [(String, Int)] = [
-            ("entries", stats.entries), ("bytes", stats.bytes), ("budget_bytes", gauges.cache.budget),
+            ("entries", stats.entries), ("bytes", stats.bytes), ("budget_bytes", gauges.store.budget),
             ("evictions", stats.evictions), ("hits", total(.hits)), ("misses", total(.misses)),
             ("stale", total(.stale)), ("bypass", total(.bypass)), ("coalesced_waits", total(.coalescedWaits)),
             ("verified_credentials", gauges.credentials.count),

@@ -24,36 +24,17 @@ extension Gateway {
                     exchange, Renderer.failure(.invalidResponse, .bypass), .bypass, upstreamStatus: answer.status.code)
             }
             let loop = exchange.client.loop
-            let account = learning.learn(from: answer, forward: forward, now: clock(), on: loop)
+            let account = learn(from: answer, forward: forward, on: loop)
             if answer.status.isSuccess {
                 let outdated = store.invalidate(
                     after: forward.method, route: forward.route, answer: answer, account: account, now: clock())
                 let owner =
                     account ?? credentials.verifiedAccount(forward.credential, family: forward.family, now: clock())
-                shareInvalidation(outdated, account: owner, on: loop)
+                spreadThroughFleet(outdated, account: owner, on: loop)
             }
             finish(
                 exchange, renderer.passThrough(answer, .bypass, forward: forward), .bypass,
                 upstreamStatus: answer.status.code)
-        }
-    }
-
-    /// A write reaches the whole fleet: the Redis copies of what it outdated are deleted, every
-    /// pod drops its own, and then an update's answer is shared like any fetched entry.
-    private func shareInvalidation(
-        _ outdated: (dropped: [EntryStore.Invalidation], stored: (key: CacheKey, entry: CachedResponse)?),
-        account: String?, on loop: EventLoop
-    ) {
-        guard let secondLevel, !outdated.dropped.isEmpty else { return }
-        var remaining = outdated.dropped.count
-        for invalidation in outdated.dropped {
-            secondLevel.invalidate(
-                account: account, group: invalidation.group, shortLivedOnly: invalidation.shortLivedOnly, on: loop
-            ) { [self] in
-                remaining -= 1
-                guard remaining == 0, let (key, entry) = outdated.stored else { return }
-                secondLevel.store(key, entry, now: clock(), on: loop)
-            }
         }
     }
 }

@@ -97,6 +97,7 @@ final class Lifecycle: @unchecked Sendable {
             logger.log(.warn, "drain timeout: \(gateway.inFlightRequests) requests still in flight")
         }
         if config.stateDir != nil { gateway.writeSnapshot() }
+        gateway.shutdown()
         logger.log(.info, "stopped")
         exit(0)
     }

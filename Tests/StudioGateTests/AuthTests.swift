@@ -57,7 +57,7 @@ final class AuthTests: XCTestCase {
             var now = 0.0
             for _ in 0..<60 {
                 let which = Int.random(in: 0..<credentials.count, using: &random)
-                let family = Int.random(in: 0..<3, using: &random)
+                let family = ResourceFamily(Int.random(in: 0..<3, using: &random))
                 switch Int.random(in: 0..<6, using: &random) {
                 case 0:
                     book.verify(credentials[which], account: ["ACa", "ACb"].randomElement()!, family: family, now: now)

@@ -140,7 +140,7 @@ final class GatewayPipelineTests: XCTestCase {
         let other = try gateway.send(.get, S.path(sid), auth: S.authB)
         XCTAssertEqual(other.headers["X-Cache"], "MISS")
         XCTAssertTrue(String(decoding: other.body, as: UTF8.self).contains(S.accountB))
-        let accounts = gateway.gateway.store.cache.entries { _, _ in true }.map(\.1.account).sorted()
+        let accounts = gateway.gateway.store.entries { _, _ in true }.map(\.1.account).sorted()
         XCTAssertEqual(accounts, [S.accountA, S.accountB])
     }
 
@@ -150,7 +150,7 @@ final class GatewayPipelineTests: XCTestCase {
         gateway.upstream.answer { _ in S.ok(S.executionJSON(sid, account: S.accountB, status: "ended")) }
         XCTAssertEqual(try gateway.send(.get, S.path(sid), auth: S.authA).headers["X-Cache"], "MISS")
         XCTAssertEqual(try gateway.send(.get, S.path(sid), auth: S.authA).headers["X-Cache"], "MISS")
-        XCTAssertEqual(gateway.gateway.store.cache.stats.entries, 0)
+        XCTAssertEqual(gateway.gateway.store.stats.entries, 0)
     }
 
     func testStaleAnswersOnlyUpstreamFailuresWithinTheWindow() throws {
@@ -190,7 +190,7 @@ final class GatewayPipelineTests: XCTestCase {
         }
         let answer = try gateway.send(.get, S.path(S.execution(11)), auth: S.authA)
         XCTAssertEqual(answer.status, 502)
-        XCTAssertEqual(gateway.gateway.store.cache.stats.entries, 0)
+        XCTAssertEqual(gateway.gateway.store.stats.entries, 0)
         XCTAssertEqual(gateway.gateway.credentials.count, 0, "an unreadable body proves nothing")
     }
 
@@ -267,17 +267,17 @@ final class GatewayPipelineTests: XCTestCase {
         }
         let list = "/v2/Flows/\(S.flow)/Executions"
         for path in [list, S.path(sid), S.path(sid, "/Context")] { _ = try gateway.send(.get, path, auth: S.authA) }
-        XCTAssertEqual(gateway.gateway.store.cache.stats.entries, 3)
+        XCTAssertEqual(gateway.gateway.store.stats.entries, 3)
         let update = try gateway.send(.post, S.path(sid), auth: S.authA, body: "Status=ended")
         XCTAssertEqual(update.headers["X-Cache"], "BYPASS")
         // The list page and the short-lived Context went; the answer is stored as the fetch, permanent.
-        XCTAssertEqual(gateway.gateway.store.cache.stats.entries, 1)
+        XCTAssertEqual(gateway.gateway.store.stats.entries, 1)
         gateway.advance(200)
         let fetched = try gateway.send(.get, S.path(sid), auth: S.authA)
         XCTAssertEqual(fetched.headers["X-Cache"], "HIT")
         XCTAssertTrue(String(decoding: fetched.body, as: UTF8.self).contains(#""status": "ended""#))
         XCTAssertEqual(try gateway.send(.delete, S.path(sid), auth: S.authA).status, 204)
-        XCTAssertEqual(gateway.gateway.store.cache.stats.entries, 0)
+        XCTAssertEqual(gateway.gateway.store.stats.entries, 0)
         XCTAssertEqual(try gateway.send(.get, S.path(sid), auth: S.authA).headers["X-Cache"], "MISS")
     }
 
@@ -291,7 +291,7 @@ final class GatewayPipelineTests: XCTestCase {
         XCTAssertTrue(text.contains("/v1/Flows/\(S.flow)/Engagements/\(sid)\""), text)
         XCTAssertTrue(text.contains("engagement_context"), text)
         XCTAssertEqual(gateway.upstream.requests.first?.pathAndQuery, "/v1/Flows/\(S.flow)/Executions/\(sid)")
-        let entry = try XCTUnwrap(gateway.gateway.store.cache.entries { _, _ in true }.first?.1)
+        let entry = try XCTUnwrap(gateway.gateway.store.entries { _, _ in true }.first?.1)
         XCTAssertNotNil(entry.engagementGzip, "the leader stored the view it made")
         let hit = try gateway.send(.get, engagement, auth: S.authA)
         XCTAssertEqual(hit.headers["X-Cache"], "HIT")

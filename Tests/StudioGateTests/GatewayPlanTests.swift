@@ -135,23 +135,21 @@ final class AdminPurgeTests: XCTestCase {
                 let entry = CachedResponse(
                     status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
                     account: account, storedAt: 0, expiresAt: nil)
-                XCTAssertTrue(
-                    gateway.store.cache.put(
-                        CacheKey(account: account, resource: resource, group: CacheGroup(execution)!), entry))
+                gateway.store.adopt(
+                    CacheKey(account: account, resource: resource, group: CacheGroup(execution)!), entry)
             }
             let list = CachedResponse(
                 status: 200, contentType: "application/json", requestID: nil, gzipBody: [1], identityLength: 1,
                 account: account, storedAt: 0, expiresAt: 100)
-            XCTAssertTrue(
-                gateway.store.cache.put(
-                    CacheKey(
-                        account: account, resource: "/v2/Flows/\(flow)/Executions",
-                        group: CacheGroup(flow + "/lists")!), list))
+            gateway.store.adopt(
+                CacheKey(
+                    account: account, resource: "/v2/Flows/\(flow)/Executions", group: CacheGroup(flow + "/lists")!),
+                list)
         }
     }
 
     func accounts(_ gateway: Gateway) -> [String] {
-        gateway.store.cache.entries { _, _ in true }.map(\.0.account).sorted()
+        gateway.store.entries { _, _ in true }.map(\.0.account).sorted()
     }
 
     func testPurgeByAccountLeavesOtherTenantsAlone() {
@@ -192,7 +190,7 @@ final class RequestCountsTests: XCTestCase {
         let loops = gateway.group.loops
         var expected: [RequestCounts.Label: Int] = [:]
         let statuses: [HTTPStatus] = [200, 404, 418, 504, 599, 304]
-        let outcomes: [CacheOutcome?] = [nil, .hit, .sharedHit, .miss, .stale, .bypass]
+        let outcomes: [CacheOutcome?] = [nil, .hit, .fleetHit, .miss, .stale, .bypass]
         for code in 0..<RouteLabel.count {
             for (index, status) in statuses.enumerated() {
                 let label = RequestCounts.Label(

@@ -26,9 +26,13 @@ final class InProcessGateway {
         gateway = Gateway(
             config: config, logger: Logger(level: .warn), connections: nil, clock: { time.withLock { $0 } },
             upstream: upstream)
+        gateway.serve(on: group.loops)
     }
 
-    deinit { group.shutdown() }
+    deinit {
+        gateway.shutdown()
+        group.shutdown()
+    }
 
     func advance(_ seconds: Double) { time.withLock { $0 += seconds } }
 

@@ -1,11 +1,11 @@
 import Cache
 import HTTP
 
-/// A cache entry as the fleet's second level stores it: the bytes the entry holds (compressed
+/// A cache entry as the fleet stores it in Redis: the bytes the entry holds (compressed
 /// when permanent, as they came when short-lived) and its times in wall-clock milliseconds, since
 /// each pod's monotonic clock starts at its own boot. Decoding checks every length against what
 /// is left, so a damaged or planted value is refused, never trusted.
-enum SharedEntryCodec {
+enum FleetEntryCodec {
     private static let magic: [UInt8] = Array("SG1".utf8)
 
     /// `monotonicNow` and `wallNow` (seconds) convert between the pod's clock and the fleet's.
