@@ -4,6 +4,13 @@
 // system zlib (CZlib).
 import PackageDescription
 
+/// What the test support and each level of tests may import: every library target.
+let libraries: [Target.Dependency] = [
+    "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache", "Locking",
+    "Redis",
+    "Fleet", "MockStudio",
+]
+
 let package = Package(
     name: "StudioGate",
     products: [
@@ -54,12 +61,21 @@ let package = Package(
         // A spec-faithful in-memory fake of Studio's Execution APIs with a control API for tests.
         .target(name: "MockStudio", dependencies: ["HTTP", "HTTPServer", "Studio", "Compression", "Locking"]),
         .executableTarget(name: "mock-studio", dependencies: ["MockStudio", "HTTPServer", "EventLoop"]),
+        // What every level of tests shares: harnesses, fakes, fixtures (Hummingbird's test framework is the model).
+        .target(
+            name: "TestSupport",
+            dependencies: libraries, path: "Tests/TestSupport"),
+        // Three levels. Pure units: no sockets, no loops, clock passed in.
         .testTarget(
-            name: "StudioGateTests",
-            dependencies: [
-                "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache",
-                "Locking", "Redis", "Fleet", "MockStudio", "studiogate", "mock-studio",
-            ]
-        ),
+            name: "UnitTests",
+            dependencies: libraries + ["TestSupport"]),
+        // In process: real loops and sockets on loopback, a scripted upstream, fake Redis servers.
+        .testTarget(
+            name: "InProcessTests",
+            dependencies: libraries + ["TestSupport"]),
+        // End to end: the real binaries, a real redis-server, nginx, the twilio SDK.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: libraries + ["TestSupport", "studiogate", "mock-studio"]),
     ]
 )

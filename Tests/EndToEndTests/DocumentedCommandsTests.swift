@@ -1,0 +1,204 @@
+import Foundation
+import MockStudio
+import XCTest
+
+@testable import TestSupport
+
+/// Every command the README and the `--demo` banner print, run as printed (through /bin/sh, with
+/// real curl and the real twilio SDK) against the demo, and the answers checked.
+final class DocumentedCommandsTests: XCTestCase {
+    let flow = MockFixtures.flowA
+    let ended = MockFixtures.endedExecutionA
+
+    struct Ran {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] }
+    }
+
+    func shell(_ command: String) throws -> Ran {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.currentDirectoryURL = RunningBinary.packageDirectory
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Ran(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func requireCurl() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else {
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                XCTFail("CI must provide curl (.ci/run installs it)")
+            }
+            throw XCTSkip("curl is not installed")
+        }
+    }
+
+    /// The demo's banner, as printed after the "listening on" line.
+    func startDemo() throws -> (RunningBinary, String) {
+        let demo = try RunningBinary("studiogate", ["--demo", "--listen", "127.0.0.1:0"])
+        return (demo, demo.output(containing: "Stop with Ctrl-C."))
+    }
+
+    func testEveryCommandTheDemoBannerPrintsWorks() throws {
+        try requireCurl()
+        let (demo, banner) = try startDemo()
+        defer { demo.stop() }
+        let gateway = "http://127.0.0.1:\(demo.port)"
+        // A command continued with a trailing backslash is one command, as a shell reads it.
+        let lines = banner.replacingOccurrences(of: "\\\n", with: " ").split(separator: "\n")
+        let commands = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            $0.hasPrefix("curl ")
+        }
+        XCTAssertEqual(commands.count, 7, banner)
+        var checked = 0
+        for command in commands {
+            let ran = try shell(command)
+            XCTAssertEqual(ran.status, 0, "\(command)\n\(ran.stderr)")
+            let json = ran.json
+            if command.contains("Executions?PageSize=3") {
+                let executions = try XCTUnwrap(json?["executions"] as? [[String: Any]], ran.stdout)
+                XCTAssertFalse(executions.isEmpty)
+                XCTAssertLessThanOrEqual(executions.count, 3)
+                let meta = try XCTUnwrap(json?["meta"] as? [String: Any])
+                XCTAssertEqual(meta["page_size"] as? Int, 3)
+                XCTAssertTrue(
+                    (meta["url"] as? String)?.hasPrefix(gateway + "/v2/Flows/") == true,
+                    "URLs point at the gateway: \(meta)")
+            } else if command.contains("-X POST") {
+                // Encoded: the + of an E.164 number must arrive as +, not as a space.
+                XCTAssertEqual(json?["contact_channel_address"] as? String, "+15551230000", ran.stdout)
+                XCTAssertTrue(ran.stdout.contains("\"+15557650000\""), ran.stdout)
+                XCTAssertEqual((json?["sid"] as? String)?.hasPrefix("FN"), true)
+                XCTAssertEqual(json?["status"] as? String, "active")
+            } else if command.hasSuffix("/Context'") {
+                XCTAssertEqual(json?["execution_sid"] as? String, ended, ran.stdout)
+                XCTAssertNotNil(json?["context"] as? [String: Any])
+            } else if command.hasSuffix("/Steps'") {
+                XCTAssertFalse((json?["steps"] as? [Any])?.isEmpty ?? true, ran.stdout)
+            } else if command.contains("/Engagements/") {
+                XCTAssertEqual(json?["sid"] as? String, ended, ran.stdout)
+                XCTAssertEqual(json?["url"] as? String, "\(gateway)/v1/Flows/\(flow)/Engagements/\(ended)")
+            } else if command.hasSuffix("/Executions/\(ended)'") {
+                XCTAssertEqual(json?["sid"] as? String, ended, ran.stdout)
+                XCTAssertEqual(json?["status"] as? String, "ended")
+            } else if command.hasSuffix("/metrics'") {
+                XCTAssertTrue(
+                    ran.stdout.contains("studiogate_requests_total{route=\"v2_execution\",status=\"200\""), ran.stdout)
+            } else {
+                XCTFail("a banner command this test does not check: \(command)")
+                continue
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, commands.count)
+    }
+
+    /// The fenced sh and python blocks of README.md: `swift run studiogate ARGS` is the built binary
+    /// with ARGS, `swift test` is this very run (skipped), http://127.0.0.1:8080 is the demo, FW... its flow.
+    func testEveryCommandTheREADMEPrintsWorks() throws {
+        let readme = try String(
+            contentsOf: RunningBinary.packageDirectory.appendingPathComponent("README.md"), encoding: .utf8)
+        let blocks = Self.fencedBlocks(readme)
+        let shellLines = blocks.filter { $0.language == "sh" }.flatMap { $0.text.split(separator: "\n") }
+            .map { String($0.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        XCTAssertEqual(
+            shellLines,
+            ["swift run studiogate --demo", "swift test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
+            "the README's commands changed: teach this test to run the new ones")
+        let (demo, banner) = try startDemo()
+        defer { demo.stop() }
+        XCTAssertTrue(banner.contains("Demo mode"), "swift run studiogate --demo prints the banner")
+        let gateway = "http://127.0.0.1:\(demo.port)"
+        let binary = RunningBinary.productsDirectory.appendingPathComponent("studiogate").path
+        for line in shellLines where line != "swift test" && line != "swift run studiogate --demo" {
+            let command = line.replacingOccurrences(of: "swift run studiogate", with: "'\(binary)'")
+                .replacingOccurrences(of: "http://127.0.0.1:8080", with: gateway)
+            let ran = try shell(command)
+            XCTAssertEqual(ran.status, 0, "\(line)\n\(ran.stderr)")
+        }
+
+        let python = blocks.filter { $0.language == "python" }
+        XCTAssertEqual(python.count, 1)
+        let package = RunningBinary.packageDirectory
+        let venvPython = package.appendingPathComponent(".build/sdk-venv/bin/python")
+        if !FileManager.default.isExecutableFile(atPath: venvPython.path) {
+            _ = try? shell("bash Tests/python/setup-venv.sh > /dev/null")
+        }
+        guard FileManager.default.isExecutableFile(atPath: venvPython.path) else {
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                XCTFail("CI must provide the SDK venv (.ci/run runs Tests/python/setup-venv.sh)")
+            }
+            throw XCTSkip("no twilio SDK venv (is PyPI reachable?)")
+        }
+        for block in python {
+            let snippet = block.text.replacingOccurrences(of: "http://127.0.0.1:8080", with: gateway)
+                .replacingOccurrences(of: "\"FW...\"", with: "\"\(flow)\"")
+            // The snippet as printed, with the demo's credentials; its last expression is printed.
+            let runner = """
+                import ast, json, sys
+                source = sys.stdin.read()
+                tree = ast.parse(source)
+                last = tree.body.pop()
+                scope = {"account_sid": "\(MockFixtures.accountA)", "auth_token": "\(MockFixtures.tokenA)"}
+                exec(compile(tree, "README.md", "exec"), scope)
+                result = eval(compile(ast.Expression(last.value), "README.md", "eval"), scope)
+                print(json.dumps([(item.sid, item.status) for item in result]))
+                """
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString).py")
+            try Data(runner.utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let snippetFile = file.appendingPathExtension("snippet")
+            try Data(snippet.utf8).write(to: snippetFile)
+            defer { try? FileManager.default.removeItem(at: snippetFile) }
+            let ran = try shell("'\(venvPython.path)' '\(file.path)' < '\(snippetFile.path)'")
+            XCTAssertEqual(ran.status, 0, ran.stderr)
+            let executions = try XCTUnwrap(
+                try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [[String]], ran.stdout)
+            XCTAssertFalse(executions.isEmpty)
+            XCTAssertTrue(executions.allSatisfy { $0[0].hasPrefix("FN") }, ran.stdout)
+            XCTAssertTrue(executions.contains { $0[0] == ended && $0[1] == "ended" }, ran.stdout)
+        }
+    }
+
+    /// Item 15 as documented: v1 Engagement views share entries with v1 Execution views only.
+    func testEngagementViewsShareEntriesWithV1ExecutionsOnly() throws {
+        let (demo, _) = try startDemo()
+        defer { demo.stop() }
+        func cache(_ path: String) throws -> String? {
+            try GatewayHarness.send(demo.port, "GET", path, auth: GatewayHarness.authA).header("X-Cache")
+        }
+        XCTAssertEqual(try cache("/v2/Flows/\(flow)/Executions/\(ended)"), "MISS")
+        XCTAssertEqual(try cache("/v1/Flows/\(flow)/Engagements/\(ended)"), "MISS", "after a v2 fetch")
+        XCTAssertEqual(try cache("/v1/Flows/\(flow)/Executions/\(ended)/Context"), "MISS")
+        XCTAssertEqual(try cache("/v1/Flows/\(flow)/Engagements/\(ended)/Context"), "HIT", "after a v1 Execution fetch")
+    }
+
+    static func fencedBlocks(_ markdown: String) -> [(language: String, text: String)] {
+        var blocks: [(String, String)] = []
+        var current: (String, [Substring])? = nil
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") {
+                if let open = current {
+                    blocks.append((open.0, open.1.joined(separator: "\n")))
+                    current = nil
+                } else {
+                    current = (String(line.dropFirst(3)).trimmingCharacters(in: .whitespaces), [])
+                }
+            } else if current != nil {
+                current!.1.append(line)
+            }
+        }
+        return blocks
+    }
+}

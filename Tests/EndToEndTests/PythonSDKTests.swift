@@ -1,0 +1,55 @@
+import Foundation
+import MockStudio
+import XCTest
+
+@testable import TestSupport
+
+/// Runs Tests/python (the official `twilio` SDK from PyPI, in the venv Tests/python/setup-venv.sh
+/// makes) against the real binaries. In CI the venv must exist; elsewhere the test makes it, or is
+/// skipped when PyPI is out of reach.
+final class PythonSDKTests: XCTestCase {
+    func testTwilioSDKDrivesTheGateway() throws {
+        let package = RunningBinary.packageDirectory
+        let python = try venvPython(package)
+        let harness = try GatewayHarness()
+        defer { harness.stop() }
+
+        let process = Process()
+        process.executableURL = python
+        process.arguments = ["-m", "pytest", "Tests/python", "-q", "-s", "-p", "no:cacheprovider"]
+        process.currentDirectoryURL = package
+        var environment = ProcessInfo.processInfo.environment
+        environment["GATEWAY_URL"] = "http://127.0.0.1:\(harness.gateway.port)"
+        environment["MOCK_URL"] = "http://127.0.0.1:\(harness.mock.port)"
+        // Vendored in the repository (Tests/python/openapi/README.md): a fresh clone needs nothing beside it.
+        environment["OPENAPI_DIR"] = package.appendingPathComponent("Tests/python/openapi").path
+        environment["MOCK_FIXTURES"] = MockFixtures.json
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        print(text)
+        XCTAssertEqual(process.terminationStatus, 0, "pytest failed:\n\(text)")
+        XCTAssertTrue(text.contains("schema validations passed"), text)
+    }
+
+    func venvPython(_ package: URL) throws -> URL {
+        let python = package.appendingPathComponent(".build/sdk-venv/bin/python")
+        if FileManager.default.isExecutableFile(atPath: python.path) { return python }
+        let inCI = ProcessInfo.processInfo.environment["CI"] != nil
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: "/bin/bash")
+        setup.arguments = [package.appendingPathComponent("Tests/python/setup-venv.sh").path]
+        setup.standardOutput = FileHandle.nullDevice
+        try setup.run()
+        setup.waitUntilExit()
+        if setup.terminationStatus != 0 || !FileManager.default.isExecutableFile(atPath: python.path) {
+            if inCI { XCTFail("CI must provide the SDK venv (.ci/run runs Tests/python/setup-venv.sh)") }
+            throw XCTSkip("could not create the SDK venv (is PyPI reachable?)")
+        }
+        return python
+    }
+}

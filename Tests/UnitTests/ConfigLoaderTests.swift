@@ -1,0 +1,173 @@
+import Foundation
+import XCTest
+
+@testable import Gateway
+@testable import TestSupport
+
+final class ConfigLoaderTests: XCTestCase {
+    func load(_ arguments: [String], env: [String: String] = [:], file: String? = nil) throws -> GatewayConfig {
+        let outcome = try ConfigLoader.load(arguments: arguments, environment: env) { _ in
+            guard let file else { throw CocoaError(.fileNoSuchFile) }
+            return Data(file.utf8)
+        }
+        guard case .run(let config) = outcome else { throw ConfigError("not a run outcome") }
+        return config
+    }
+
+    func testDefaults() throws {
+        let config = try load([])
+        XCTAssertEqual(config.listen, "127.0.0.1:8080")
+        XCTAssertEqual(config.upstream, "https://studio.twilio.com")
+        XCTAssertEqual(config.activeTTL, 2)
+        XCTAssertEqual(config.upstreamTimeout, 15)
+        XCTAssertEqual(config.effectivePublicURL, "http://127.0.0.1:8080")
+        XCTAssertFalse(config.demo)
+    }
+
+    func testFlagsBeatEnvironmentWhichBeatsTheFile() throws {
+        let file =
+            #"{"_comment": "x", "listen": "127.0.0.1:1000", "active_ttl": 5, "upstream_timeout": 3, "log_level": "warn"}"#
+        let env = ["STUDIOGATE_LISTEN": "127.0.0.1:2000", "STUDIOGATE_ACTIVE_TTL": "7", "STUDIOGATE_CONFIG": "/x.json"]
+        let config = try load(
+            ["--listen", "127.0.0.1:3000", "--public-url=https://gw.internal/"], env: env, file: file)
+        XCTAssertEqual(config.listen, "127.0.0.1:3000")
+        XCTAssertEqual(config.activeTTL, 7)
+        XCTAssertEqual(config.upstreamTimeout, 3)
+        XCTAssertEqual(config.logLevel, "warn")
+        XCTAssertEqual(config.publicURL, "https://gw.internal")
+    }
+
+    func testBadValuesAreOneLineErrors() {
+        let bad: [[String]] = [
+            ["--listen", "nowhere"], ["--listen"], ["--upstream", "ftp://x"], ["--upstream", "https://x/path"],
+            ["--active-ttl", "-1"], ["--active-ttl", "soon"], ["--threads", "0"], ["--upstream-timeout", "0"],
+            ["--log-level", "loud"], ["--frobnicate"], ["--config", "/missing.json"],
+        ]
+        for arguments in bad {
+            XCTAssertThrowsError(
+                try ConfigLoader.load(
+                    arguments: arguments, environment: [:], readFile: { _ in throw CocoaError(.fileNoSuchFile) }),
+                "\(arguments)"
+            ) { error in
+                XCTAssertFalse((error as? ConfigError)?.description.contains("\n") ?? true)
+            }
+        }
+        XCTAssertThrowsError(try load(["--config", "f"], file: #"{"no_such_key": 1}"#))
+        XCTAssertThrowsError(try load(["--config", "f"], file: "[1]"))
+        XCTAssertThrowsError(try load([], env: ["STUDIOGATE_THREADS": "many"]))
+    }
+
+    func testHelpListsEverySetting() throws {
+        guard case .help(let text) = try ConfigLoader.load(arguments: ["--help"], environment: [:]) else {
+            return XCTFail()
+        }
+        for setting in ConfigLoader.settings { XCTAssertTrue(text.contains(setting.flag), setting.flag) }
+        XCTAssertTrue(text.contains("--demo"))
+        XCTAssertTrue(text.contains("--config"))
+    }
+
+    func testExampleConfigFileLoadsAndDocumentsEveryKey() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .appendingPathComponent("config/studiogate.example.json")
+        let data = try Data(contentsOf: url)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        for setting in ConfigLoader.settings {
+            XCTAssertNotNil(object["_" + setting.fileKey], "example config does not document \(setting.fileKey)")
+            if setting.fileKey != "threads" {
+                XCTAssertNotNil(object[setting.fileKey], "example config lacks \(setting.fileKey)")
+            }
+        }
+        // Copying the example turns on no optional feature and pins nothing.
+        XCTAssertNil(object["threads"], "the example must not pin threads")
+        let config = try load(["--config", url.path], file: String(decoding: data, as: UTF8.self))
+        XCTAssertNil(config.adminListen)
+        XCTAssertNil(config.adminToken)
+        XCTAssertNil(config.stateDir)
+        XCTAssertFalse(config.demo)
+        XCTAssertEqual(config.threads, GatewayConfig().threads)
+    }
+
+    func message(_ arguments: [String], env: [String: String] = [:], file: String? = nil) -> String {
+        do {
+            _ = try load(arguments, env: env, file: file)
+            return "no error"
+        } catch {
+            return (error as? ConfigError)?.description ?? "\(error)"
+        }
+    }
+
+    /// Issue 19 item 9: an error names what the user wrote: the flag, the variable, or the key and file.
+    func testErrorsNameTheFlagTheVariableOrTheKeyAndFile() {
+        XCTAssertEqual(
+            message(["--config", "/etc/sg.json"], file: #"{"active_ttl":"abc"}"#),
+            "'active_ttl' in /etc/sg.json: expected a number of seconds, got 'abc'")
+        XCTAssertEqual(
+            message(["--config", "/etc/sg.json"], file: #"{"log_level": true}"#),
+            "'log_level' in /etc/sg.json: expected a string or a number, got JSON true")
+        XCTAssertEqual(
+            message([], env: ["STUDIOGATE_ACTIVE_TTL": "abc"]),
+            "environment variable STUDIOGATE_ACTIVE_TTL: expected a number of seconds, got 'abc'")
+        XCTAssertEqual(message(["--active-ttl=abc"]), "--active-ttl: expected a number of seconds, got 'abc'")
+        XCTAssertEqual(
+            message([], env: ["STUDIOGATE_CONFIG": "/nope.json"]),
+            "cannot read the config file /nope.json (from environment variable STUDIOGATE_CONFIG)")
+        XCTAssertFalse(message(["--config", "f"], file: #"{"upstream": "ftp://x"}"#).contains("--upstream"))
+    }
+
+    /// Item 11: one boolean rule for flags, env and file; anything else is an error.
+    func testBooleansFollowOneRuleEverywhere() throws {
+        for (text, expected) in [
+            ("true", true), ("1", true), ("yes", true), ("on", true), ("ON", true),
+            ("false", false), ("0", false), ("no", false), ("off", false), ("Off", false),
+        ] {
+            XCTAssertEqual(try load(["--demo=\(text)"]).demo, expected, "--demo=\(text)")
+            XCTAssertEqual(try load([], env: ["STUDIOGATE_DEMO": text]).demo, expected, "STUDIOGATE_DEMO=\(text)")
+            XCTAssertEqual(try load(["--config", "f"], file: #"{"demo": "\#(text)"}"#).demo, expected, "demo: \(text)")
+        }
+        XCTAssertTrue(try load(["--demo"]).demo)
+        XCTAssertTrue(try load(["--config", "f"], file: #"{"demo": true}"#).demo)
+        XCTAssertFalse(try load(["--config", "f"], file: #"{"demo": false}"#).demo)
+        XCTAssertFalse(try load(["--demo=false"], env: ["STUDIOGATE_DEMO": "on"]).demo, "the flag beats the env")
+        XCTAssertEqual(
+            message([], env: ["STUDIOGATE_DEMO": "maybe"]),
+            "environment variable STUDIOGATE_DEMO: expected true/false, 1/0, yes/no or on/off, got 'maybe'")
+        XCTAssertEqual(message(["--demo=2"]), "--demo: expected true/false, 1/0, yes/no or on/off, got '2'")
+        XCTAssertEqual(message(["--demo", "false"]), "unexpected 'false' after --demo: write --demo=false")
+        XCTAssertTrue(
+            message(["--config", "f"], file: #"{"demo": "sure"}"#).hasPrefix("'demo' in f: expected true/false"))
+    }
+
+    /// Items 10 and 12: empty means off for the optional features; admin tokens are real tokens.
+    func testEmptyMeansOffAndAdminTokensMustBeRealTokens() throws {
+        XCTAssertNil(try load(["--config", "f"], file: #"{"state_dir": ""}"#).stateDir)
+        XCTAssertNil(try load(["--state-dir", "/x"], env: [:]).adminListen)
+        XCTAssertNil(try load([], env: ["STUDIOGATE_STATE_DIR": ""]).stateDir)
+        XCTAssertNil(
+            try load(["--config", "f"], file: #"{"admin_listen": "", "admin_token": "", "public_url": ""}"#).adminListen
+        )
+        let token = String(repeating: "a1", count: 16)
+        XCTAssertEqual(try load(["--admin-token", token]).adminToken, token)
+        XCTAssertEqual(
+            message(["--admin-token", String(token.dropLast())]),
+            "--admin-token: use at least 32 bytes (got 31), e.g. openssl rand -hex 32")
+        for placeholder in ["change-me-to-a-long-random-token", "replace-with-a-long-random-token-please"] {
+            XCTAssertEqual(
+                message([], env: ["STUDIOGATE_ADMIN_TOKEN": placeholder]),
+                "environment variable STUDIOGATE_ADMIN_TOKEN: this is the example's placeholder, not a token; generate one, e.g. openssl rand -hex 32"
+            )
+        }
+        XCTAssertTrue(message(["--admin-listen", "0.0.0.0:9090"]).contains("needs an admin token"))
+    }
+
+    /// Item 5: a wildcard listen address without a public URL is warned about at start.
+    func testWildcardListenWithoutPublicURLIsWarnedAbout() throws {
+        XCTAssertEqual(ConfigLoader.warnings(for: try load(["--listen", "0.0.0.0:8080"])).count, 1)
+        XCTAssertTrue(
+            ConfigLoader.warnings(for: try load(["--listen", "[::]:8080"])).first?.contains("--public-url") == true)
+        XCTAssertEqual(
+            ConfigLoader.warnings(
+                for: try load(["--listen", "0.0.0.0:8080", "--public-url", "http://localhost:8080"])), [])
+        XCTAssertEqual(ConfigLoader.warnings(for: try load(["--listen", "127.0.0.1:8080"])), [])
+    }
+}
