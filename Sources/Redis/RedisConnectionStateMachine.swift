@@ -58,7 +58,10 @@ struct RedisConnectionStateMachine {
         self.backoff = backoff
     }
 
-    var isReady: Bool { state == .ready }
+    var isReady: Bool {
+        if case .ready = state { return true }
+        return false
+    }
 
     /// A socket is on its way up: commands may wait for it.
     var isConnecting: Bool {
