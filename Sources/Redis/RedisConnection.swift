@@ -3,66 +3,39 @@ import EventLoop
 /// One pipelined connection of a loop's pool. Commands go out as they come, without waiting for
 /// earlier replies; replies answer the oldest unanswered command (`pending`).
 ///
-/// A command that misses its deadline fails with `.timeout` and closes the connection: a reply
-/// arriving later would be taken as the answer to the next command. The connection then comes back
-/// by itself after a backoff, with AUTH and SELECT sent first, and is ready once both are answered.
+/// The I/O of `RedisConnectionStateMachine`, which decides the lifecycle: connect, log in (AUTH
+/// and SELECT first), come back by itself after a backoff. A command that misses its deadline fails
+/// with `.timeout` and closes the connection (a reply arriving later would be taken as the answer
+/// to the next command).
 final class RedisConnection: RedisSocketDelegate {
     private let context: RedisLoopContext
     private var loop: EventLoop { context.loop }
+    private var machine: RedisConnectionStateMachine
     private var socket: RedisSocket?
     private var pending = PendingReplies()
-    private var backoff: ReconnectBackoff
     private var reconnectTimer: LoopTimers.ID? = nil
-    /// One timer per connection, at (or before) the earliest deadline it must check, rather than
-    /// one per command: the loop's timer list is meant for a handful.
-    private var deadlineTimer: (id: LoopTimers.ID, at: UInt64)? = nil
-    /// Handshake replies still due at the front of `pending`.
-    private var handshakeReplies = 0
-    /// While connecting or logging in: when to give up.
-    private var connectDeadline: UInt64? = nil
-    private(set) var isReady = false
-    private var stopped = false
+    /// At the earliest of the connect deadline and the pending commands' deadlines.
+    private lazy var deadlineTimer = EarliestDeadlineTimer(scheduler: loop) { [weak self] now in
+        self?.deadlinePassed(now: now)
+    }
     /// Told when the connection becomes ready (nil) or goes down (why), so the pool can move the
     /// commands waiting for a connection and say why there is none.
     var onChange: ((RedisError?) -> Void)? = nil
 
     init(context: RedisLoopContext) {
         self.context = context
-        backoff = context.backoff()
+        machine = RedisConnectionStateMachine(
+            connectTimeoutMilliseconds: context.options.connectTimeoutMilliseconds,
+            handshakeReplies: context.handshake(selectDatabase: true).count, backoff: context.backoff())
     }
 
-    var isConnecting: Bool { socket != nil && !isReady }
+    var isReady: Bool { machine.isReady }
+    var isConnecting: Bool { machine.isConnecting }
 
-    func connect() {
-        guard !stopped, socket == nil else { return }
-        switch context.openSocket(delegate: self, attempt: backoff.failures) {
-        case .failure(let error):
-            context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
-            scheduleReconnect()
-            onChange?(error)
-        case .success(let socket):
-            self.socket = socket
-            let deadline = context.deadline(afterMilliseconds: context.options.connectTimeoutMilliseconds)
-            connectDeadline = deadline
-            armDeadline(deadline)
-            let handshake = context.handshake(selectDatabase: true)
-            handshakeReplies = handshake.count
-            for command in handshake {
-                guard socket.write(command) else {
-                    socket.close(.notConnected("the login does not fit the output buffer"))
-                    return
-                }
-                let name = command.name
-                pending.append(
-                    PendingReply(deadline: deadline) { [weak self] result in
-                        self?.handshakeAnswered(result, command: name)
-                    })
-            }
-        }
-    }
+    func connect() { perform(machine.connectRequested()) }
 
     func send(_ command: RedisCommand, deadline: UInt64, completion: @escaping ReplyHandler) {
-        guard isReady, let socket, socket.isWritable else {
+        guard machine.isReady, let socket, socket.isWritable else {
             completion(.failure(.notConnected("the connection is down")))
             return
         }
@@ -71,29 +44,24 @@ final class RedisConnection: RedisSocketDelegate {
             return
         }
         pending.append(PendingReply(deadline: deadline, completion: completion))
-        armDeadline(deadline)
+        deadlineTimer.arm(at: deadline)
     }
 
     func stop() {
-        stopped = true
-        if let reconnectTimer { loop.cancel(reconnectTimer) }
-        reconnectTimer = nil
-        cancelDeadlineTimer()
-        socket?.close(.stopped)
+        deadlineTimer.cancel()
+        perform(machine.stop())
     }
 
     // MARK: RedisSocketDelegate
 
-    func socketConnected(_ socket: RedisSocket) {
-        if handshakeReplies == 0 { becomeReady() }
-    }
+    func socketConnected(_ socket: RedisSocket) { perform(machine.socketConnected()) }
 
     func socket(_ socket: RedisSocket, received value: RESPValue) {
         guard let reply = pending.popFirst() else {
             socket.close(.unexpectedReply("a reply to no command"))
             return
         }
-        if pending.isEmpty, isReady { cancelDeadlineTimer() }
+        if pending.isEmpty, machine.isReady { deadlineTimer.cancel() }
         if case .error(let message) = value {
             reply.completion(.failure(.server(message)))
         } else {
@@ -102,13 +70,71 @@ final class RedisConnection: RedisSocketDelegate {
     }
 
     func socket(_ socket: RedisSocket, closedWith error: RedisError) {
-        // A host name may have moved: a connection that never came up has the resolver look again.
-        if !isReady, error != .stopped { context.resolver.connectFailed() }
         self.socket = nil
-        isReady = false
-        handshakeReplies = 0
-        connectDeadline = nil
-        cancelDeadlineTimer()
+        deadlineTimer.cancel()
+        perform(machine.socketClosed(error))
+    }
+
+    // MARK: actions
+
+    private func perform(_ action: RedisConnectionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .openSocket(let attempt):
+            switch context.openSocket(delegate: self, attempt: attempt) {
+            case .failure(let error):
+                perform(machine.openFailed(error))
+            case .success(let socket):
+                self.socket = socket
+                perform(machine.socketOpened(now: MonotonicClock.now()))
+            }
+        case .sendHandshake(let deadline):
+            sendHandshake(deadline: deadline)
+        case .armTimer(let at):
+            deadlineTimer.arm(at: at)
+        case .closeSocket(let reason):
+            socket?.close(reason)
+        case .notifyReady:
+            if pending.isEmpty { deadlineTimer.cancel() }
+            context.stats.connectionsOpened.wrappingAdd(1, ordering: .relaxed)
+            onChange?(nil)
+        case .scheduleReconnect(let delay, let error):
+            scheduleReconnect(after: delay, down: error)
+        case .failPending(let error, let neverReady, let reconnectAfter):
+            // A host name may have moved: a connection that never came up has the resolver look again.
+            if neverReady { context.resolver.connectFailed() }
+            failPending(error)
+            if let reconnectAfter { scheduleReconnect(after: reconnectAfter, down: error) }
+        case .cancelReconnect:
+            if let reconnectTimer { loop.cancel(reconnectTimer) }
+            reconnectTimer = nil
+        }
+    }
+
+    private func sendHandshake(deadline: UInt64) {
+        guard let socket else { return }
+        for command in context.handshake(selectDatabase: true) {
+            guard socket.write(command) else {
+                socket.close(.notConnected("the login does not fit the output buffer"))
+                return
+            }
+            let name = command.name
+            pending.append(
+                PendingReply(deadline: deadline) { [weak self] result in
+                    self?.handshakeAnswered(result, command: name)
+                })
+        }
+    }
+
+    private func handshakeAnswered(_ result: Result<RESPValue, RedisError>, command: String) {
+        switch result {
+        case .success: perform(machine.handshakeReplied())
+        case .failure(let error): perform(machine.handshakeFailed(command: command, error: error))
+        }
+    }
+
+    private func failPending(_ error: RedisError) {
         let now = MonotonicClock.now()
         for reply in pending.removeAll() {
             // Only the commands whose deadline passed timed out; the others lost their connection.
@@ -118,72 +144,25 @@ final class RedisConnection: RedisSocketDelegate {
                 reply.completion(.failure(error))
             }
         }
-        guard error != .stopped, !stopped else { return }
+    }
+
+    private func scheduleReconnect(after delay: UInt64, down error: RedisError) {
         context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
-        scheduleReconnect()
+        if reconnectTimer == nil {
+            reconnectTimer = loop.schedule(after: delay) { [weak self] in
+                guard let self else { return }
+                reconnectTimer = nil
+                perform(machine.reconnectTimerFired())
+            }
+        }
         onChange?(error)
     }
 
-    // MARK: lifecycle
-
-    private func handshakeAnswered(_ result: Result<RESPValue, RedisError>, command: String) {
-        switch result {
-        case .success:
-            handshakeReplies -= 1
-            if handshakeReplies == 0 { becomeReady() }
-        case .failure(let error):
-            // The password and the database are never part of the reason.
-            socket?.close(.notConnected("\(command) failed: \(error)"))
-        }
-    }
-
-    private func becomeReady() {
-        isReady = true
-        connectDeadline = nil
-        backoff.reset()
-        if pending.isEmpty { cancelDeadlineTimer() }
-        context.stats.connectionsOpened.wrappingAdd(1, ordering: .relaxed)
-        onChange?(nil)
-    }
-
-    private func scheduleReconnect() {
-        guard !stopped, reconnectTimer == nil else { return }
-        reconnectTimer = loop.schedule(after: backoff.nextDelay()) { [weak self] in
-            guard let self else { return }
-            reconnectTimer = nil
-            connect()
-        }
-    }
-
-    // MARK: deadlines
-
-    private func armDeadline(_ at: UInt64) {
-        if let current = deadlineTimer {
-            if current.at <= at { return }
-            loop.cancel(current.id)
-        }
-        let now = MonotonicClock.now()
-        let id = loop.schedule(after: at > now ? at - now : 0) { [weak self] in self?.deadlinePassed() }
-        deadlineTimer = (id, at)
-    }
-
-    private func cancelDeadlineTimer() {
-        if let deadlineTimer { loop.cancel(deadlineTimer.id) }
-        deadlineTimer = nil
-    }
-
-    private func deadlinePassed() {
-        deadlineTimer = nil
-        let now = MonotonicClock.now()
-        if !isReady, let connectDeadline, connectDeadline <= now {
-            socket?.close(.notConnected("no connection within \(context.options.connectTimeoutMilliseconds) ms"))
-            return
-        }
-        let earliest = pending.earliestDeadline
-        if let earliest, earliest <= now {
-            socket?.close(.timeout)
-            return
-        }
-        if let next = [earliest, isReady ? nil : connectDeadline].compactMap({ $0 }).min() { armDeadline(next) }
+    /// The timer's next deadline, unless the connection closed.
+    private func deadlinePassed(now: UInt64) -> UInt64? {
+        let action = machine.deadlineTimerFired(now: now, earliestCommandDeadline: pending.earliestDeadline)
+        if case .armTimer(let next) = action { return next }
+        perform(action)
+        return nil
     }
 }

@@ -48,8 +48,4 @@ final class RedisLoopContext {
             initial: UInt64(options.reconnectInitialMilliseconds) * 1_000_000,
             maximum: UInt64(options.reconnectMaxMilliseconds) * 1_000_000)
     }
-
-    func deadline(afterMilliseconds milliseconds: Int) -> UInt64 {
-        MonotonicClock.now() &+ UInt64(max(1, milliseconds)) * 1_000_000
-    }
 }

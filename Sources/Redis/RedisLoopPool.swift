@@ -19,7 +19,9 @@ final class RedisLoopPool: LoopLocal {
     private var nextConnection = 0
     private var waiting: [Waiting] = []
     /// At the earliest deadline among `waiting`.
-    private var waitingTimer: (id: LoopTimers.ID, at: UInt64)? = nil
+    private lazy var waitingTimer = EarliestDeadlineTimer(scheduler: context.loop) { [weak self] now in
+        self?.expireWaiting(now: now)
+    }
     private var subscribers: [ObjectIdentifier: RedisSubscriber] = [:]
     /// Why the last connection went down, for the errors of commands that find none up.
     private var lastFailure: RedisError? = nil
@@ -46,7 +48,7 @@ final class RedisLoopPool: LoopLocal {
         guard connections.contains(where: \.isConnecting) else { return completion(.failure(unreachable)) }
         guard waiting.count < context.options.maxPendingCommands else { return completion(.failure(.backpressure)) }
         waiting.append(Waiting(command: command, deadline: deadline, completion: completion))
-        armWaitingTimer(at: deadline)
+        waitingTimer.arm(at: deadline)
     }
 
     func subscribe(_ channels: [String], handler: @escaping (RedisSubscriptionEvent) -> Void) -> RedisSubscriber {
@@ -83,31 +85,17 @@ final class RedisLoopPool: LoopLocal {
     }
 
     private func takeWaiting() -> [Waiting] {
-        if let waitingTimer { context.loop.cancel(waitingTimer.id) }
-        waitingTimer = nil
+        waitingTimer.cancel()
         defer { waiting = [] }
         return waiting
     }
 
-    private func armWaitingTimer(at deadline: UInt64) {
-        if let current = waitingTimer {
-            if current.at <= deadline { return }
-            context.loop.cancel(current.id)
-        }
-        let now = MonotonicClock.now()
-        let id = context.loop.schedule(after: deadline > now ? deadline - now : 0) { [weak self] in
-            self?.expireWaiting()
-        }
-        waitingTimer = (id, deadline)
-    }
-
-    private func expireWaiting() {
-        waitingTimer = nil
-        let now = MonotonicClock.now()
+    /// Fails the commands whose deadline passed; the next deadline to wait for.
+    private func expireWaiting(now: UInt64) -> UInt64? {
         let expired = waiting.filter { $0.deadline <= now }
         waiting.removeAll { $0.deadline <= now }
-        if let next = waiting.map(\.deadline).min() { armWaitingTimer(at: next) }
         for command in expired { command.completion(.failure(.timeout)) }
+        return waiting.map(\.deadline).min()
     }
 
     // MARK: LoopLocal

@@ -131,6 +131,56 @@ final class RedisFakeServerTests: XCTestCase {
         XCTAssertTrue(reconnected)
     }
 
+    /// `RESPLimits` bound one reply, not a connection's lifetime: many replies each under
+    /// `maxValueBytes`, together far past it, all arrive on the one connection that carried them.
+    func testValueLimitAppliesToEachReplyNotToTheConnection() throws {
+        let value = [UInt8](repeating: UInt8(ascii: "v"), count: 600)
+        fake = RedisFakeServer(.answerEach(Array("$600\r\n".utf8) + value + Array("\r\n".utf8)))
+        let client = client {
+            $0.connectionsPerLoop = 1
+            $0.limits.maxValueBytes = 1_000
+            $0.commandTimeoutMilliseconds = 2_000
+        }
+        let count = 50  // 50 × 606 bytes: 30 times the limit
+        let results = try XCTUnwrap(getAll(client, count: count))
+        XCTAssertEqual(results.count, count)
+        let failures = results.compactMap { result, _ in result == .success(value) ? nil : result }
+        XCTAssertEqual(failures.count, 0, "first failure: \(failures.first.map { "\($0)".prefix(200) } ?? "")")
+        XCTAssertEqual(fake.accepted, 1, "the connection was closed and reopened")
+        XCTAssertEqual(fake.commandsReceived, count)
+    }
+
+    /// A subscribed Redis that stops answering without closing (a partition, a paused VM): the
+    /// unanswered PING gives it away within two ping intervals, the subscriber reports the loss and
+    /// subscribes again on a new connection.
+    func testSubscriberPingNoticesARedisThatStopsAnswering() throws {
+        let confirmation = "*3\r\n$9\r\nsubscribe\r\n$10\r\ninvalidate\r\n:1\r\n"
+        fake = RedisFakeServer(.answerOnce(Array(confirmation.utf8)))  // then silent, on each connection
+        let pingInterval = 50
+        let client = client { $0.subscriberPingIntervalMilliseconds = pingInterval }
+        let events = Locked<[(event: RedisSubscriptionEvent, at: UInt64)]>([])
+        let subscription = harness.subscribe(client, ["invalidate"]) { event in
+            events.withLock { $0.append((event, MonotonicClock.now())) }
+        }
+        defer { subscription?.cancel() }
+        func firstTime(within seconds: Double, of wanted: (RedisSubscriptionEvent) -> Bool) -> UInt64? {
+            let end = MonotonicClock.now() + MonotonicClock.nanoseconds(seconds)
+            repeat {
+                if let found = events.withLock({ $0.first { wanted($0.event) }?.at }) { return found }
+                usleep(2_000)
+            } while MonotonicClock.now() < end
+            return nil
+        }
+        let subscribed = try XCTUnwrap(firstTime(within: 5) { $0 == .subscribed(resumed: false) })
+        let lost = try XCTUnwrap(
+            firstTime(within: 5) { $0 == .disconnected(.timeout) }, "no disconnect: \(events.withLock { $0 })")
+        let detection = Double(lost - subscribed) / 1e9
+        XCTAssertGreaterThanOrEqual(detection, 0.001 * Double(pingInterval), "lost before the first ping was due")
+        XCTAssertLessThan(detection, 0.001 * Double(2 * pingInterval) + 0.4, "noticed only after \(detection) s")
+        XCTAssertNotNil(firstTime(within: 5) { $0 == .subscribed(resumed: true) }, "no resubscription")
+        XCTAssertGreaterThanOrEqual(fake.accepted, 2)
+    }
+
     /// Replies nobody asked for (a flood of +OK): the connection is closed at the first one, again
     /// after each reconnection; memory stays flat.
     func testUnsolicitedRepliesCloseTheConnection() throws {
