@@ -24,6 +24,9 @@ let package = Package(
         .target(name: "Compression", dependencies: ["CZlib"]),
         // System libcurl (libcurl4-openssl-dev) plus typed wrappers for its variadic setters.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // System OpenSSL (libssl-dev): TLS for Redis (and later the upstream), AES-256-GCM sealing, HMAC;
+        // plus functions for the macros Swift cannot call.
+        .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // fd ownership, non-blocking syscalls, epoll loops, eventfd wake-ups.
         .target(name: "CLinux"),
         .target(name: "EventLoop", dependencies: ["CLinux", "Locking"]),
