@@ -95,7 +95,8 @@ public final class UpstreamCall: @unchecked Sendable {
         return false
     }
 
-    private func cancelOnLoop() {
+    /// `cancel()` on `loop`'s thread (where the tests call it, the loop not running).
+    func cancelOnLoop() {
         guard !isCancelled else { return }
         isCancelled = true
         switch stage {
