@@ -38,73 +38,77 @@ public final class UpstreamService: Sendable {
         timeout: Double? = nil, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
     ) -> UpstreamCall {
         precondition(loop.inEventLoop, "upstream calls start on the loop that answers them")
-        let call = UpstreamCall(loop: loop)
-        let deadline = MonotonicClock.now() + MonotonicClock.nanoseconds(timeout ?? self.timeout)
+        let slots = slots(on: loop)
+        let call = UpstreamCall(loop: loop, waits: slots, completion: completion)
+        let now = MonotonicClock.now()
+        let deadline = now + MonotonicClock.nanoseconds(timeout ?? self.timeout)
         attempt(
-            request, number: 1, deadline: deadline, idempotent: idempotent, admission: admission, call: call,
-            completion: completion)
+            request, number: 1, now: now, deadline: deadline, idempotent: idempotent, admission: admission,
+            call: call, slots: slots)
         return call
     }
 
+    /// Asks for a slot for attempt `number`, then sends it: at once, or when the slot is free.
     private func attempt(
-        _ request: UpstreamRequest, number: Int, deadline: UInt64, idempotent: Bool, admission: Admission,
-        call: UpstreamCall, completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
+        _ request: UpstreamRequest, number: Int, now: UInt64, deadline: UInt64, idempotent: Bool,
+        admission: Admission, call: UpstreamCall, slots: UpstreamSlots
     ) {
-        let loop = call.loop
-        let limiter = limiter(on: loop)
-        let ticket = limiter.acquire(
-            admission,
-            { [self] in
-                let now = MonotonicClock.now()
-                guard now < deadline, !call.isCancelled else {
-                    limiter.release(admission)
-                    completion(.failure(call.isCancelled ? .cancelled : .timeout))
-                    return
-                }
-                inFlightCount.wrappingAdd(1, ordering: .relaxed)
-                let stop = client.attempt(request, on: loop, timeoutMilliseconds: Int((deadline - now) / 1_000_000)) {
-                    [self] result in
-                    inFlightCount.wrappingSubtract(1, ordering: .relaxed)
-                    limiter.release(admission)
-                    call.stopCurrentStage = nil
-                    let elapsed = MonotonicClock.now() - now
-                    switch result {
-                    case .success(let response): onAttempt(response.status.code, Double(elapsed) / 1e9)
-                    case .failure(.cancelled): break
-                    case .failure: onAttempt(0, Double(elapsed) / 1e9)
-                    }
-                    guard idempotent, number < maxAttempts, Self.isRetryable(result) else { return completion(result) }
-                    let backoff = MonotonicClock.nanoseconds(
-                        baseBackoff * Double(1 << (number - 1)) * Double.random(in: 0.5...1.0))
-                    guard MonotonicClock.now() + backoff + 50_000_000 < deadline else { return completion(result) }
-                    let retry = loop.schedule(after: backoff) { [self] in
-                        call.stopCurrentStage = nil
-                        attempt(
-                            request, number: number + 1, deadline: deadline, idempotent: idempotent,
-                            admission: admission, call: call,
-                            completion: completion)
-                    }
-                    call.stopCurrentStage = {
-                        loop.cancel(retry)
-                        completion(.failure(.cancelled))
-                    }
-                }
-                if let stop { call.stopCurrentStage = stop }
-            },
-            onTimeout: {
-                call.stopCurrentStage = nil
-                completion(.failure(.overloaded))
-            })
-        if let ticket {
-            call.stopCurrentStage = {
-                limiter.withdraw(ticket)
-                completion(.failure(.cancelled))
+        switch slots.acquire(admission, now: now) {
+        case .start:
+            transmit(
+                request, number: number, deadline: deadline, idempotent: idempotent, admission: admission,
+                call: call, slots: slots)
+        case .queued(let ticket):
+            slots.wait(call, ticket: ticket) { [self] in
+                transmit(
+                    request, number: number, deadline: deadline, idempotent: idempotent, admission: admission,
+                    call: call, slots: slots)
             }
         }
     }
 
-    private func limiter(on loop: EventLoop) -> ConcurrencyLimiter {
-        loop.local(for: self) { ConcurrencyLimiter(loop: loop, limit: slotsPerLoop, queueTimeout: queueTimeout) }
+    /// Sends attempt `number` on a slot it holds, unless the call's budget ran out (or it was
+    /// cancelled) meanwhile; its answer finishes the call or, if retryable, starts a back-off.
+    private func transmit(
+        _ request: UpstreamRequest, number: Int, deadline: UInt64, idempotent: Bool, admission: Admission,
+        call: UpstreamCall, slots: UpstreamSlots
+    ) {
+        let loop = call.loop
+        let now = MonotonicClock.now()
+        guard now < deadline, !call.isCancelled else {
+            slots.release(admission)
+            call.finish(.failure(call.isCancelled ? .cancelled : .timeout))
+            return
+        }
+        inFlightCount.wrappingAdd(1, ordering: .relaxed)
+        let cancel = client.attempt(request, on: loop, timeoutMilliseconds: Int((deadline - now) / 1_000_000)) {
+            [self] result in
+            inFlightCount.wrappingSubtract(1, ordering: .relaxed)
+            call.attemptEnded()
+            slots.release(admission)
+            let elapsed = MonotonicClock.now() - now
+            switch result {
+            case .success(let response): onAttempt(response.status.code, Double(elapsed) / 1e9)
+            case .failure(.cancelled): break
+            case .failure: onAttempt(0, Double(elapsed) / 1e9)
+            }
+            guard idempotent, number < maxAttempts, Self.isRetryable(result) else { return call.finish(result) }
+            let backoff = MonotonicClock.nanoseconds(
+                baseBackoff * Double(1 << (number - 1)) * Double.random(in: 0.5...1.0))
+            guard MonotonicClock.now() + backoff + 50_000_000 < deadline else { return call.finish(result) }
+            let retry = loop.schedule(after: backoff) { [self] in
+                call.endBackoff()
+                attempt(
+                    request, number: number + 1, now: MonotonicClock.now(), deadline: deadline,
+                    idempotent: idempotent, admission: admission, call: call, slots: slots)
+            }
+            call.startBackoff(retry)
+        }
+        if let cancel { call.startRunning(cancel: cancel) }
+    }
+
+    private func slots(on loop: EventLoop) -> UpstreamSlots {
+        loop.local(for: self) { UpstreamSlots(loop: loop, limit: slotsPerLoop, queueTimeout: queueTimeout) }
     }
 
     /// 429 (Twilio 20429: "safe to retry") and failures to connect; never timeouts (the budget is spent).

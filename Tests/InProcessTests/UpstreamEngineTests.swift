@@ -225,6 +225,42 @@ final class UpstreamEngineTests: XCTestCase {
             started.withLock { $0 }, ["guess-1:1", "guess-2:2", "guess-3:2", "same-1a:2", "verified:3", "verified-2:4"])
     }
 
+    /// `--upstream-concurrency` is the process's total: two loops sharing two slots send one call
+    /// each at a time, and the others wait their turn (never two per loop).
+    func testTwoLoopsShareTheTotalSlotsRatherThanTakeItEach() throws {
+        try MockControl(port: mock.localAddress.port).fault(#"{"path_prefix": "/v2", "delay_ms": 300}"#)
+        let loops = try EventLoopGroup(threads: 2)
+        defer { loops.shutdown() }
+        let upstream = UpstreamService(
+            client: UpstreamClient(baseURL: mockURL), maxConcurrency: 2, threads: 2, queueTimeout: 5, timeout: 5)
+        let mostInFlight = Locked(0)
+        let statuses = Locked<[Int]>([])
+        let sent = expectation(description: "all sent")
+        sent.expectedFulfillmentCount = 2
+        let done = expectation(description: "all answered")
+        done.expectedFulfillmentCount = 6
+        let request = get(executionPath, auth: auth)
+        for loop in loops.loops {
+            loop.execute {
+                for _ in 0..<3 {
+                    upstream.send(request, idempotent: true, on: loop) { result in
+                        statuses.withLock { $0.append((try? result.get().status.code) ?? 0) }
+                        mostInFlight.withLock { $0 = max($0, upstream.inFlight) }
+                        done.fulfill()
+                    }
+                    mostInFlight.withLock { $0 = max($0, upstream.inFlight) }
+                }
+                sent.fulfill()
+            }
+        }
+        wait(for: [sent], timeout: 5)
+        XCTAssertEqual(upstream.inFlight, 2, "one per loop while the first answers are 300 ms away")
+        wait(for: [done], timeout: 10)
+        XCTAssertEqual(statuses.withLock { $0 }, Array(repeating: 200, count: 6), "the waiters got their turn")
+        XCTAssertEqual(mostInFlight.withLock { $0 }, 2)
+        XCTAssertEqual(upstream.inFlight, 0)
+    }
+
     func testLoopTimersRunInDeadlineOrderAndCanBeCancelled() {
         var timers = LoopTimers()
         var ran: [Int] = []

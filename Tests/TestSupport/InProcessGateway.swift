@@ -120,7 +120,6 @@ final class ScriptedUpstream: UpstreamTransport, @unchecked Sendable {
     private struct Held: @unchecked Sendable {
         let request: UpstreamRequest
         let call: UpstreamCall
-        let completion: (Result<UpstreamResponse, UpstreamFailure>) -> Void
     }
     private struct State {
         var script: Script = { _ in .failure(.unreachable("no script")) }
@@ -144,24 +143,24 @@ final class ScriptedUpstream: UpstreamTransport, @unchecked Sendable {
         _ request: UpstreamRequest, idempotent: Bool, admission: Admission, on loop: EventLoop, timeout: Double?,
         completion: @escaping (Result<UpstreamResponse, UpstreamFailure>) -> Void
     ) -> UpstreamCall {
-        let call = UpstreamCall(loop: loop)
+        let call = UpstreamCall(loop: loop, completion: completion)
         let (holding, script) = state.withLock { state in
             state.requests.append(request)
             return (state.holding, state.script)
         }
         if holding {
-            state.withLock { $0.held.append(Held(request: request, call: call, completion: completion)) }
-            call.stopCurrentStage = { [self] in
+            state.withLock { $0.held.append(Held(request: request, call: call)) }
+            // Cancelling answers the call `.cancelled`; the upstream only forgets it.
+            call.startRunning { [self] in
                 state.withLock { state in
                     state.cancelled += 1
                     state.held.removeAll { $0.call === call }
                 }
-                completion(.failure(.cancelled))
             }
             return call
         }
-        let box = UncheckedBox(completion)
-        loop.execute { box.value(script(request)) }
+        let box = UncheckedBox(call)
+        loop.execute { box.value.finish(script(request)) }
         return call
     }
 
@@ -177,8 +176,7 @@ final class ScriptedUpstream: UpstreamTransport, @unchecked Sendable {
         for call in held {
             let box = UncheckedBox(call)
             call.call.loop.execute {
-                box.value.call.stopCurrentStage = nil
-                box.value.completion(script(box.value.request))
+                box.value.call.finish(script(box.value.request))
             }
         }
     }
