@@ -22,6 +22,9 @@ public final class Fleet: Sendable {
     let leaseWait: Double
     /// Monotonic seconds, the gateway's clock (entries' times are on it).
     let clock: @Sendable () -> Double
+    /// Seconds since 1970: what the pods' times are converted through, since each pod's monotonic
+    /// clock starts at its own boot.
+    let wallClock: @Sendable () -> Double
     let firstLevel: any FirstLevel
     let credentials: CredentialBook
     public let hits = Atomic<Int>(0)
@@ -42,13 +45,15 @@ public final class Fleet: Sendable {
     /// from its first request on.
     public init(
         client: RedisClient, prefix: String, firstLevel: any FirstLevel, credentials: CredentialBook,
-        clock: @escaping @Sendable () -> Double, leaseWait: Double = 1
+        clock: @escaping @Sendable () -> Double,
+        wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, leaseWait: Double = 1
     ) {
         self.client = client
         keys = FleetKeys(prefix: prefix)
         self.firstLevel = firstLevel
         self.credentials = credentials
         self.clock = clock
+        self.wallClock = wallClock
         self.leaseWait = leaseWait
         listener = try? EventLoopGroup(threads: 1)
         listen()
@@ -67,8 +72,6 @@ public final class Fleet: Sendable {
         listener?.shutdown()
     }
 
-    private static var wallNow: Double { Date().timeIntervalSince1970 }
-
     // MARK: entries
 
     /// The entry under `key` if Redis has one for `key.account`; a value that does not decode or
@@ -80,7 +83,7 @@ public final class Fleet: Sendable {
                 misses.wrappingAdd(1, ordering: .relaxed)
                 return done(nil)
             }
-            guard let entry = FleetEntryCodec.decode(value, monotonicNow: clock(), wallNow: Self.wallNow),
+            guard let entry = FleetEntryCodec.decode(value, monotonicNow: clock(), wallNow: wallClock()),
                 entry.account == key.account
             else {
                 refused.wrappingAdd(1, ordering: .relaxed)
@@ -105,7 +108,7 @@ public final class Fleet: Sendable {
         let now = clock()
         let lifetime = entry.expiresAt.map { Int(($0 - now) * 1000) } ?? Self.permanentMilliseconds
         guard lifetime > 0 else { return }
-        let value = FleetEntryCodec.encode(entry, monotonicNow: now, wallNow: Self.wallNow)
+        let value = FleetEntryCodec.encode(entry, monotonicNow: now, wallNow: wallClock())
         let redisKey = keys.entry(key)
         let group = keys.group(account: key.account, key.group)
         client.set(redisKey, value, expireMilliseconds: lifetime, on: loop) { _ in }

@@ -40,13 +40,15 @@ public final class Gateway: HTTPHandler {
         config: GatewayConfig, logger: Logger? = nil, connections: ConnectionGauge? = nil,
         clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.now()) / 1e9 }
     ) {
-        self.init(config: config, logger: logger, connections: connections, clock: clock, upstream: nil)
+        self.init(
+            config: config, logger: logger, connections: connections, clock: clock,
+            wallClock: { Date().timeIntervalSince1970 }, upstream: nil)
     }
 
     /// `upstream` nil: libcurl to `config.upstream`; tests pass a scripted one.
     init(
         config: GatewayConfig, logger: Logger?, connections: ConnectionGauge?, clock: @escaping @Sendable () -> Double,
-        upstream: (any UpstreamTransport)?
+        wallClock: @escaping @Sendable () -> Double, upstream: (any UpstreamTransport)?
     ) {
         self.config = config
         self.clock = clock
@@ -64,7 +66,9 @@ public final class Gateway: HTTPHandler {
             cache: ResponseCache(budgetBytes: config.cacheSize),
             policy: CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError), forms: forms)
         self.upstream = upstream ?? Self.libcurl(config, telemetry: telemetry, clock: clock)
-        fleet = Self.fleet(config, firstLevel: store, credentials: credentials, clock: clock, logger: self.logger)
+        fleet = Self.fleet(
+            config, firstLevel: store, credentials: credentials, clock: clock, wallClock: wallClock, logger: self.logger
+        )
         learning = CredentialLearning(credentials: credentials, statuses: store.statuses)
         renderer = Renderer(forms: forms, inflated: InflatedBodies(budget: min(8 << 20, config.cacheSize / 64)))
         executionView = URLRewrite(

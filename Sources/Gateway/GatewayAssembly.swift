@@ -15,15 +15,16 @@ extension Gateway {
     /// loaded; a Redis that is down is the client's to retry, never fatal.
     static func fleet(
         _ config: GatewayConfig, firstLevel: EntryStore, credentials: CredentialBook,
-        clock: @escaping @Sendable () -> Double, logger: Logger
+        clock: @escaping @Sendable () -> Double, wallClock: @escaping @Sendable () -> Double, logger: Logger
     ) -> Fleet? {
         guard let text = config.redis else { return nil }
         do {
             let url = try RedisURL(parsing: text, password: config.redisPassword)
             logger.log(.info, "second level: \(url)")
             return Fleet(
-                client: RedisClient(url: url), prefix: config.redisPrefix, firstLevel: firstLevel,
-                credentials: credentials, clock: clock)
+                client: RedisClient(url: url, options: config.redisClientOptions), prefix: config.redisPrefix,
+                firstLevel: firstLevel,
+                credentials: credentials, clock: clock, wallClock: wallClock)
         } catch {
             logger.log(.error, "second level off: --redis: \(error)")
             return nil

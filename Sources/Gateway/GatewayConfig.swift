@@ -1,4 +1,5 @@
 import Foundation
+import Redis
 
 /// Everything an operator can set. Defaults: docs/ARCHITECTURE.md, «Cache policy» and «Front-end limits».
 public struct GatewayConfig: Sendable, Equatable {
@@ -41,6 +42,9 @@ public struct GatewayConfig: Sendable, Equatable {
     public var redisPassword: String? = nil
     /// Namespace of every key and channel the gateway uses in Redis.
     public var redisPrefix = "studiogate:"
+    /// The Redis client's budgets and pool size: not a setting (the defaults are what the fleet is
+    /// measured with); the in-process tests widen the command budget for a loaded machine.
+    var redisClientOptions = RedisClient.Options()
     /// Start the embedded mock Studio and point the upstream at it.
     public var demo = false
 

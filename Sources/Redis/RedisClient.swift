@@ -8,7 +8,7 @@ import EventLoop
 /// connection being served) and complete on that loop, exactly once. A command that cannot be
 /// sent (circuit open, no connection, Redis not reading) completes before `send` returns.
 public final class RedisClient: Sendable {
-    public struct Options: Sendable {
+    public struct Options: Sendable, Equatable {
         /// Pipelined connections each loop keeps to Redis.
         public var connectionsPerLoop = 2
         /// Default budget of one command, from `send` to its reply.

@@ -25,7 +25,7 @@ final class InProcessGateway {
         let time = self.time
         gateway = Gateway(
             config: config, logger: Logger(level: .warn), connections: nil, clock: { time.withLock { $0 } },
-            upstream: upstream)
+            wallClock: { 1_800_000_000 + time.withLock { $0 } }, upstream: upstream)
         gateway.serve(on: group.loops)
     }
 

@@ -1,0 +1,66 @@
+import Dispatch
+import Foundation
+import Locking
+import XCTest
+
+@testable import Gateway
+@testable import Redis
+
+/// Pods of one fleet in process: `InProcessGateway`s (scripted upstreams, the test's clock) sharing
+/// one `RedisMemoryServer`. The fleet's cases run here in milliseconds; the real redis-server tests
+/// keep what only a real server shows.
+final class InProcessFleet {
+    let redis: RedisMemoryServer
+    let pods: [InProcessGateway]
+
+    init(
+        pods count: Int = 2, redis: RedisMemoryServer = RedisMemoryServer(),
+        _ configure: (inout GatewayConfig) -> Void = { _ in }
+    ) throws {
+        self.redis = redis
+        var pods: [InProcessGateway] = []
+        for _ in 0..<count {
+            pods.append(
+                try InProcessGateway { config in
+                    config.redis = "redis://127.0.0.1:\(redis.port)"
+                    // A loaded test machine answers in more than the product's 5 ms now and then.
+                    config.redisClientOptions.commandTimeoutMilliseconds = 500
+                    configure(&config)
+                })
+        }
+        self.pods = pods
+        for pod in pods { try pod.waitForFleetSubscription(on: redis) }
+    }
+
+    deinit { redis.stop() }
+
+    /// Moves every pod's clock (their entries' lifetimes are on it).
+    func advance(_ seconds: Double) { for pod in pods { pod.advance(seconds) } }
+
+    /// Redis keys of the fleet's entries (`…:e:…`), sorted.
+    var entryKeys: [String] { redis.keys().filter { $0.contains("}:e:") } }
+}
+
+extension InProcessGateway {
+    /// The pod hears the fleet's channel (its subscription is made on a loop of its own, at start).
+    func waitForFleetSubscription(on redis: RedisMemoryServer, within seconds: Double = 5) throws {
+        let channel = gateway.config.redisPrefix + "invalidate"
+        try waitUntil(within: seconds, "the pod subscribed to \(channel)") { redis.subscribers(of: channel) > 0 }
+    }
+}
+
+/// Waits for something asynchronous by design (a write that lands after the answer, a message
+/// that crosses pods) with a deadline, never a fixed sleep.
+func waitUntil(
+    within seconds: Double = 5, _ what: String, file: StaticString = #filePath, line: UInt = #line,
+    _ condition: () -> Bool
+) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        guard Date() < deadline else {
+            XCTFail("not within \(seconds) s: \(what)", file: file, line: line)
+            throw NoAnswer(seconds: seconds)
+        }
+        usleep(1_000)
+    }
+}
