@@ -25,7 +25,7 @@ MUTANTS = [
     ("hits without a verified credential", "Sources/Gateway/Gateway.swift",
      "let account = forward.caller.verifiedAccount(in: credentials, family: forward.family, now: exchange.started)",
      'let account = forward.caller.verifiedAccount(in: credentials, family: forward.family, now: exchange.started) ?? (forward.username.hasPrefix("AC") ? forward.username : nil)',
-     "EndToEndCacheTests/testIsolationAcrossAccountsKeysAndRevokedCredentials|GatewayPipelineTests/testAnotherCredentialOfTheSameAccountMustBeVerified"),
+     "GatewayCases.*/testIsolationAcrossAccountsKeysAndRevokedCredentials|GatewayPipelineTests/testAnotherCredentialOfTheSameAccountMustBeVerified"),
     ("proofs ignore the kind of resource", "Sources/Gateway/RequestPlan.swift",
      "var family: ResourceFamily { ResourceFamily(route.resource.ordinal) }",
      "var family: ResourceFamily { ResourceFamily(route.resource == .executionContext ? 1 : route.resource.ordinal) }",
