@@ -8,7 +8,7 @@ import PackageDescription
 let libraries: [Target.Dependency] = [
     "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache", "Locking",
     "Redis",
-    "Fleet", "MockStudio",
+    "Fleet", "MockStudio", "Sealing",
 ]
 
 let package = Package(
@@ -27,6 +27,8 @@ let package = Package(
         // System OpenSSL (libssl-dev): TLS for Redis (and later the upstream), AES-256-GCM sealing, HMAC;
         // plus functions for the macros Swift cannot call.
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // `--data-key`: AES-256-GCM sealing of what leaves memory (Redis values, snapshots), HMAC; key rotation.
+        .target(name: "Sealing", dependencies: ["COpenSSL"]),
         // fd ownership, non-blocking syscalls, epoll loops, eventfd wake-ups.
         .target(name: "CLinux"),
         .target(name: "EventLoop", dependencies: ["CLinux", "Locking"]),
@@ -49,7 +51,7 @@ let package = Package(
         .target(name: "Redis", dependencies: ["EventLoop", "Locking"]),
         // The fleet: the second cache level shared by every pod through Redis (entries, proofs,
         // leases, invalidations), feeding this pod's first level through `FirstLevel`.
-        .target(name: "Fleet", dependencies: ["Auth", "Cache", "EventLoop", "Locking", "Redis", "Studio"]),
+        .target(name: "Fleet", dependencies: ["Auth", "Cache", "EventLoop", "Locking", "Redis", "Sealing", "Studio"]),
         // The request pipeline and its configuration.
         .target(
             name: "Gateway",
