@@ -272,9 +272,10 @@ public final class Gateway: HTTPHandler {
     private func reply(
         _ entry: CachedResponse, _ outcome: CacheOutcome, now: Double, forward: Forward, fresh: FreshBodies? = nil
     ) -> HTTPResponse {
-        let reply = renderer.reply(entry, outcome, now: now, forward: forward, fresh: fresh)
-        if let kept = reply.keep { store.keep(kept, replacing: entry, route: forward.route, query: forward.query) }
-        return reply.response
+        var kept: CachedResponse? = nil
+        let response = renderer.reply(entry, outcome, now: now, forward: forward, fresh: fresh, keep: &kept)
+        if let kept { store.keep(kept, replacing: entry, route: forward.route, query: forward.query) }
+        return response
     }
 
     func isVerified(_ forward: Forward) -> Bool {

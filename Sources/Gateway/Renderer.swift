@@ -5,25 +5,21 @@ import Upstream
 
 /// Builds what a client receives, in the form it asked for (gzip or identity, Execution or
 /// Engagement view). Entries are sent from their stored bytes: no JSON work on a hit. Pure: a form
-/// it had to make (an Engagement view, a short-lived entry's gzip body) comes back as `keep`, for
+/// it had to make (an Engagement view, a short-lived entry's gzip body) comes back in `keep`, for
 /// the caller to store, so rendering never takes a cache lock.
 struct Renderer: Sendable {
     let forms: EntryForms
     /// Inflated bodies of hot entries for identity clients (bounded; see `InflatedBodies`).
     let inflated: InflatedBodies
 
-    struct Reply {
-        var response: HTTPResponse
-        /// The entry with the form made for this reply, to be kept in place of the one rendered.
-        var keep: CachedResponse?
-    }
-
-    /// `fresh`: the bodies a miss has at hand (nil on hits and stale answers).
+    /// `fresh`: the bodies a miss has at hand (nil on hits and stale answers). `keep`: set to the
+    /// entry with the form made for this reply, to be kept in place of the one rendered. (An out
+    /// parameter, not a returned pair: a pair holding the response is copied out on every hit.)
     func reply(
-        _ entry: CachedResponse, _ outcome: CacheOutcome, now: Double, forward: Forward, fresh: FreshBodies? = nil
-    ) -> Reply {
+        _ entry: CachedResponse, _ outcome: CacheOutcome, now: Double, forward: Forward, fresh: FreshBodies? = nil,
+        keep: inout CachedResponse?
+    ) -> HTTPResponse {
         var entry = entry
-        var keep: CachedResponse? = nil
         var fresh = fresh
         if forward.route.viaEngagements, entry.engagementGzip == nil {
             // The view was not made yet (a waiter behind an Execution-view leader, or an entry
@@ -37,11 +33,9 @@ struct Renderer: Sendable {
         let (body, gzip) = body(of: entry, keep: &keep, forward: forward, fresh: fresh)
         // Made in one place: several `return HTTPResponse(...)` paths cost a copy of the response
         // where they meet.
-        return Reply(
-            response: HTTPResponse(
-                status: entry.status, rendered: (entry.fields, outcome.renderedFields(gzip: gzip)),
-                inlineField: entry.requestIDField, age: age, body: body),
-            keep: keep)
+        return HTTPResponse(
+            status: entry.status, rendered: (entry.fields, outcome.renderedFields(gzip: gzip)),
+            inlineField: entry.requestIDField, age: age, body: body)
     }
 
     /// The body this client gets, and whether it is the gzip one.
