@@ -113,6 +113,9 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The upstream path and canonical query (snapshots, the fleet's keys, the admin listing).
+    /// The flow the resource is under (nil for text keys).
+    public var flowSID: SID? { flow }
+
     public var resource: String {
         guard shape != .text, let flow else { return extra }
         return StudioRoute.executionsPath(

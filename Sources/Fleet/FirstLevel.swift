@@ -8,4 +8,6 @@ public protocol FirstLevel: AnyObject, Sendable {
     func drop(_ invalidation: CacheInvalidation)
     /// Everything that may have changed: every entry but the permanent ones.
     func dropShortLived()
+    /// An operator's purge (on another pod); returns how many entries went.
+    func purge(_ scope: PurgeScope) -> Int
 }

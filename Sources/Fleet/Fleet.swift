@@ -4,20 +4,26 @@ import EventLoop
 import Foundation
 import Locking
 import Redis
+import Sealing
 import Studio
 import Synchronization
 
 /// The fleet (`--redis`): the second cache level, shared by every sidecar of a service through
 /// Redis. It owns everything the pods share there: entries (looked up, adopted into this pod's
 /// first level, shared after a fetch), credential proofs, per-key leases, the invalidations a
-/// write sends to every pod, and the subscription that hears them. Best effort throughout: Redis
-/// down, slow or answering garbage reads as "not there" (the client's few-millisecond budget and
-/// circuit breaker keep that fast), so no client ever sees a Redis error.
+/// write and the purges an operator send to every pod, and the subscription that hears them. Best
+/// effort throughout: Redis down, slow or answering garbage reads as "not there" (the client's
+/// few-millisecond budget and circuit breaker keep that fast), so no client ever sees a Redis error.
 ///
-/// Values carry the account too, checked on every read.
+/// With a data key (`--data-key`) every value and message is sealed (AES-256-GCM, its Redis key or
+/// channel as associated data): Redis holds nothing readable, and a value cannot be made up, changed
+/// or moved to another key. Proofs are shared only then: without a key, a writer to Redis could
+/// mint one for a made-up credential. Entries carry their account either way, checked on read.
 public final class Fleet: Sendable {
     public let client: RedisClient
     let keys: FleetKeys
+    /// Nil without `--data-key`: values in clear, proofs not shared.
+    let sealer: Sealer?
     /// How long a pod that lost the lease waits for the winner's entry before asking Twilio itself.
     let leaseWait: Double
     /// Monotonic seconds, the gateway's clock (entries' times are on it).
@@ -29,7 +35,7 @@ public final class Fleet: Sendable {
     let credentials: CredentialBook
     public let hits = Atomic<Int>(0)
     public let misses = Atomic<Int>(0)
-    /// Values that did not decode or named another account: refused and deleted.
+    /// Values that did not open or decode, or named another account: refused and deleted.
     public let refused = Atomic<Int>(0)
     /// Tells this pod's own messages apart from the fleet's.
     let instance = String(UInt64.random(in: 0...UInt64.max), radix: 36)
@@ -44,12 +50,13 @@ public final class Fleet: Sendable {
     /// Starts hearing the other pods at once: a write elsewhere must reach this pod's first level
     /// from its first request on.
     public init(
-        client: RedisClient, prefix: String, firstLevel: any FirstLevel, credentials: CredentialBook,
-        clock: @escaping @Sendable () -> Double,
+        client: RedisClient, prefix: String, dataKeys: DataKeys?, firstLevel: any FirstLevel,
+        credentials: CredentialBook, clock: @escaping @Sendable () -> Double,
         wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, leaseWait: Double = 1
     ) {
         self.client = client
         keys = FleetKeys(prefix: prefix)
+        sealer = dataKeys.map(Sealer.init)
         self.firstLevel = firstLevel
         self.credentials = credentials
         self.clock = clock
@@ -58,6 +65,9 @@ public final class Fleet: Sendable {
         listener = try? EventLoopGroup(threads: 1)
         listen()
     }
+
+    /// Whether credential proofs are shared (only with a data key).
+    public var sharesProofs: Bool { sealer != nil }
 
     /// The server's loops: the Redis connections are opened on each now, so the first requests do
     /// not wait for them.
@@ -72,10 +82,24 @@ public final class Fleet: Sendable {
         listener?.shutdown()
     }
 
+    // MARK: values
+
+    /// What is written under `key`: sealed for that key when there is a data key.
+    private func value(_ plaintext: [UInt8], for key: String) -> [UInt8] {
+        sealer?.seal(plaintext, place: Array(key.utf8)) ?? plaintext
+    }
+
+    /// What was read under `key`, opened; nil when it does not open (another key, another place,
+    /// changed, or written in clear while the fleet seals).
+    private func plaintext(_ value: [UInt8], for key: String) -> [UInt8]? {
+        guard let sealer else { return value }
+        return sealer.open(value, place: Array(key.utf8))
+    }
+
     // MARK: entries
 
-    /// The entry under `key` if Redis has one for `key.account`; a value that does not decode or
-    /// belongs to another account is deleted and counted.
+    /// The entry under `key` if Redis has one for `key.account`; a value that does not open or
+    /// decode, or belongs to another account, is deleted and counted.
     func lookUp(_ key: CacheKey, on loop: EventLoop, _ done: @escaping (CachedResponse?) -> Void) {
         let redisKey = keys.entry(key)
         client.get(redisKey, on: loop) { [self] result in
@@ -83,7 +107,8 @@ public final class Fleet: Sendable {
                 misses.wrappingAdd(1, ordering: .relaxed)
                 return done(nil)
             }
-            guard let entry = FleetEntryCodec.decode(value, monotonicNow: clock(), wallNow: wallClock()),
+            guard let plaintext = plaintext(value, for: redisKey),
+                let entry = FleetEntryCodec.decode(plaintext, monotonicNow: clock(), wallNow: wallClock()),
                 entry.account == key.account
             else {
                 refused.wrappingAdd(1, ordering: .relaxed)
@@ -103,17 +128,26 @@ public final class Fleet: Sendable {
     }
 
     /// Shares what this pod fetched (for as long as it lives here) and lists its key under its
-    /// group, so a write anywhere can find and drop it.
+    /// group, so a write anywhere can find and drop it, and the group under its flow and the flow
+    /// under its account, so an operator's purge can.
     public func share(_ key: CacheKey, _ entry: CachedResponse, on loop: EventLoop) {
         let now = clock()
         let lifetime = entry.expiresAt.map { Int(($0 - now) * 1000) } ?? Self.permanentMilliseconds
         guard lifetime > 0 else { return }
-        let value = FleetEntryCodec.encode(entry, monotonicNow: now, wallNow: wallClock())
         let redisKey = keys.entry(key)
-        let group = keys.group(account: key.account, key.group)
-        client.set(redisKey, value, expireMilliseconds: lifetime, on: loop) { _ in }
-        client.send(RedisCommand(["SADD", .string(group), .string(redisKey)]), on: loop) { _ in }
-        client.send(RedisCommand(["PEXPIRE", .string(group), .string(String(Self.permanentMilliseconds))]), on: loop) {
+        let encoded = FleetEntryCodec.encode(entry, monotonicNow: now, wallNow: wallClock())
+        client.set(redisKey, value(encoded, for: redisKey), expireMilliseconds: lifetime, on: loop) { _ in }
+        index(redisKey, in: keys.group(key.group), on: loop)
+        if let flow = key.flowSID?.value {
+            index(key.group.description, in: keys.flowGroups(flow), on: loop)
+            index(flow, in: keys.accountFlows(key.account), on: loop)
+        }
+    }
+
+    /// `SADD set member` and keeps the set as long as the longest entry it can list.
+    private func index(_ member: String, in set: String, on loop: EventLoop) {
+        client.send(RedisCommand(["SADD", .string(set), .string(member)]), on: loop) { _ in }
+        client.send(RedisCommand(["PEXPIRE", .string(set), .string(String(Self.permanentMilliseconds))]), on: loop) {
             _ in
         }
     }
@@ -135,16 +169,15 @@ public final class Fleet: Sendable {
 
     /// A write through this pod reaches the whole fleet: the Redis copies of what it outdated are
     /// deleted, every pod drops its own, and then an update's answer (`stored`) is shared like any
-    /// fetched entry. `account`: whose Redis copies; nil when the write could not be attributed
-    /// (then only the pods' copies go).
+    /// fetched entry.
     public func spread(
-        _ dropped: [CacheInvalidation], thenShare stored: (key: CacheKey, entry: CachedResponse)?, account: String?,
-        on loop: EventLoop
+        _ dropped: [CacheInvalidation], thenShare stored: (key: CacheKey, entry: CachedResponse)?, on loop: EventLoop
     ) {
         guard !dropped.isEmpty else { return }
         var remaining = dropped.count
         for invalidation in dropped {
-            invalidate(invalidation, account: account, on: loop) { [self] in
+            publish(.dropGroup(invalidation), on: loop)
+            deleteGroup(invalidation.group, account: nil, on: loop) { [self] _ in
                 remaining -= 1
                 guard remaining == 0, let (key, entry) = stored else { return }
                 share(key, entry, on: loop)
@@ -152,42 +185,107 @@ public final class Fleet: Sendable {
         }
     }
 
-    private func invalidate(
-        _ invalidation: CacheInvalidation, account: String?, on loop: EventLoop, _ done: @escaping () -> Void
+    /// Deletes a group's entries (of `account` only, if given) and, when all went, its set;
+    /// `done` gets how many entries were deleted.
+    private func deleteGroup(
+        _ group: CacheGroup, account: String?, on loop: EventLoop, _ done: @escaping (Int) -> Void
     ) {
-        client.publish(keys.channel, FleetNotice.dropGroup(invalidation).message(from: instance), on: loop) { _ in }
-        guard let account else { return done() }
-        let set = keys.group(account: account, invalidation.group)
-        client.send(RedisCommand(["SMEMBERS", .string(set)]), on: loop) { [self] result in
-            var doomed = [set]
-            if case .success(.array(let members?)) = result {
-                for case .bulkString(let key?) in members { doomed.append(String(decoding: key, as: UTF8.self)) }
+        let set = keys.group(group)
+        members(of: set, on: loop) { [self] members in
+            let marker = account.map { ":e:\($0):" }
+            let doomed = marker.map { marker in members.filter { $0.contains(marker) } } ?? members
+            guard !doomed.isEmpty || account == nil else { return done(0) }
+            // Every member shares the set's hash tag: one command, one slot.
+            let command = doomed.count == members.count ? [set] + doomed : doomed
+            client.delete(command, on: loop) { result in
+                guard case .success(let deleted) = result else { return done(0) }
+                done(max(0, deleted - (command.first == set ? 1 : 0)))
             }
-            client.delete(doomed, on: loop) { _ in done() }
+            if doomed.count < members.count {
+                client.send(RedisCommand(["SREM", .string(set)] + doomed.map { .string($0) }), on: loop) { _ in }
+            }
+        }
+    }
+
+    private func members(of set: String, on loop: EventLoop, _ done: @escaping ([String]) -> Void) {
+        client.send(RedisCommand(["SMEMBERS", .string(set)]), on: loop) { result in
+            var members: [String] = []
+            if case .success(.array(let values?)) = result {
+                for case .bulkString(let member?) in values { members.append(String(decoding: member, as: UTF8.self)) }
+            }
+            done(members)
+        }
+    }
+
+    // MARK: purges
+
+    /// An operator's purge, fleet-wide: every pod drops its own copies (told on the channel) and
+    /// the Redis copies are deleted, through the indexes `share` keeps (groups by flow, flows by
+    /// account), so an account's data is found across every slot of a cluster. `done` gets how many
+    /// Redis entries went.
+    public func purge(_ scope: PurgeScope, on loop: EventLoop, _ done: @escaping (Int) -> Void) {
+        publish(.purge(scope), on: loop)
+        if let execution = scope.execution {
+            return deleteGroup(CacheGroup(execution), account: scope.account, on: loop, done)
+        }
+        if let flow = scope.flow { return purgeFlow(flow, account: scope.account, on: loop, done) }
+        guard let account = scope.account else { return done(0) }
+        members(of: keys.accountFlows(account), on: loop) { [self] flows in
+            Self.gather(flows, done) { flow, counted in purgeFlow(flow, account: account, on: loop, counted) }
+        }
+    }
+
+    private func purgeFlow(_ flow: String, account: String?, on loop: EventLoop, _ done: @escaping (Int) -> Void) {
+        members(of: keys.flowGroups(flow), on: loop) { [self] groups in
+            Self.gather(groups.compactMap(CacheGroup.init), done) { group, counted in
+                deleteGroup(group, account: account, on: loop, counted)
+            }
+        }
+    }
+
+    /// Runs `each` for every item and hands `done` the sum once all have answered (all on one loop).
+    private static func gather<Item>(
+        _ items: [Item], _ done: @escaping (Int) -> Void, _ each: (Item, @escaping (Int) -> Void) -> Void
+    ) {
+        guard !items.isEmpty else { return done(0) }
+        var remaining = items.count
+        var total = 0
+        for item in items {
+            each(item) { count in
+                total += count
+                remaining -= 1
+                if remaining == 0 { done(total) }
+            }
         }
     }
 
     // MARK: proofs
 
-    /// A credential the upstream verified here is verified on every pod, for the auth TTL. The
-    /// key is the SHA-256 digest (never the credential); the value is the account.
+    /// A credential the upstream verified here is verified on every pod, for the auth TTL: under a
+    /// key named by an HMAC of its digest, the account sealed. Only with a data key.
     public func shareProof(_ credential: SHA256Digest, account: String, family: ResourceFamily, on loop: EventLoop) {
         let ttl = credentials.ttl
-        guard ttl > 0 else { return }
-        client.set(
-            keys.proof(credential, family: family), Array(account.utf8), expireMilliseconds: Int(ttl * 1000),
-            on: loop
-        ) { _ in }
+        guard ttl > 0, let sealer else { return }
+        let key = keys.proof(credential, family: family, sealing: sealer.keys.sealing)
+        client.set(key, value(Array(account.utf8), for: key), expireMilliseconds: Int(ttl * 1000), on: loop) { _ in }
     }
 
-    /// The account another pod proved `credential` for, if any; kept in this pod's book too.
+    /// The account another pod proved `credential` for, if any; kept in this pod's book too. Nil
+    /// at once without a data key (proofs are not shared then).
     public func proof(
         for credential: SHA256Digest, family: ResourceFamily, on loop: EventLoop, _ done: @escaping (String?) -> Void
     ) {
-        client.get(keys.proof(credential, family: family), on: loop) { [self] result in
-            guard case .success(let value?) = result, let account = String(validating: value, as: UTF8.self),
+        guard let sealer else { return done(nil) }
+        let key = keys.proof(credential, family: family, sealing: sealer.keys.sealing)
+        client.get(key, on: loop) { [self] result in
+            guard case .success(let value?) = result else { return done(nil) }
+            guard let opened = plaintext(value, for: key), let account = String(validating: opened, as: UTF8.self),
                 SID(account, prefix: "AC") != nil
-            else { return done(nil) }
+            else {
+                refused.wrappingAdd(1, ordering: .relaxed)
+                client.delete([key], on: loop) { _ in }
+                return done(nil)
+            }
             credentials.verify(credential, account: account, family: family, now: clock())
             done(account)
         }
@@ -195,16 +293,25 @@ public final class Fleet: Sendable {
 
     /// A 401 (every family) or 403 (one family) anywhere ends the proof everywhere.
     public func revokeProof(_ credential: SHA256Digest, family: ResourceFamily?, on loop: EventLoop) {
-        let families = family.map { [$0] } ?? ResourceFamily.all
-        client.delete(families.map { keys.proof(credential, family: $0) }, on: loop) { _ in }
-        let notice = FleetNotice.forgetCredential(credential, family: family)
-        client.publish(keys.channel, notice.message(from: instance), on: loop) { _ in }
+        if let sealer {
+            let families = family.map { [$0] } ?? ResourceFamily.all
+            // One credential's proofs share a hash tag: one command, one slot.
+            let proofKeys = families.map { keys.proof(credential, family: $0, sealing: sealer.keys.sealing) }
+            client.delete(proofKeys, on: loop) { _ in }
+        }
+        publish(.forgetCredential(credential, family: family), on: loop)
     }
 
-    // MARK: what other pods say
+    // MARK: what pods tell each other
 
-    /// Hears other pods' writes and revocations on the listener's loop. After a reconnection,
-    /// whatever was said meanwhile is lost: `.missedNotices` says so.
+    private func publish(_ notice: FleetNotice, on loop: EventLoop) {
+        let message = notice.message(from: instance)
+        let payload = sealer?.seal(message, place: Array(keys.channel.utf8)) ?? message
+        client.publish(keys.channel, payload, on: loop) { _ in }
+    }
+
+    /// Hears other pods' writes, revocations and purges on the listener's loop. After a
+    /// reconnection, whatever was said meanwhile is lost: `.missedNotices` says so.
     private func listen() {
         guard let loop = listener?.loops.first else { return }
         let channel = keys.channel
@@ -213,7 +320,10 @@ public final class Fleet: Sendable {
             let live = client.subscribe([channel], on: loop) { [self] event in
                 switch event {
                 case .message(_, let payload):
-                    if let notice = FleetNotice.parse(payload, ignoring: instance) { apply(notice) }
+                    guard let message = sealer.map({ $0.open(payload, place: Array(channel.utf8)) }) ?? payload,
+                        let notice = FleetNotice.parse(message, ignoring: instance)
+                    else { return }
+                    apply(notice)
                 case .subscribed(resumed: true):
                     apply(.missedNotices)
                 case .subscribed, .disconnected:
@@ -229,6 +339,7 @@ public final class Fleet: Sendable {
         case .dropGroup(let invalidation): firstLevel.drop(invalidation)
         case .forgetCredential(let credential, nil): credentials.forget(credential)
         case .forgetCredential(let credential, let family?): credentials.forget(credential, family: family)
+        case .purge(let scope): _ = firstLevel.purge(scope)
         // Writes elsewhere may have gone unheard: keep only what cannot have changed.
         case .missedNotices: firstLevel.dropShortLived()
         }

@@ -1,4 +1,6 @@
 import Cache
+import EventLoop
+import Fleet
 import Foundation
 import HTTP
 import HTTPServer
@@ -12,6 +14,8 @@ import Studio
 /// - `GET /admin/entries?execution=FN…` or `?flow=FW…` or `?account=AC…` (combinable)
 /// - `POST /admin/purge?execution=FN…` or `?flow=FW…` or `?account=AC…`: `account` alone purges
 ///   that tenant's entries; with `execution` or `flow` it narrows that purge to the one account.
+///   With a fleet the purge is fleet-wide: the Redis copies are deleted and every pod drops its own
+///   (within the pub/sub delay); the answer says what this pod and Redis removed.
 public struct AdminHandler: HTTPHandler {
     let admin: CacheAdministration
     let token: [UInt8]?
@@ -22,16 +26,51 @@ public struct AdminHandler: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest, responder: Responder) {
-        responder.respond(answer(request))
+        answer(request, on: responder.loop) { responder.respond($0) }
+    }
+
+    /// `reply` runs once, at once or (a fleet-wide purge) when Redis has answered, on `loop`.
+    func answer(_ request: HTTPRequest, on loop: EventLoop, _ reply: @escaping (HTTPResponse) -> Void) {
+        if request.method == "POST", request.pathAndQuery.0 == "/admin/purge", authorized(request),
+            let scope = try? purgeScope(request)
+        {
+            let purged = purgeHere(scope)
+            guard let fleet = admin.fleet else { return reply(Self.json(200, #"{"purged": \#(purged)}"#)) }
+            return fleet.purge(scope, on: loop) { [admin] removed in
+                admin.logger.log(.info, "admin purge \(scope.description): \(removed) Redis entries, every pod told")
+                reply(Self.json(200, #"{"purged": \#(purged), "redis_purged": \#(removed), "fleet_notified": true}"#))
+            }
+        }
+        reply(answer(request))
+    }
+
+    private func purgeHere(_ scope: PurgeScope) -> Int {
+        let purged = admin.store.purge(scope)
+        admin.logger.log(.info, "admin purge \(scope.description): \(purged) entries")
+        return purged
+    }
+
+    private func authorized(_ request: HTTPRequest) -> Bool {
+        guard let token else { return true }
+        let presented = Array((request.headers["Authorization"] ?? "").utf8)
+        return Self.constantTimeEquals(presented, Array("Bearer ".utf8) + token)
+    }
+
+    private struct BadScope: Error {}
+
+    /// The purge's scope from the query; nil when it names nothing, throws when a SID is malformed.
+    private func purgeScope(_ request: HTTPRequest) throws -> PurgeScope? {
+        let params = FormURLEncoded.parse(String(request.pathAndQuery.1))
+        let execution = params.last { $0.name == "execution" }.flatMap { SID($0.value, prefix: "FN") }
+        let flow = params.last { $0.name == "flow" }.flatMap { SID($0.value, prefix: "FW") }?.value
+        let accountParam = params.last { $0.name == "account" }
+        let account = accountParam.flatMap { SID($0.value, prefix: "AC") }?.value
+        if accountParam != nil, account == nil { throw BadScope() }
+        return PurgeScope(execution: execution, flow: flow, account: account)
     }
 
     func answer(_ request: HTTPRequest) -> HTTPResponse {
-        if let token {
-            let presented = Array((request.headers["Authorization"] ?? "").utf8)
-            guard Self.constantTimeEquals(presented, Array("Bearer ".utf8) + token) else {
-                return Self.json(401, #"{"error": "admin token required"}"#)
-            }
-        }
+        guard authorized(request) else { return Self.json(401, #"{"error": "admin token required"}"#) }
         let (pathPart, query) = request.pathAndQuery
         let path = String(pathPart)
         let params = FormURLEncoded.parse(String(query))
@@ -62,8 +101,7 @@ public struct AdminHandler: HTTPHandler {
             guard let scope = PurgeScope(execution: execution, flow: flow, account: account) else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
             }
-            let purged = admin.store.purge(scope)
-            admin.logger.log(.info, "admin purge \(scope.description): \(purged) entries")
+            let purged = purgeHere(scope)
             return Self.json(200, #"{"purged": \#(purged)}"#)
         default:
             // A known path with the wrong method is a 405 naming the right one; anything else 404.
@@ -97,6 +135,8 @@ public struct AdminHandler: HTTPHandler {
 /// counters, the log. Nothing of the request path.
 public struct CacheAdministration: Sendable {
     let store: EntryStore
+    /// Purges reach the fleet's Redis and every pod.
+    let fleet: Fleet?
     let telemetry: Telemetry
     let gauges: Telemetry.Gauges
     let logger: Logger

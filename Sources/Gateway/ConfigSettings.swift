@@ -1,6 +1,7 @@
 import EventLoop
 import Foundation
 import Redis
+import Sealing
 
 /// Every setting: its flag, environment variable and file key (all from one name), its help line,
 /// and the check that turns text into a `GatewayConfig` field.
@@ -117,6 +118,18 @@ extension ConfigLoader {
                 throw ConfigError("--redis-prefix: expected text without spaces or braces, got '\(value)'")
             }
             config.redisPrefix = value
+        },
+        Setting(
+            name: "data-key", placeholder: "HEX[,HEX…]",
+            help: "seal what the fleet writes to Redis (AES-256-GCM) and share proofs: 64 hex digits (openssl rand"
+                + " -hex 32); comma-separated keys rotate (the first seals, all open); prefer env STUDIOGATE_DATA_KEY"
+        ) { config, value throws(ConfigError) in
+            guard !value.isEmpty else {
+                config.dataKey = nil
+                return
+            }
+            do { _ = try DataKeys(parsing: value) } catch { throw ConfigError("--data-key: \(error)") }
+            config.dataKey = value
         },
         Setting(
             name: "max-body-bytes", placeholder: "BYTES",

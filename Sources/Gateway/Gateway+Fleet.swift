@@ -41,10 +41,9 @@ extension Gateway {
 
     /// A successful write's invalidations, on every pod and in Redis; then an update's answer.
     func spreadThroughFleet(
-        _ outdated: (dropped: [CacheInvalidation], stored: (key: CacheKey, entry: CachedResponse)?),
-        account: String?, on loop: EventLoop
+        _ outdated: (dropped: [CacheInvalidation], stored: (key: CacheKey, entry: CachedResponse)?), on loop: EventLoop
     ) {
-        fleet?.spread(outdated.dropped, thenShare: outdated.stored, account: account, on: loop)
+        fleet?.spread(outdated.dropped, thenShare: outdated.stored, on: loop)
     }
 
     /// What an upstream answer teaches about the caller (`CredentialLearning`), learnt by every

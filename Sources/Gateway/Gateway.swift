@@ -79,7 +79,7 @@ public final class Gateway: HTTPHandler {
         operations = Operations(
             telemetry: telemetry, gauges: gauges, upstream: self.upstream, clock: clock, draining: draining)
         administration = CacheAdministration(
-            store: store, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock)
+            store: store, fleet: fleet, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock)
     }
 
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.

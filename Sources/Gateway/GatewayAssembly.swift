@@ -6,6 +6,7 @@ import Foundation
 import HTTP
 import HTTPServer
 import Redis
+import Sealing
 import Studio
 import Upstream
 
@@ -20,11 +21,22 @@ extension Gateway {
         guard let text = config.redis else { return nil }
         do {
             let url = try RedisURL(parsing: text, password: config.redisPassword)
-            logger.log(.info, "second level: \(url)")
+            // Checked when the configuration was loaded.
+            let dataKeys = try config.dataKey.map { try DataKeys(parsing: $0) }
+            if let dataKeys {
+                logger.log(.info, "second level: \(url); values sealed with \(dataKeys); proofs shared")
+            } else {
+                logger.log(
+                    .warn,
+                    "second level: \(url) without --data-key: entries are stored in Redis in clear (readable by anyone"
+                        + " who can read Redis or its backups) and credential proofs are not shared: each pod asks"
+                        + " Twilio once per credential and kind of resource before it answers that caller from the fleet"
+                )
+            }
             return Fleet(
                 client: RedisClient(url: url, options: config.redisClientOptions), prefix: config.redisPrefix,
-                firstLevel: firstLevel,
-                credentials: credentials, clock: clock, wallClock: wallClock)
+                dataKeys: dataKeys, firstLevel: firstLevel, credentials: credentials, clock: clock,
+                wallClock: wallClock)
         } catch {
             logger.log(.error, "second level off: --redis: \(error)")
             return nil

@@ -42,6 +42,9 @@ public struct GatewayConfig: Sendable, Equatable {
     public var redisPassword: String? = nil
     /// Namespace of every key and channel the gateway uses in Redis.
     public var redisPrefix = "studiogate:"
+    /// `--data-key`: one or more 64-hex-digit keys, comma-separated; the first seals what leaves
+    /// memory, every one opens. A secret: never logged.
+    public var dataKey: String? = nil
     /// The Redis client's budgets and pool size: not a setting (the defaults are what the fleet is
     /// measured with); the in-process tests widen the command budget for a loaded machine.
     var redisClientOptions = RedisClient.Options()

@@ -28,9 +28,7 @@ extension Gateway {
             if answer.status.isSuccess {
                 let outdated = store.invalidate(
                     after: forward.method, route: forward.route, answer: answer, account: account, now: clock())
-                let owner =
-                    account ?? credentials.verifiedAccount(forward.credential, family: forward.family, now: clock())
-                spreadThroughFleet(outdated, account: owner, on: loop)
+                spreadThroughFleet(outdated, on: loop)
             }
             finish(
                 exchange, renderer.passThrough(answer, .bypass, forward: forward), .bypass,

@@ -6,11 +6,20 @@ public struct DataKey: Sendable {
     let bytes: [UInt8]
     /// Four bytes, written first in every value this key seals.
     public let fingerprint: [UInt8]
+    /// The key names are made with, derived from this one (a key is used for one purpose only).
+    private let namingKey: [UInt8]
 
     public init(_ bytes: [UInt8]) {
         precondition(bytes.count == 32, "an AES-256 key is 32 bytes")
         self.bytes = bytes
         fingerprint = Array(HMACSHA256.mac(key: bytes, Array("studiogate data key id".utf8)).prefix(4))
+        namingKey = HMACSHA256.mac(key: bytes, Array("studiogate names".utf8))
+    }
+
+    /// A name for `data` only a holder of this key can compute (HMAC-SHA256, hex): a credential's
+    /// Redis key that a reader of Redis can neither match to a credential nor make for one.
+    public func name(for data: [UInt8]) -> String {
+        HMACSHA256.mac(key: namingKey, data).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     /// The fingerprint in hex, for logs.

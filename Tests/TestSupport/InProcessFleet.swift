@@ -25,12 +25,16 @@ final class InProcessFleet {
                     config.redis = "redis://127.0.0.1:\(redis.port)"
                     // A loaded test machine answers in more than the product's 5 ms now and then.
                     config.redisClientOptions.commandTimeoutMilliseconds = 500
+                    config.dataKey = InProcessFleet.dataKey
                     configure(&config)
                 })
         }
         self.pods = pods
         for pod in pods { try pod.waitForFleetSubscription(on: redis) }
     }
+
+    /// The fleet's data key unless a test says otherwise (sealed values, shared proofs).
+    static let dataKey = String(repeating: "5a", count: 32)
 
     deinit { redis.stop() }
 
