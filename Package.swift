@@ -8,7 +8,7 @@ import PackageDescription
 let libraries: [Target.Dependency] = [
     "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache", "Locking",
     "Redis",
-    "Fleet", "MockStudio",
+    "Fleet", "MockStudio", "TLS",
 ]
 
 let package = Package(
@@ -27,6 +27,9 @@ let package = Package(
         // System OpenSSL (libssl-dev): TLS for Redis (and later the upstream), AES-256-GCM sealing, HMAC;
         // plus functions for the macros Swift cannot call.
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // TLS clients as pure engines over memory BIOs (the caller's loop does the socket I/O), peer
+        // verification always on: Redis over rediss:// now, the upstream's own HTTP/2 client later.
+        .target(name: "TLS", dependencies: ["COpenSSL"]),
         // fd ownership, non-blocking syscalls, epoll loops, eventfd wake-ups.
         .target(name: "CLinux"),
         .target(name: "EventLoop", dependencies: ["CLinux", "Locking"]),
@@ -45,8 +48,9 @@ let package = Package(
         // libcurl multi-socket on the event loops: the client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
         // RESP2 client on the event loops: the shared second-level cache (issue 17). Its parser and
-        // encoder are pure; connections, deadlines, reconnects and the circuit breaker use the loops.
-        .target(name: "Redis", dependencies: ["EventLoop", "Locking"]),
+        // encoder are pure; connections, deadlines, reconnects and the circuit breaker use the loops;
+        // rediss:// goes through a TLS session.
+        .target(name: "Redis", dependencies: ["EventLoop", "Locking", "TLS"]),
         // The fleet: the second cache level shared by every pod through Redis (entries, proofs,
         // leases, invalidations), feeding this pod's first level through `FirstLevel`.
         .target(name: "Fleet", dependencies: ["Auth", "Cache", "EventLoop", "Locking", "Redis", "Studio"]),
