@@ -59,6 +59,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking", "Redis", "Fleet",
+                "TLS",
             ]),
         // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
         .target(name: "CStartup"),

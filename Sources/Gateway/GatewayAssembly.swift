@@ -7,6 +7,7 @@ import HTTP
 import HTTPServer
 import Redis
 import Studio
+import TLS
 import Upstream
 
 /// The product's upstream: libcurl on the loops, its attempts counted by `Telemetry`.
@@ -20,14 +21,27 @@ extension Gateway {
         guard let text = config.redis else { return nil }
         do {
             let url = try RedisURL(parsing: text, password: config.redisPassword)
-            logger.log(.info, "second level: \(url)")
+            var options = RedisClient.Options()
+            options.tls = TLSConfiguration(
+                caFile: config.redisCAFile, certificateFile: config.redisCertFile, keyFile: config.redisKeyFile)
+            let client = RedisClient(url: url, options: options)
+            logger.log(.info, "second level: \(url)\(url.usesTLS ? " (TLS, \(trust(options.tls)))" : "")")
+            // Not fatal, like a Redis that is down: every connect fails with this reason and reads miss.
+            if let error = client.tlsSetupError { logger.log(.error, "second level cannot connect: \(error)") }
             return Fleet(
-                client: RedisClient(url: url), prefix: config.redisPrefix, firstLevel: firstLevel,
+                client: client, prefix: config.redisPrefix, firstLevel: firstLevel,
                 credentials: credentials, clock: clock)
         } catch {
             logger.log(.error, "second level off: --redis: \(error)")
             return nil
         }
+    }
+
+    /// What a rediss:// client trusts and shows, by path (never a file's contents).
+    private static func trust(_ tls: TLSConfiguration) -> String {
+        var text = "CAs from " + (tls.caFile ?? "the system store")
+        if let certificate = tls.certificateFile { text += ", client certificate \(certificate)" }
+        return text
     }
 
     static func libcurl(_ config: GatewayConfig, telemetry: Telemetry, clock: @escaping @Sendable () -> Double)

@@ -34,11 +34,16 @@ public struct GatewayConfig: Sendable, Equatable {
     public var adminListen: String? = nil
     /// Bearer token the admin listener requires; mandatory off loopback.
     public var adminToken: String? = nil
-    /// The fleet's shared second cache level, `redis://[:password@]host:port/db` or
+    /// The fleet's shared second cache level, `redis[s]://[user:password@]host:port/db` or
     /// `unix:///path/to/socket`; nil = each gateway caches alone.
     public var redis: String? = nil
     /// Overrides the URL's password (prefer env STUDIOGATE_REDIS_PASSWORD).
     public var redisPassword: String? = nil
+    /// rediss://: PEM file of the CAs that sign Redis's certificate; nil = the system store.
+    public var redisCAFile: String? = nil
+    /// rediss:// mutual TLS: the client certificate and its key (both or neither).
+    public var redisCertFile: String? = nil
+    public var redisKeyFile: String? = nil
     /// Namespace of every key and channel the gateway uses in Redis.
     public var redisPrefix = "studiogate:"
     /// Start the embedded mock Studio and point the upstream at it.

@@ -1,4 +1,5 @@
 import EventLoop
+import TLS
 
 /// A Redis client on the project's event loops: a few pipelined connections per loop, commands
 /// with deadlines in milliseconds, reconnection with backoff, and a circuit breaker so that a
@@ -30,6 +31,9 @@ public final class RedisClient: Sendable {
         public var subscriberPingIntervalMilliseconds = 1_000
         /// What a reply may declare before it is refused.
         public var limits = RESPLimits()
+        /// rediss:// only: the CAs to trust (nil: the system's) and a client certificate for mutual
+        /// TLS. The certificate and the host name are always verified.
+        public var tls = TLSConfiguration()
 
         public init() {}
     }
@@ -39,6 +43,8 @@ public final class RedisClient: Sendable {
     public let stats = RedisStats()
     let breaker: CircuitBreaker
     private let resolver: RedisAddressResolver
+    /// rediss://: made once, shared by every loop's sessions.
+    private let tls: Result<TLSContext, TLSError>?
     /// The key of this client's pool on each loop (see `RedisLoopPool.key`).
     private let poolKey = PoolKey()
 
@@ -50,6 +56,7 @@ public final class RedisClient: Sendable {
         options.maxPendingCommands = max(options.maxPendingCommands, 1)
         self.options = options
         resolver = RedisAddressResolver(endpoint: url.endpoint)
+        tls = url.usesTLS ? Result { () throws(TLSError) in try TLSContext(configuration: options.tls) } : nil
         let stats = stats
         breaker = CircuitBreaker(
             threshold: options.circuitFailureThreshold,
@@ -58,6 +65,13 @@ public final class RedisClient: Sendable {
     }
 
     public var circuitState: CircuitBreaker.State { breaker.state }
+
+    /// Why rediss:// cannot connect at all (a CA file or client key OpenSSL refused); nil when
+    /// TLS is ready or not used. Every connect fails with this reason meanwhile.
+    public var tlsSetupError: TLSError? {
+        guard case .failure(let error) = tls else { return nil }
+        return error
+    }
 
     /// Opens each loop's connections now rather than on its first command. Safe from any thread.
     public func start(on loops: [EventLoop]) {
@@ -109,7 +123,7 @@ public final class RedisClient: Sendable {
                 key: poolKey,
                 context: RedisLoopContext(
                     loop: loop, url: url, options: options,
-                    resolver: resolver, stats: stats))
+                    resolver: resolver, tls: tls, stats: stats))
         }
     }
 }

@@ -26,7 +26,8 @@ final class RedisConnection: RedisSocketDelegate {
         self.context = context
         machine = RedisConnectionStateMachine(
             connectTimeoutMilliseconds: context.options.connectTimeoutMilliseconds,
-            handshakeReplies: context.handshake(selectDatabase: true).count, backoff: context.backoff())
+            handshakeReplies: context.handshake(selectDatabase: true).count, backoff: context.backoff(),
+            usesTLS: context.url.usesTLS)
     }
 
     var isReady: Bool { machine.isReady }
@@ -55,6 +56,8 @@ final class RedisConnection: RedisSocketDelegate {
     // MARK: RedisSocketDelegate
 
     func socketConnected(_ socket: RedisSocket) { perform(machine.socketConnected()) }
+
+    func socketSecured(_ socket: RedisSocket) { perform(machine.tlsEstablished()) }
 
     func socket(_ socket: RedisSocket, received value: RESPValue) {
         guard let reply = pending.popFirst() else {

@@ -82,6 +82,9 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
 
     func socketConnected(_ socket: RedisSocket) {}
 
+    /// The login and SUBSCRIBE queued at `connect` go out now; the connect timer still runs.
+    func socketSecured(_ socket: RedisSocket) {}
+
     func socket(_ socket: RedisSocket, received value: RESPValue) {
         if loginReplies > 0 {
             loginReplies -= 1

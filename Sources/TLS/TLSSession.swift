@@ -138,6 +138,12 @@ public final class TLSSession {
         takeCiphertext(appendingTo: &output)
     }
 
+    public func encrypt(_ plaintext: [UInt8], appendingTo output: inout [UInt8]) throws(TLSError) {
+        try plaintext.withUnsafeBytes { bytes in
+            Result { () throws(TLSError) in try encrypt(bytes, appendingTo: &output) }
+        }.get()
+    }
+
     /// Decrypts `ciphertext` (with whatever earlier input held back), appending the plaintext of
     /// every whole record to `plaintext`. The engine may have written something to send (a key
     /// update, an alert): check `hasCiphertext`.
