@@ -130,4 +130,17 @@ MUTANTS = [
      "        let previous = state\n        state = .stopped\n",
      "        let previous = state\n",
      "RedisConnectionStateMachineTests"),
+    # TLS (issue 26): verification is always on, the chain and the name.
+    ("TLS peer verification off", "Sources/TLS/TLSContext.swift",
+     "SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)",
+     "SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)",
+     "RedisTLSTests/testAnotherCAFailsCertificateVerification"),
+    ("host name not checked (IP address)", "Sources/TLS/TLSSession.swift",
+     "guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName) == 1 else {",
+     "guard true else {",
+     "RedisTLSTests/testACertificateForAnotherNameFailsHostNameVerification"),
+    ("host name not checked (DNS name)", "Sources/TLS/TLSSession.swift",
+     "guard SSL_set1_host(ssl, serverName) == 1 else {",
+     "guard true else {",
+     "RedisTLSTests/testACertificateForAnotherNameFailsHostNameVerification"),
 ]
