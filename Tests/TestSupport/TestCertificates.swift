@@ -23,7 +23,8 @@ final class TestCertificates {
             "openssl req -x509 \(key) -keyout \(name).key -out \(name).crt -days 2 -subj '/CN=StudioGate \(name)'"
         }
         func signed(_ name: String, usage: String, san: String?) -> String {
-            let extensions = (san.map { "subjectAltName=\($0)\\n" } ?? "")
+            let extensions =
+                (san.map { "subjectAltName=\($0)\\n" } ?? "")
                 + "basicConstraints=CA:FALSE\\nextendedKeyUsage=\(usage)\\n"
             return """
                 openssl req \(key) -keyout \(name).key -out \(name).csr -subj '/CN=\(name)' && \

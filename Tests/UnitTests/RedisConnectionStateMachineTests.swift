@@ -92,7 +92,8 @@ final class RedisConnectionStateMachineTests: XCTestCase {
     func testATLSHandshakePastTheConnectDeadlineClosesAndReconnects() {
         var machine = tlsHandshaking()
         let deadline = 500 * Self.millisecond
-        XCTAssertEqual(machine.deadlineTimerFired(now: deadline - 1, earliestCommandDeadline: nil), .armTimer(at: deadline))
+        XCTAssertEqual(
+            machine.deadlineTimerFired(now: deadline - 1, earliestCommandDeadline: nil), .armTimer(at: deadline))
         XCTAssertEqual(
             machine.deadlineTimerFired(now: deadline, earliestCommandDeadline: nil),
             .closeSocket(.notConnected("no TLS session within 500 ms")))
