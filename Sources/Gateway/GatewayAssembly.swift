@@ -5,6 +5,7 @@ import Fleet
 import Foundation
 import HTTP
 import HTTPServer
+import Locking
 import Redis
 import Studio
 import TLS
@@ -24,6 +25,17 @@ extension Gateway {
             var options = RedisClient.Options()
             options.tls = TLSConfiguration(
                 caFile: config.redisCAFile, certificateFile: config.redisCertFile, keyFile: config.redisKeyFile)
+            // Each new reason once (every connection of every loop retries with backoff): an
+            // untrusted certificate or a wrong name shows in the log, not only as misses.
+            let lastReason = Locked<String?>(nil)
+            options.onConnectionFailure = { error in
+                let reason = error.description
+                let isNew = lastReason.withLock { last in
+                    defer { last = reason }
+                    return last != reason
+                }
+                if isNew { logger.log(.warn, "second level: \(reason); reads miss until it reconnects") }
+            }
             let client = RedisClient(url: url, options: options)
             logger.log(.info, "second level: \(url)\(url.usesTLS ? " (TLS, \(trust(options.tls)))" : "")")
             // Not fatal, like a Redis that is down: every connect fails with this reason and reads miss.

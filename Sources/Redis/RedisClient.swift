@@ -34,6 +34,10 @@ public final class RedisClient: Sendable {
         /// rediss:// only: the CAs to trust (nil: the system's) and a client certificate for mutual
         /// TLS. The certificate and the host name are always verified.
         public var tls = TLSConfiguration()
+        /// Told why a connection could not come up or went down (a refused connect, a failed TLS
+        /// handshake, a login refused), on that connection's loop, before it reconnects. The
+        /// reason never holds the password.
+        public var onConnectionFailure: (@Sendable (RedisError) -> Void)? = nil
 
         public init() {}
     }

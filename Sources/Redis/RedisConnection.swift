@@ -151,6 +151,7 @@ final class RedisConnection: RedisSocketDelegate {
 
     private func scheduleReconnect(after delay: UInt64, down error: RedisError) {
         context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
+        context.options.onConnectionFailure?(error)
         if reconnectTimer == nil {
             reconnectTimer = loop.schedule(after: delay) { [weak self] in
                 guard let self else { return }

@@ -91,9 +91,6 @@ final class RedisSocket: EventHandler {
 
     var unsentBytes: Int { output.count - outputIndex }
 
-    /// Unsent plus held until the TLS session is established.
-    private var queuedBytes: Int { unsentBytes + (tls?.heldBytes ?? 0) }
-
     /// Open and not about to close after a failed write.
     var isWritable: Bool { !isClosed && !closeScheduled }
 
@@ -101,18 +98,25 @@ final class RedisSocket: EventHandler {
     /// would not fit the output bound; nothing was queued then.
     func write(_ command: RedisCommand) -> Bool {
         guard !isClosed, !closeScheduled else { return false }
-        guard queuedBytes + RESPEncoder.encodedLength(of: command) <= maxOutputBytes else { return false }
+        if let tls { return write(command, through: tls) }
+        guard unsentBytes + RESPEncoder.encodedLength(of: command) <= maxOutputBytes else { return false }
         let wasIdle = unsentBytes == 0
-        if let tls {
-            do throws(TLSError) {
-                try tls.write(command, output: &output)
-            } catch {
-                // Queued as far as the caller knows: it hears of the failure as a close.
-                scheduleClose(.connectionClosed("TLS: \(error)"))
-                return true
-            }
-        } else {
-            RESPEncoder.append(command, to: &output)
+        RESPEncoder.append(command, to: &output)
+        if isConnected && wasIdle { flush() }
+        return true
+    }
+
+    /// rediss://: the bound counts the plaintext held until the session is established too.
+    private func write(_ command: RedisCommand, through tls: RedisTLSChannel) -> Bool {
+        let queued = unsentBytes + tls.heldBytes
+        guard queued + RESPEncoder.encodedLength(of: command) <= maxOutputBytes else { return false }
+        let wasIdle = unsentBytes == 0
+        do throws(TLSError) {
+            try tls.write(command, output: &output)
+        } catch {
+            // Queued as far as the caller knows: it hears of the failure as a close.
+            scheduleClose(.connectionClosed("TLS: \(error)"))
+            return true
         }
         if isConnected && wasIdle { flush() }
         return true

@@ -60,8 +60,9 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
     private func connect() {
         guard !stopped, socket == nil, !channels.isEmpty else { return }
         switch context.openSocket(delegate: self, attempt: backoff.failures) {
-        case .failure:
+        case .failure(let error):
             context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
+            context.options.onConnectionFailure?(error)
             scheduleReconnect()
         case .success(let socket):
             self.socket = socket
@@ -126,6 +127,7 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
         cancelTimer()
         guard error != .stopped, !stopped else { return }
         context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
+        context.options.onConnectionFailure?(error)
         if wasLive { handler(.disconnected(error)) }
         scheduleReconnect()
     }

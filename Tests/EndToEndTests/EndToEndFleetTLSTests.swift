@@ -7,7 +7,7 @@ import XCTest
 /// The fleet over rediss:// (issue 26): two real gateways share entries through a real Redis
 /// that speaks TLS only and demands client certificates, configured by --redis-ca-file,
 /// --redis-cert-file and --redis-key-file; a gateway that does not trust Redis's certificate
-/// serves every request from the upstream, as if Redis were down.
+/// serves every request from the upstream, as if Redis were down, and logs why once.
 final class EndToEndFleetTLSTests: XCTestCase {
     var certificates: TestCertificates!
     var redis: RedisServerProcess!
@@ -75,6 +75,13 @@ final class EndToEndFleetTLSTests: XCTestCase {
             XCTAssertEqual(response.status, 200, "round \(round)")
             XCTAssertNil(response.header("X-Cache-Level"), "round \(round): nothing came from Redis")
         }
+        let log = untrusting.output(containing: "certificate verification failed")
+        XCTAssertTrue(
+            log.contains("TLS handshake with 127.0.0.1 failed: certificate verification failed"),
+            "the log says why the fleet misses")
+        XCTAssertEqual(
+            log.components(separatedBy: "certificate verification failed").count - 1, 1,
+            "one line for a reason, however many connections retry")
         let redisKeys = try redisCLI(["--raw", "DBSIZE"])
         XCTAssertEqual(redisKeys, Array("0\n".utf8), "nothing was stored through an unverified connection")
     }
