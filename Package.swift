@@ -8,7 +8,7 @@ import PackageDescription
 let libraries: [Target.Dependency] = [
     "Compression", "EventLoop", "HTTP", "HTTPServer", "Studio", "Upstream", "Gateway", "Auth", "Cache", "Locking",
     "Redis",
-    "Fleet", "MockStudio", "Sealing",
+    "Fleet", "MockStudio", "Sealing", "TLS",
 ]
 
 let package = Package(
@@ -29,6 +29,9 @@ let package = Package(
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // `--data-key`: AES-256-GCM sealing of what leaves memory (Redis values, snapshots), HMAC; key rotation.
         .target(name: "Sealing", dependencies: ["COpenSSL"]),
+        // TLS clients as pure engines over memory BIOs (the caller's loop does the socket I/O), peer
+        // verification always on: Redis over rediss:// now, the upstream's own HTTP/2 client later.
+        .target(name: "TLS", dependencies: ["COpenSSL"]),
         // fd ownership, non-blocking syscalls, epoll loops, eventfd wake-ups.
         .target(name: "CLinux"),
         .target(name: "EventLoop", dependencies: ["CLinux", "Locking"]),
@@ -47,8 +50,9 @@ let package = Package(
         // libcurl multi-socket on the event loops: the client for the real (or mock) Studio.
         .target(name: "Upstream", dependencies: ["CCurl", "EventLoop", "Compression", "HTTP"]),
         // RESP2 client on the event loops: the shared second-level cache (issue 17). Its parser and
-        // encoder are pure; connections, deadlines, reconnects and the circuit breaker use the loops.
-        .target(name: "Redis", dependencies: ["EventLoop", "Locking"]),
+        // encoder are pure; connections, deadlines, reconnects and the circuit breaker use the loops;
+        // rediss:// goes through a TLS session.
+        .target(name: "Redis", dependencies: ["EventLoop", "Locking", "TLS"]),
         // The fleet: the second cache level shared by every pod through Redis (entries, proofs,
         // leases, invalidations), feeding this pod's first level through `FirstLevel`.
         .target(name: "Fleet", dependencies: ["Auth", "Cache", "EventLoop", "Locking", "Redis", "Sealing", "Studio"]),
@@ -58,6 +62,7 @@ let package = Package(
             dependencies: [
                 "HTTP", "HTTPServer", "Studio", "Upstream", "Compression", "Auth", "Cache", "Locking", "Redis", "Fleet",
                 "Sealing",
+                "TLS",
             ]),
         // Blocks the shutdown signals from the executable's .preinit_array, before any library initialiser.
         .target(name: "CStartup"),

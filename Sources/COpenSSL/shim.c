@@ -6,6 +6,8 @@ long copenssl_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_
 
 long copenssl_set_mode(SSL *ssl, long mode) { return SSL_set_mode(ssl, mode); }
 
+long copenssl_bio_set_mem_eof_return(BIO *bio, long value) { return BIO_set_mem_eof_return(bio, value); }
+
 int copenssl_gcm_set_ivlen(EVP_CIPHER_CTX *ctx, int length) {
     return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, length, NULL);
 }

@@ -55,7 +55,7 @@ public final class Fleet: Sendable {
         wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, leaseWait: Double = 1
     ) {
         self.client = client
-        keys = FleetKeys(prefix: prefix)
+        keys = FleetKeys(prefix: prefix, naming: dataKeys?.naming)
         sealer = dataKeys.map(Sealer.init)
         self.firstLevel = firstLevel
         self.credentials = credentials
@@ -192,7 +192,7 @@ public final class Fleet: Sendable {
     ) {
         let set = keys.group(group)
         members(of: set, on: loop) { [self] members in
-            let marker = account.map { ":e:\($0):" }
+            let marker = account.map { keys.entryMarker(account: $0) }
             let doomed = marker.map { marker in members.filter { $0.contains(marker) } } ?? members
             guard !doomed.isEmpty || account == nil else { return done(0) }
             // Every member shares the set's hash tag: one command, one slot.
@@ -266,7 +266,7 @@ public final class Fleet: Sendable {
     public func shareProof(_ credential: SHA256Digest, account: String, family: ResourceFamily, on loop: EventLoop) {
         let ttl = credentials.ttl
         guard ttl > 0, let sealer else { return }
-        let key = keys.proof(credential, family: family, sealing: sealer.keys.sealing)
+        let key = keys.proof(credential, family: family, naming: sealer.keys.naming)
         client.set(key, value(Array(account.utf8), for: key), expireMilliseconds: Int(ttl * 1000), on: loop) { _ in }
     }
 
@@ -276,7 +276,7 @@ public final class Fleet: Sendable {
         for credential: SHA256Digest, family: ResourceFamily, on loop: EventLoop, _ done: @escaping (String?) -> Void
     ) {
         guard let sealer else { return done(nil) }
-        let key = keys.proof(credential, family: family, sealing: sealer.keys.sealing)
+        let key = keys.proof(credential, family: family, naming: sealer.keys.naming)
         client.get(key, on: loop) { [self] result in
             guard case .success(let value?) = result else { return done(nil) }
             guard let opened = plaintext(value, for: key), let account = String(validating: opened, as: UTF8.self),
@@ -296,7 +296,7 @@ public final class Fleet: Sendable {
         if let sealer {
             let families = family.map { [$0] } ?? ResourceFamily.all
             // One credential's proofs share a hash tag: one command, one slot.
-            let proofKeys = families.map { keys.proof(credential, family: $0, sealing: sealer.keys.sealing) }
+            let proofKeys = families.map { keys.proof(credential, family: $0, naming: sealer.keys.naming) }
             client.delete(proofKeys, on: loop) { _ in }
         }
         publish(.forgetCredential(credential, family: family), on: loop)

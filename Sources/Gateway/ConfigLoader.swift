@@ -1,5 +1,6 @@
 import EventLoop
 import Foundation
+import Redis
 
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public let description: String
@@ -118,6 +119,11 @@ public enum ConfigLoader {
             }
         }
         for (setting, value, flag) in flagValues { try apply(setting, value, from: .flag(flag), to: &config) }
+        if (config.redisCertFile == nil) != (config.redisKeyFile == nil) {
+            throw ConfigError(
+                "mutual TLS with Redis needs both a client certificate and its key:"
+                    + " set --redis-cert-file and --redis-key-file (or neither)")
+        }
         if let admin = config.adminListen, config.adminToken == nil,
             !((try? SocketAddress(parsing: admin))?.isLoopback ?? false)
         {
@@ -171,6 +177,11 @@ public enum ConfigLoader {
     /// Things worth saying at start-up that are not errors.
     public static func warnings(for config: GatewayConfig) -> [String] {
         var warnings: [String] = []
+        if config.redisCAFile != nil || config.redisCertFile != nil,
+            let url = config.redis.flatMap({ try? RedisURL(parsing: $0) }), !url.usesTLS
+        {
+            warnings.append("--redis-ca-file, --redis-cert-file and --redis-key-file apply to rediss:// only: unused")
+        }
         if config.publicURL == nil, let address = try? SocketAddress(parsing: config.listen), address.isWildcard {
             warnings.append(
                 "listening on \(config.listen) (every interface) without a public URL: rewritten Studio URLs,"

@@ -95,7 +95,7 @@ extension ConfigLoader {
         },
         Setting(
             name: "redis", placeholder: "URL",
-            help: "share the cache with a fleet through Redis: redis://[:PASSWORD@]HOST:PORT/DB or unix:///PATH"
+            help: "share the cache with a fleet through Redis: redis[s]://[USER:PASSWORD@]HOST:PORT/DB or unix:///PATH"
         ) { config, value throws(ConfigError) in
             guard !value.isEmpty else {
                 config.redis = nil
@@ -109,6 +109,24 @@ extension ConfigLoader {
             help: "Redis password, overriding the URL's; prefer env STUDIOGATE_REDIS_PASSWORD"
         ) { config, value throws(ConfigError) in
             config.redisPassword = value.isEmpty ? nil : value
+        },
+        Setting(
+            name: "redis-ca-file", placeholder: "PEM",
+            help: "rediss://: trust these CAs for Redis's certificate instead of the system's"
+        ) { config, value throws(ConfigError) in
+            config.redisCAFile = try readableFile(value)  // empty: the system's CAs
+        },
+        Setting(
+            name: "redis-cert-file", placeholder: "PEM",
+            help: "rediss://: client certificate for mutual TLS (with --redis-key-file)"
+        ) { config, value throws(ConfigError) in
+            config.redisCertFile = try readableFile(value)
+        },
+        Setting(
+            name: "redis-key-file", placeholder: "PEM",
+            help: "rediss://: the client certificate's private key, unencrypted (with --redis-cert-file)"
+        ) { config, value throws(ConfigError) in
+            config.redisKeyFile = try readableFile(value)
         },
         Setting(
             name: "redis-prefix", placeholder: "TEXT",

@@ -27,6 +27,14 @@ extension ConfigLoader {
         return URLRewrite.trimmedOrigin(value)
     }
 
+    /// A path the gateway can read now (its contents are not looked at here, nor ever logged);
+    /// empty is nil.
+    static func readableFile(_ value: String) throws(ConfigError) -> String? {
+        guard !value.isEmpty else { return nil }
+        guard FileManager.default.isReadableFile(atPath: value) else { throw ConfigError("cannot read '\(value)'") }
+        return value
+    }
+
     static func seconds(_ value: String, allowZero: Bool) throws(ConfigError) -> Double {
         guard let number = Double(value), number.isFinite, allowZero ? number >= 0 : number > 0 else {
             throw ConfigError("expected a number of seconds\(allowZero ? "" : " above 0"), got '\(value)'")

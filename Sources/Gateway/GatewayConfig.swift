@@ -35,19 +35,24 @@ public struct GatewayConfig: Sendable, Equatable {
     public var adminListen: String? = nil
     /// Bearer token the admin listener requires; mandatory off loopback.
     public var adminToken: String? = nil
-    /// The fleet's shared second cache level, `redis://[:password@]host:port/db` or
+    /// The fleet's shared second cache level, `redis[s]://[user:password@]host:port/db` or
     /// `unix:///path/to/socket`; nil = each gateway caches alone.
     public var redis: String? = nil
     /// Overrides the URL's password (prefer env STUDIOGATE_REDIS_PASSWORD).
     public var redisPassword: String? = nil
+    /// rediss://: PEM file of the CAs that sign Redis's certificate; nil = the system store.
+    public var redisCAFile: String? = nil
+    /// rediss:// mutual TLS: the client certificate and its key (both or neither).
+    public var redisCertFile: String? = nil
+    public var redisKeyFile: String? = nil
     /// Namespace of every key and channel the gateway uses in Redis.
     public var redisPrefix = "studiogate:"
     /// `--data-key`: one or more 64-hex-digit keys, comma-separated; the first seals what leaves
     /// memory, every one opens. A secret: never logged.
     public var dataKey: String? = nil
-    /// The Redis client's budgets and pool size: not a setting (the defaults are what the fleet is
-    /// measured with); the in-process tests widen the command budget for a loaded machine.
-    var redisClientOptions = RedisClient.Options()
+    /// The Redis client's budget per command: not a setting (the default is what the fleet is
+    /// measured with); the in-process tests widen it for a loaded machine.
+    var redisCommandTimeoutMilliseconds = RedisClient.Options().commandTimeoutMilliseconds
     /// Start the embedded mock Studio and point the upstream at it.
     public var demo = false
 

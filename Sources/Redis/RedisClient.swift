@@ -1,4 +1,5 @@
 import EventLoop
+import TLS
 
 /// A Redis client on the project's event loops: a few pipelined connections per loop, commands
 /// with deadlines in milliseconds, reconnection with backoff, and a circuit breaker so that a
@@ -8,7 +9,7 @@ import EventLoop
 /// connection being served) and complete on that loop, exactly once. A command that cannot be
 /// sent (circuit open, no connection, Redis not reading) completes before `send` returns.
 public final class RedisClient: Sendable {
-    public struct Options: Sendable, Equatable {
+    public struct Options: Sendable {
         /// Pipelined connections each loop keeps to Redis.
         public var connectionsPerLoop = 2
         /// Default budget of one command, from `send` to its reply.
@@ -30,6 +31,13 @@ public final class RedisClient: Sendable {
         public var subscriberPingIntervalMilliseconds = 1_000
         /// What a reply may declare before it is refused.
         public var limits = RESPLimits()
+        /// rediss:// only: the CAs to trust (nil: the system's) and a client certificate for mutual
+        /// TLS. The certificate and the host name are always verified.
+        public var tls = TLSConfiguration()
+        /// Told why a connection could not come up or went down (a refused connect, a failed TLS
+        /// handshake, a login refused), on that connection's loop, before it reconnects. The
+        /// reason never holds the password.
+        public var onConnectionFailure: (@Sendable (RedisError) -> Void)? = nil
 
         public init() {}
     }
@@ -39,6 +47,8 @@ public final class RedisClient: Sendable {
     public let stats = RedisStats()
     let breaker: CircuitBreaker
     private let resolver: RedisAddressResolver
+    /// rediss://: made once, shared by every loop's sessions.
+    private let tls: Result<TLSContext, TLSError>?
     /// The key of this client's pool on each loop (see `RedisLoopPool.key`).
     private let poolKey = PoolKey()
 
@@ -50,6 +60,7 @@ public final class RedisClient: Sendable {
         options.maxPendingCommands = max(options.maxPendingCommands, 1)
         self.options = options
         resolver = RedisAddressResolver(endpoint: url.endpoint)
+        tls = url.usesTLS ? Result { () throws(TLSError) in try TLSContext(configuration: options.tls) } : nil
         let stats = stats
         breaker = CircuitBreaker(
             threshold: options.circuitFailureThreshold,
@@ -58,6 +69,13 @@ public final class RedisClient: Sendable {
     }
 
     public var circuitState: CircuitBreaker.State { breaker.state }
+
+    /// Why rediss:// cannot connect at all (a CA file or client key OpenSSL refused); nil when
+    /// TLS is ready or not used. Every connect fails with this reason meanwhile.
+    public var tlsSetupError: TLSError? {
+        guard case .failure(let error) = tls else { return nil }
+        return error
+    }
 
     /// Opens each loop's connections now rather than on its first command. Safe from any thread.
     public func start(on loops: [EventLoop]) {
@@ -109,7 +127,7 @@ public final class RedisClient: Sendable {
                 key: poolKey,
                 context: RedisLoopContext(
                     loop: loop, url: url, options: options,
-                    resolver: resolver, stats: stats))
+                    resolver: resolver, tls: tls, stats: stats))
         }
     }
 }

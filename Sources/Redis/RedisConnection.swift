@@ -26,7 +26,8 @@ final class RedisConnection: RedisSocketDelegate {
         self.context = context
         machine = RedisConnectionStateMachine(
             connectTimeoutMilliseconds: context.options.connectTimeoutMilliseconds,
-            handshakeReplies: context.handshake(selectDatabase: true).count, backoff: context.backoff())
+            handshakeReplies: context.handshake(selectDatabase: true).count, backoff: context.backoff(),
+            usesTLS: context.url.usesTLS)
     }
 
     var isReady: Bool { machine.isReady }
@@ -55,6 +56,8 @@ final class RedisConnection: RedisSocketDelegate {
     // MARK: RedisSocketDelegate
 
     func socketConnected(_ socket: RedisSocket) { perform(machine.socketConnected()) }
+
+    func socketSecured(_ socket: RedisSocket) { perform(machine.tlsEstablished()) }
 
     func socket(_ socket: RedisSocket, received value: RESPValue) {
         guard let reply = pending.popFirst() else {
@@ -148,6 +151,7 @@ final class RedisConnection: RedisSocketDelegate {
 
     private func scheduleReconnect(after delay: UInt64, down error: RedisError) {
         context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
+        context.options.onConnectionFailure?(error)
         if reconnectTimer == nil {
             reconnectTimer = loop.schedule(after: delay) { [weak self] in
                 guard let self else { return }

@@ -4,8 +4,9 @@
 /// their own. The commands waiting for replies stay with the connection (they hold completions);
 /// the machine is told their earliest deadline when the timer fires.
 ///
-/// disconnected → connecting → handshaking (AUTH, SELECT) → ready, and back to disconnected (with
-/// a reconnect after a backoff) whenever the socket closes; stopped is final.
+/// disconnected → connecting → [tlsHandshaking, for rediss://] → handshaking (AUTH, SELECT) → ready,
+/// and back to disconnected (with a reconnect after a backoff) whenever the socket closes; stopped
+/// is final. One connect deadline covers the socket, the TLS handshake and the login.
 struct RedisConnectionStateMachine {
     enum State: Equatable {
         /// No socket. `backoff`: the delay of the reconnect being waited out (nil: none scheduled,
@@ -13,8 +14,8 @@ struct RedisConnectionStateMachine {
         case disconnected(backoff: UInt64?)
         /// The socket is opening; given up at `deadline`.
         case connecting(deadline: UInt64)
-        // rediss:// (the next issue) adds `tlsHandshaking(deadline:)` here: `socketConnected` leads
-        // to it, and the end of the TLS handshake to `handshaking`, with the same deadline.
+        /// rediss://: the socket is connected and runs the TLS handshake, by the connect deadline.
+        case tlsHandshaking(deadline: UInt64)
         /// The handshake is sent; `remaining` of its replies are still due, by the connect deadline.
         case handshaking(remaining: Int, deadline: UInt64)
         case ready
@@ -49,13 +50,16 @@ struct RedisConnectionStateMachine {
     private(set) var backoff: ReconnectBackoff
     private let connectTimeoutMilliseconds: Int
     private let handshakeReplies: Int
+    private let usesTLS: Bool
 
     /// `handshakeReplies`: how many commands the handshake sends (0 when there is neither a
-    /// password nor a database to select).
-    init(connectTimeoutMilliseconds: Int, handshakeReplies: Int, backoff: ReconnectBackoff) {
+    /// password nor a database to select). `usesTLS`: the socket secures itself once connected
+    /// and reports `tlsEstablished`.
+    init(connectTimeoutMilliseconds: Int, handshakeReplies: Int, backoff: ReconnectBackoff, usesTLS: Bool = false) {
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
         self.handshakeReplies = handshakeReplies
         self.backoff = backoff
+        self.usesTLS = usesTLS
     }
 
     var isReady: Bool {
@@ -66,7 +70,7 @@ struct RedisConnectionStateMachine {
     /// A socket is on its way up: commands may wait for it.
     var isConnecting: Bool {
         switch state {
-        case .connecting, .handshaking: true
+        case .connecting, .tlsHandshaking, .handshaking: true
         case .disconnected, .ready, .stopped: false
         }
     }
@@ -97,6 +101,20 @@ struct RedisConnectionStateMachine {
 
     mutating func socketConnected() -> Action {
         guard case .connecting(let deadline) = state else { return .none }
+        if usesTLS {
+            state = .tlsHandshaking(deadline: deadline)
+            return .none  // the socket starts the TLS handshake by itself
+        }
+        return startLogin(deadline: deadline)
+    }
+
+    /// The TLS handshake completed (a failed one closes the socket: `socketClosed`).
+    mutating func tlsEstablished() -> Action {
+        guard case .tlsHandshaking(let deadline) = state else { return .none }
+        return startLogin(deadline: deadline)
+    }
+
+    private mutating func startLogin(deadline: UInt64) -> Action {
         if handshakeReplies == 0 { return becomeReady() }
         state = .handshaking(remaining: handshakeReplies, deadline: deadline)
         return .sendHandshake(deadline: deadline)
@@ -132,11 +150,15 @@ struct RedisConnectionStateMachine {
     mutating func deadlineTimerFired(now: UInt64, earliestCommandDeadline: UInt64?) -> Action {
         let connectDeadline: UInt64?
         switch state {
-        case .connecting(let deadline), .handshaking(_, let deadline): connectDeadline = deadline
+        case .connecting(let deadline), .tlsHandshaking(let deadline), .handshaking(_, let deadline):
+            connectDeadline = deadline
         case .ready: connectDeadline = nil
         case .disconnected, .stopped: return .none  // stale: nothing is pending without a socket
         }
         if let connectDeadline, connectDeadline <= now {
+            if case .tlsHandshaking = state {
+                return .closeSocket(.notConnected("no TLS session within \(connectTimeoutMilliseconds) ms"))
+            }
             return .closeSocket(.notConnected("no connection within \(connectTimeoutMilliseconds) ms"))
         }
         if let earliestCommandDeadline, earliestCommandDeadline <= now { return .closeSocket(.timeout) }
@@ -153,7 +175,7 @@ struct RedisConnectionStateMachine {
             return .none  // a socket reports its close once
         case .stopped:
             return .failPending(error, neverReady: false, reconnectAfter: nil)
-        case .connecting, .handshaking:
+        case .connecting, .tlsHandshaking, .handshaking:
             neverReady = error != .stopped
         case .ready:
             neverReady = false
@@ -173,7 +195,7 @@ struct RedisConnectionStateMachine {
         let previous = state
         state = .stopped
         switch previous {
-        case .connecting, .handshaking, .ready: return .closeSocket(.stopped)
+        case .connecting, .tlsHandshaking, .handshaking, .ready: return .closeSocket(.stopped)
         case .disconnected(backoff: .some): return .cancelReconnect
         case .disconnected(backoff: nil), .stopped: return .none
         }

@@ -1,10 +1,14 @@
 import EventLoop
 import Glibc
+import TLS
 
 /// What a `RedisSocket` tells its owner. Calls come on the loop thread, from the socket's events
 /// or from a deferred close, never from inside `write`.
 protocol RedisSocketDelegate: AnyObject {
+    /// The stream is up; over TLS, the socket then runs the TLS handshake by itself.
     func socketConnected(_ socket: RedisSocket)
+    /// rediss:// only: the TLS handshake completed, commands are encrypted from now on.
+    func socketSecured(_ socket: RedisSocket)
     func socket(_ socket: RedisSocket, received value: RESPValue)
     /// Once per socket, whatever closed it.
     func socket(_ socket: RedisSocket, closedWith error: RedisError)
@@ -18,10 +22,16 @@ final class RedisReadBuffer {
 /// One non-blocking stream socket to Redis on one loop: connect, write encoded commands, parse
 /// replies. Output is bounded: a command that would take the unsent bytes past `maxOutputBytes` is
 /// refused, so a Redis that stops reading costs a bounded amount of memory and fails fast.
+///
+/// With a `RedisTLSChannel` (rediss://) the bytes on the wire are TLS records: the socket runs the
+/// handshake once connected and fails it closed (`.notConnected` with OpenSSL's reason). Plaintext
+/// sockets pay one nil check per read and per write for it.
 final class RedisSocket: EventHandler {
     let loop: EventLoop
     private let fd: Int32
     private var parser: RESPParser
+    /// nil: plaintext (redis://, unix://).
+    private let tls: RedisTLSChannel?
     private var output: [UInt8] = []
     private var outputIndex = 0
     private let maxOutputBytes: Int
@@ -32,9 +42,13 @@ final class RedisSocket: EventHandler {
     private var closeScheduled = false
     weak var delegate: RedisSocketDelegate?
 
-    private init(fd: Int32, loop: EventLoop, limits: RESPLimits, maxOutputBytes: Int, readBuffer: RedisReadBuffer) {
+    private init(
+        fd: Int32, loop: EventLoop, limits: RESPLimits, maxOutputBytes: Int, readBuffer: RedisReadBuffer,
+        tls: RedisTLSChannel?
+    ) {
         self.fd = fd
         self.loop = loop
+        self.tls = tls
         self.parser = RESPParser(limits: limits)
         self.maxOutputBytes = maxOutputBytes
         self.readBuffer = readBuffer
@@ -45,7 +59,7 @@ final class RedisSocket: EventHandler {
     /// called back before it has set itself as the delegate.
     static func open(
         to address: SocketAddress, loop: EventLoop, delegate: RedisSocketDelegate, limits: RESPLimits,
-        maxOutputBytes: Int, readBuffer: RedisReadBuffer
+        maxOutputBytes: Int, readBuffer: RedisReadBuffer, tls: RedisTLSChannel? = nil
     ) -> Result<RedisSocket, RedisError> {
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         let fd = Glibc.socket(address.family, type, 0)
@@ -63,7 +77,7 @@ final class RedisSocket: EventHandler {
         }
         let socket = RedisSocket(
             fd: fd, loop: loop, limits: limits, maxOutputBytes: maxOutputBytes,
-            readBuffer: readBuffer)
+            readBuffer: readBuffer, tls: tls)
         socket.delegate = delegate
         socket.interest = EpollEvents.writable | EpollEvents.hangup
         do {
@@ -84,9 +98,26 @@ final class RedisSocket: EventHandler {
     /// would not fit the output bound; nothing was queued then.
     func write(_ command: RedisCommand) -> Bool {
         guard !isClosed, !closeScheduled else { return false }
+        if let tls { return write(command, through: tls) }
         guard unsentBytes + RESPEncoder.encodedLength(of: command) <= maxOutputBytes else { return false }
         let wasIdle = unsentBytes == 0
         RESPEncoder.append(command, to: &output)
+        if isConnected && wasIdle { flush() }
+        return true
+    }
+
+    /// rediss://: the bound counts the plaintext held until the session is established too.
+    private func write(_ command: RedisCommand, through tls: RedisTLSChannel) -> Bool {
+        let queued = unsentBytes + tls.heldBytes
+        guard queued + RESPEncoder.encodedLength(of: command) <= maxOutputBytes else { return false }
+        let wasIdle = unsentBytes == 0
+        do throws(TLSError) {
+            try tls.write(command, output: &output)
+        } catch {
+            // Queued as far as the caller knows: it hears of the failure as a close.
+            scheduleClose(.connectionClosed("TLS: \(error)"))
+            return true
+        }
         if isConnected && wasIdle { flush() }
         return true
     }
@@ -143,7 +174,21 @@ final class RedisSocket: EventHandler {
         isConnected = true
         delegate?.socketConnected(self)
         guard !isClosed else { return }
+        if let tls { advanceTLS(tls.start(output: &output)) }
+        guard !isClosed else { return }
         flush()
+    }
+
+    /// After a handshake step: reports the session when established, closes on a failure.
+    private func advanceTLS(_ step: TLSSession.HandshakeStep) {
+        switch step {
+        case .wantsMoreInput:
+            break
+        case .complete:
+            delegate?.socketSecured(self)
+        case .failed(let error):
+            close(.notConnected(error.reason))
+        }
     }
 
     // MARK: reading
@@ -160,8 +205,35 @@ final class RedisSocket: EventHandler {
         case .success(.processed(0)):
             close(.connectionClosed("Redis closed the connection"))
         case .success(.processed(let count)):
+            if let tls { return receiveTLS(count, through: tls) }
             readBuffer.bytes.withUnsafeBytes { parser.feed(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
             deliverReplies()
+        }
+    }
+
+    /// `count` bytes of records in the read buffer: handshake first, then replies.
+    private func receiveTLS(_ count: Int, through tls: RedisTLSChannel) {
+        var records = 0..<count
+        if !tls.isEstablished {
+            let step = readBuffer.bytes.withUnsafeBytes { bytes in
+                tls.handshake(receiving: UnsafeRawBufferPointer(rebasing: bytes[0..<count]), output: &output)
+            }
+            advanceTLS(step)
+            guard !isClosed else { return }
+            if unsentBytes > 0 { flush() }
+            guard step == .complete, !isClosed else { return }
+            records = 0..<0  // what came with the handshake's last bytes is in the engine already
+        }
+        let outcome = readBuffer.bytes.withUnsafeBytes { bytes in
+            tls.receive(UnsafeRawBufferPointer(rebasing: bytes[records]), into: &parser, output: &output)
+        }
+        if unsentBytes > 0 { flush() }
+        deliverReplies()
+        guard !isClosed else { return }
+        switch outcome {
+        case .open: break
+        case .closeNotify: close(.connectionClosed("Redis ended the TLS session"))
+        case .failed(let error): close(.connectionClosed(error.reason))
         }
     }
 

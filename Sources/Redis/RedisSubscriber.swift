@@ -60,8 +60,9 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
     private func connect() {
         guard !stopped, socket == nil, !channels.isEmpty else { return }
         switch context.openSocket(delegate: self, attempt: backoff.failures) {
-        case .failure:
+        case .failure(let error):
             context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
+            context.options.onConnectionFailure?(error)
             scheduleReconnect()
         case .success(let socket):
             self.socket = socket
@@ -81,6 +82,9 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
     // MARK: RedisSocketDelegate
 
     func socketConnected(_ socket: RedisSocket) {}
+
+    /// The login and SUBSCRIBE queued at `connect` go out now; the connect timer still runs.
+    func socketSecured(_ socket: RedisSocket) {}
 
     func socket(_ socket: RedisSocket, received value: RESPValue) {
         if loginReplies > 0 {
@@ -123,6 +127,7 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
         cancelTimer()
         guard error != .stopped, !stopped else { return }
         context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)
+        context.options.onConnectionFailure?(error)
         if wasLive { handler(.disconnected(error)) }
         scheduleReconnect()
     }

@@ -1,5 +1,5 @@
-/// Where Redis is and how to log in: `redis://[user][:password@]host[:port][/db]` or
-/// `unix:///path/to/socket[?db=N]`. The password can come from the URL (percent-encoded if it has
+/// Where Redis is and how to log in: `redis://[user][:password@]host[:port][/db]`, the same over TLS
+/// as `rediss://…`, or `unix:///path/to/socket[?db=N]`. The password can come from the URL (percent-encoded if it has
 /// special characters) or from an explicit override (`STUDIOGATE_REDIS_PASSWORD`), which wins.
 /// Descriptions show `***` in place of a password; parse errors never repeat the URL.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -14,14 +14,21 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
     public var username: String?
     public var password: RedisSecret?
     public var database: Int
+    /// `rediss://`: TCP through TLS, the certificate checked against the host.
+    public var usesTLS: Bool
 
+    /// The same for both schemes: Redis over TLS has no port of its own.
     public static let defaultPort: UInt16 = 6379
 
-    public init(endpoint: Endpoint, username: String? = nil, password: RedisSecret? = nil, database: Int = 0) {
+    public init(
+        endpoint: Endpoint, username: String? = nil, password: RedisSecret? = nil, database: Int = 0,
+        usesTLS: Bool = false
+    ) {
         self.endpoint = endpoint
         self.username = username
         self.password = password
         self.database = database
+        self.usesTLS = usesTLS
     }
 
     /// `password` (when not nil) replaces a password in the URL.
@@ -35,7 +42,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         case "unix":
             self = try Self.parseUnix(rest)
         case "rediss":
-            throw .tlsNotSupported
+            self = try Self.parseTCP(rest)
+            usesTLS = true
         default:
             throw .unsupportedScheme
         }
@@ -49,7 +57,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         case .tcp(let host, let port):
             var credentials = username ?? ""
             if password != nil { credentials += ":***" }
-            text = "redis://" + (credentials.isEmpty ? "" : credentials + "@")
+            text = (usesTLS ? "rediss://" : "redis://") + (credentials.isEmpty ? "" : credentials + "@")
             text += (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
             if database != 0 { text += "/\(database)" }
         case .unix(let path):
@@ -182,7 +190,6 @@ public enum RedisURLError: Error, Sendable, Equatable, CustomStringConvertible {
     case notAURL
     /// Not named in the message: text before "://" could be a mistyped password.
     case unsupportedScheme
-    case tlsNotSupported
     case missingHost
     case invalidHost
     case invalidPort
@@ -194,13 +201,11 @@ public enum RedisURLError: Error, Sendable, Equatable, CustomStringConvertible {
     case userWithoutPassword
 
     public var description: String {
-        let forms = "use redis://[user][:password@]host[:port][/db] or unix:///path/to/socket[?db=N]"
+        let forms =
+            "use redis://[user][:password@]host[:port][/db], rediss://… (TLS) or unix:///path/to/socket[?db=N]"
         return switch self {
         case .notAURL: "the Redis address is not a URL; \(forms)"
-        case .unsupportedScheme: "the Redis URL's scheme is neither redis:// nor unix://; \(forms)"
-        case .tlsNotSupported:
-            "rediss:// (Redis over TLS) is not supported: StudioGate speaks plain RESP. Reach Redis on a private "
-                + "network or a unix socket, or put a TLS tunnel beside the gateway and use redis:// to it"
+        case .unsupportedScheme: "the Redis URL's scheme is not redis://, rediss:// or unix://; \(forms)"
         case .missingHost: "the Redis URL has no host; \(forms)"
         case .invalidHost: "the Redis URL's host is not a host name or IP address"
         case .invalidPort: "the Redis URL's port is not a number from 1 to 65535"

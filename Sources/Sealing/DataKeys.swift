@@ -34,6 +34,9 @@ public struct DataKeys: Sendable, CustomStringConvertible {
 
     /// The key that seals.
     public var sealing: DataKey { keys[0] }
+    /// The key names are made with: the last, so putting a new key in front keeps every name (and
+    /// so every shared entry and proof) through a rotation; dropping the last key renames once.
+    public var naming: DataKey { keys[keys.count - 1] }
 
     public var description: String {
         "\(keys.count) data key\(keys.count == 1 ? "" : "s") (sealing with \(sealing.id)"

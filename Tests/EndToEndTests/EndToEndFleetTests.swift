@@ -1,3 +1,4 @@
+import Auth
 import Foundation
 import MockStudio
 import XCTest
@@ -29,13 +30,26 @@ final class EndToEndFleetTests: XCTestCase {
         redis?.stop()
     }
 
-    func startGateway(_ extra: [String] = []) throws -> RunningBinary {
+    /// The data key of the fleet under test, and the one it rotates to.
+    static let dataKey = String(repeating: "3c", count: 32)
+    static let newDataKey = String(repeating: "d7", count: 32)
+    static let adminToken = "fleet-admin-token-0123456789abcdef-0123456789"
+
+    /// A gateway of the fleet; `dataKey` nil runs it without one.
+    func startGateway(_ extra: [String] = [], dataKey: String? = EndToEndFleetTests.dataKey) throws -> RunningBinary {
         try RunningBinary(
             "studiogate",
             [
                 "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--threads", "2",
                 "--redis", "redis://127.0.0.1:\(redis.port)/0", "--redis-prefix", "test:",
-            ] + extra)
+                "--admin-listen", "127.0.0.1:0", "--admin-token", Self.adminToken,
+            ] + (dataKey.map { ["--data-key", $0] } ?? []) + extra)
+    }
+
+    /// Replaces the fleet's gateways (all stopped first) with `count` new ones.
+    func restartGateways(_ count: Int = 2, dataKey: String?) throws {
+        for gateway in gateways { gateway.stop() }
+        gateways = try (0..<count).map { _ in try startGateway(dataKey: dataKey) }
     }
 
     func get(_ gateway: Int, _ path: String, auth: String = GatewayHarness.authA) throws -> RawClient.Response {
@@ -61,32 +75,141 @@ final class EndToEndFleetTests: XCTestCase {
             "the access log names the level")
     }
 
-    func testAnotherAccountNeverGetsTheEntryAndATamperedValueIsRefusedAndReplaced() throws {
+    func testAnotherAccountNeverGetsTheEntryAndAMovedOrChangedValueIsRefused() throws {
         XCTAssertEqual(try get(0, ended).status, 200)
         try awaitSharedEntry(ended)
         let other = try get(1, ended, auth: GatewayHarness.authB)
         XCTAssertNotEqual(other.status, 200, "B's credential is Twilio's to judge, never answered from A's entry")
         XCTAssertEqual(other.header("X-Cache"), "MISS")
-        // A value planted under A's key that names another account.
-        let key = "test:{\(MockFixtures.accountA)}:e:\(ended)"
+        let key = try entryKey(ended)
         var stored = try redisCLI(["--raw", "GET", key])
         XCTAssertEqual(stored.popLast(), 0x0A)  // redis-cli ends its output with a newline
+        // A's sealed value moved under another key (another resource of the same execution): it
+        // does not open there.
+        let context = try entryKey("\(ended)/Context", fetch: true)
+        _ = try redisCLI(["-x", "SET", context], input: stored)
+        _ = try get(1, "/v2/Flows/\(flow)/Executions/\(MockFixtures.activeExecutionA)")  // pod 1 proven for A
+        let moved = try get(1, "\(ended)/Context")
+        XCTAssertEqual(moved.status, 200)
+        XCTAssertEqual(moved.header("X-Cache"), "MISS", "a value moved to another key was refused")
+        XCTAssertTrue(moved.text.contains("execution_sid"), "the upstream's Context, not the execution")
+        // One byte of A's value changed: refused, and replaced by the upstream's answer.
+        stored[stored.count / 2] ^= 0x01
+        _ = try redisCLI(["-x", "SET", key], input: stored)
+        let changed = try get(1, ended)
+        XCTAssertEqual(changed.status, 200)
+        XCTAssertEqual(changed.header("X-Cache"), "MISS", "a changed value was refused")
+        let metrics = try GatewayHarness.send(gateways[1].port, "GET", "/metrics", auth: nil)
+        XCTAssertTrue(
+            String(decoding: metrics.body, as: UTF8.self).contains(
+                #"studiogate_second_level_requests_total{result="refused"} 2"#))
+        try awaitValue(key, not: stored)
+    }
+
+    func testRedisHoldsNothingReadableAndAMintedProofGivesNoHit() throws {
+        let context = "\(ended)/Context"
+        for path in [ended, context, "\(ended)/Steps"] { XCTAssertEqual(try get(0, path).status, 200) }
+        try awaitSharedEntry(context)
+        let keys = try redisCLI(["--raw", "KEYS", "test:*"]).split(separator: 0x0A).map {
+            String(decoding: $0, as: UTF8.self)
+        }
+        XCTAssertGreaterThan(keys.count, 5)
+        var everything: [UInt8] = Array(keys.joined(separator: "\n").utf8)
+        for key in keys {
+            let type = String(decoding: try redisCLI(["TYPE", key]), as: UTF8.self)
+            everything += try redisCLI(["--raw", type.hasPrefix("set") ? "SMEMBERS" : "GET", key])
+        }
+        for secret in [MockFixtures.accountA, "+14155551216", "execution_sid", "Zo\u{00EB}", "account_sid"] {
+            XCTAssertNil(everything.firstRange(of: Array(secret.utf8)), "Redis holds \(secret) in clear")
+        }
+        XCTAssertNil(everything.firstRange(of: [0x1F, 0x8B, 0x08]), "no gzip body in clear")
+        // A proof minted for a made-up credential, under every name an attacker could think of.
+        let madeUp = RawClient.basicAuth(MockFixtures.accountA, "made-up-token")
+        let digest = SHA256.hash(madeUp.utf8).description
+        for family in 0..<8 {
+            for name in ["test:{p:\(digest)}:\(family)", "test:proof:\(digest):\(family)"] {
+                _ = try redisCLI(["SET", name, MockFixtures.accountA])
+            }
+        }
+        for proof in keys where proof.contains("{p:") { _ = try redisCLI(["SET", proof, MockFixtures.accountA]) }
+        let minted = try get(1, context, auth: madeUp)
+        XCTAssertEqual(minted.status, 401, "the made-up credential is Twilio's to refuse")
+        XCTAssertNotEqual(minted.header("X-Cache"), "HIT")
+    }
+
+    func testARotatedKeyKeepsEverySecondLevelHit() throws {
+        XCTAssertEqual(try get(0, ended).status, 200)
+        try awaitSharedEntry(ended)
+        // The new key in front, the old one behind: values sealed with the old key still open,
+        // and names (made with the last key) do not move.
+        gateways[1].stop()
+        gateways[1] = try startGateway(dataKey: "\(Self.newDataKey),\(Self.dataKey)")
+        let rotated = try get(1, ended)
+        XCTAssertEqual(rotated.header("X-Cache-Level"), "L2", "the proof and the entry opened with the old key")
+        XCTAssertEqual(try control.count(ended), 1)
+    }
+
+    func testWithoutADataKeyProofsAreNotSharedAndValuesStillNameTheirAccount() throws {
+        try restartGateways(dataKey: nil)
+        XCTAssertTrue(gateways[0].output(containing: "without --data-key").contains("proofs are not shared"))
+        XCTAssertEqual(try get(0, ended).status, 200)
+        try awaitSharedEntry(ended)
+        // Pod 1 has not verified this credential and no proof is shared: it asks Twilio itself.
+        XCTAssertEqual(try get(1, ended).header("X-Cache"), "MISS")
+        XCTAssertEqual(try control.count(ended), 2)
+        // A value planted under A's key that names another account is refused.
+        let key = try entryKey(ended)
+        var stored = try redisCLI(["--raw", "GET", key])
+        XCTAssertEqual(stored.popLast(), 0x0A)
         let planted = Self.replacing(
             Array(MockFixtures.accountA.utf8), with: Array(MockFixtures.accountB.utf8), in: stored)
         XCTAssertNotEqual(planted, stored)
         _ = try redisCLI(["-x", "SET", key], input: planted)
+        let purged = try adminPurge(1, "execution=\(MockFixtures.endedExecutionA)")  // pod 1's own copy goes
+        XCTAssertEqual(purged["purged"] as? Int, 1)
+        _ = try redisCLI(["-x", "SET", key], input: planted)
         let answer = try get(1, ended)
-        XCTAssertEqual(answer.status, 200)
         XCTAssertEqual(answer.header("X-Cache"), "MISS", "the planted value was refused")
-        XCTAssertTrue(String(decoding: answer.body, as: UTF8.self).contains(MockFixtures.accountA))
-        let metrics = try GatewayHarness.send(gateways[1].port, "GET", "/metrics", auth: nil)
-        XCTAssertTrue(
-            String(decoding: metrics.body, as: UTF8.self).contains(
-                #"studiogate_second_level_requests_total{result="refused"} 1"#))
-        let replaced = try redisCLI(["--raw", "GET", key])
-        XCTAssertEqual(
-            Self.replacing(Array(MockFixtures.accountA.utf8), with: [], in: replaced).count, replaced.count - 34,
-            "replaced by the upstream's answer, which names A")
+        XCTAssertTrue(answer.text.contains(MockFixtures.accountA))
+    }
+
+    func testAPurgeOnOnePodReachesRedisAndEveryPod() throws {
+        let paths = [ended, "\(ended)/Context", "\(ended)/Steps"]
+        for path in paths { XCTAssertEqual(try get(0, path).status, 200) }
+        try awaitSharedEntry("\(ended)/Steps")
+        for path in paths { XCTAssertEqual(try get(1, path).header("X-Cache"), "HIT", path) }
+        let before = try paths.map { try control.count($0) }
+        let purged = try adminPurge(0, "execution=\(MockFixtures.endedExecutionA)")
+        XCTAssertEqual(purged["purged"] as? Int, 3, "pod 0's own copies")
+        XCTAssertEqual(purged["redis_purged"] as? Int, 3, "the Redis copies")
+        XCTAssertEqual(try redisCLI(["KEYS", "test:{\(MockFixtures.endedExecutionA)}:e:*"]), [0x0A])
+        // Pod 1 hears of it on the channel (within milliseconds here); until then it still hits.
+        let started = Date()
+        let admin = try XCTUnwrap(gateways[1].adminPort)
+        while Date().timeIntervalSince(started) < 2 {
+            let held = try GatewayHarness.send(
+                admin, "GET", "/admin/entries?execution=\(MockFixtures.endedExecutionA)",
+                auth: "Bearer \(Self.adminToken)")
+            if (held.json?["entries"] as? [Any])?.isEmpty == true { break }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        var results: [String] = []
+        for pod in 0..<2 {
+            for path in paths { results.append(try get(pod, path).header("X-Cache") ?? "-") }
+        }
+        XCTAssertEqual(Array(results.prefix(3)), ["MISS", "MISS", "MISS"], "pod 0 asked the upstream")
+        XCTAssertFalse(results.dropFirst(3).contains("MISS"), "pod 1 got pod 0's fresh answers from the fleet")
+        let after = try paths.map { try control.count($0) }
+        XCTAssertEqual(zip(after, before).map { $0 - $1 }, [1, 1, 1], "each path fetched once more, for both pods")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "the purge reached pod 1 within 2 s")
+    }
+
+    /// `POST /admin/purge?QUERY` on pod `pod`'s admin listener.
+    private func adminPurge(_ pod: Int, _ query: String) throws -> [String: Any] {
+        let admin = try XCTUnwrap(gateways[pod].adminPort)
+        let answer = try GatewayHarness.send(admin, "POST", "/admin/purge?\(query)", auth: "Bearer \(Self.adminToken)")
+        XCTAssertEqual(answer.status, 200, answer.text)
+        return try XCTUnwrap(answer.json)
     }
 
     func testA401OnOnePodEndsTheCredentialsHitsOnTheOther() throws {
@@ -144,12 +267,36 @@ final class EndToEndFleetTests: XCTestCase {
     /// Runs redis-cli against the test's Redis; `input` is sent raw on stdin (`-x`: the last argument).
     /// The pod that fetched `path` stores it in Redis after answering (on its own connection to
     /// Redis): another pod asked before that lands misses, as it should. Waits until it has landed.
-    private func awaitSharedEntry(_ path: String, account: String = MockFixtures.accountA) throws {
-        let key = "test:{\(account)}:e:\(path)"
+    private func awaitSharedEntry(_ path: String) throws {
+        _ = try entryKey(path)
+    }
+
+    /// The Redis key of `path`'s entry (its account part is a keyed name with a data key), once
+    /// it exists; `fetch`: pod 0 fetches it first.
+    private func entryKey(_ path: String, fetch: Bool = false) throws -> String {
+        if fetch { XCTAssertEqual(try get(0, path).status, 200) }
+        let execution = try XCTUnwrap(path.firstRange(of: /FN[0-9a-f]{32}/).map { String(path[$0]) })
         let deadline = Date().addingTimeInterval(5)
-        while try redisCLI(["EXISTS", key]) != Array("1\n".utf8) && Date() < deadline {
+        while Date() < deadline {
+            let keys = try redisCLI(["--raw", "KEYS", "test:{\(execution)}:e:*"]).split(separator: 0x0A)
+                .map { String(decoding: $0, as: UTF8.self) }
+            if let key = keys.first(where: { $0.hasSuffix(":" + path) }) { return key }
             Thread.sleep(forTimeInterval: 0.01)
         }
+        XCTFail("no entry for \(path) in Redis within 5 s")
+        throw NoAnswer(seconds: 5)
+    }
+
+    /// Waits until `key` holds something other than `old` (the upstream's answer replaced it).
+    private func awaitValue(_ key: String, not old: [UInt8]) throws {
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            var value = try redisCLI(["--raw", "GET", key])
+            _ = value.popLast()
+            if !value.isEmpty && value != old { return }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        XCTFail("\(key) was not replaced within 5 s")
     }
 
     private func redisCLI(_ arguments: [String], input: [UInt8]? = nil) throws -> [UInt8] {

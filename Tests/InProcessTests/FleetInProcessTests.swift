@@ -2,10 +2,12 @@ import Cache
 import Foundation
 import HTTP
 import Locking
+import Sealing
 import Studio
 import Upstream
 import XCTest
 
+@testable import Fleet
 @testable import Gateway
 @testable import TestSupport
 
@@ -104,7 +106,7 @@ final class FleetInProcessTests: XCTestCase {
     func testARedisThatHangsOrIsDownNeverDelaysAVerifiedMissByTheLease() throws {
         let redis = RedisMemoryServer()
         // The product's own command budget: a hung Redis costs a few ms per command, never the lease wait.
-        let fleet = try InProcessFleet(pods: 1, redis: redis) { $0.redisClientOptions.commandTimeoutMilliseconds = 5 }
+        let fleet = try InProcessFleet(pods: 1, redis: redis) { $0.redisCommandTimeoutMilliseconds = 5 }
         let pod = fleet.pods[0]
         pod.upstream.answer { request in
             S.ok(S.executionJSON(String(request.pathAndQuery.suffix(34)), status: "ended"))
@@ -195,8 +197,11 @@ final class FleetInProcessTests: XCTestCase {
         XCTAssertEqual(other.headers["X-Cache"], "MISS")
         XCTAssertTrue(String(decoding: other.body, as: UTF8.self).contains(S.accountB))
         // Account A's value copied under account B's key is refused (and deleted), never served.
-        let keyA = try XCTUnwrap(fleet.entryKeys.first { $0.contains(S.accountA) && $0.hasSuffix(sid) })
-        let keyB = keyA.replacingOccurrences(of: S.accountA, with: S.accountB)
+        let names = FleetKeys(prefix: "studiogate:", naming: try DataKeys(parsing: InProcessFleet.dataKey).naming)
+        let nameA = names.account(S.accountA)
+        let keyA = try XCTUnwrap(fleet.entryKeys.first { $0.contains(nameA) && $0.hasSuffix(sid) })
+        XCTAssertFalse(keyA.contains(S.accountA), "with a data key the account is a keyed name")
+        let keyB = keyA.replacingOccurrences(of: nameA, with: names.account(S.accountB))
         fleet.redis.set(keyB, try XCTUnwrap(fleet.redis.value(of: keyA)))
         b.gateway.store.purge(PurgeScope(execution: SID(sid, prefix: "FN"), flow: nil, account: nil)!)
         let refused = try b.send(.get, S.path(sid), auth: S.authB)

@@ -24,7 +24,7 @@ final class InProcessFleet {
                 try InProcessGateway { config in
                     config.redis = "redis://127.0.0.1:\(redis.port)"
                     // A loaded test machine answers in more than the product's 5 ms now and then.
-                    config.redisClientOptions.commandTimeoutMilliseconds = 500
+                    config.redisCommandTimeoutMilliseconds = 500
                     config.dataKey = InProcessFleet.dataKey
                     configure(&config)
                 })

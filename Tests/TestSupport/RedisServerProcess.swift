@@ -3,12 +3,23 @@ import Glibc
 import XCTest
 
 /// A real `redis-server` (Debian's) on 127.0.0.1 at a port picked for the test, with no
-/// persistence: nothing is written but its socket. Killed when the test ends.
+/// persistence: nothing is written but its socket. Killed when the test ends. With `tls`, `port`
+/// speaks TLS only (`--tls-port`, no plaintext port).
 final class RedisServerProcess {
+    /// The server's certificate and key, the CA its clients' certificates must chain to, and
+    /// whether it demands one (`--tls-auth-clients`).
+    struct TLSFiles {
+        var certificate: String
+        var key: String
+        var caFile: String
+        var authClients = false
+    }
+
     static let path = "/usr/bin/redis-server"
     let port: UInt16
     let directory: URL
     private let extraArguments: [String]
+    private let tls: TLSFiles?
     private var process: Process?
 
     static func skipUnlessInstalled() throws {
@@ -18,8 +29,9 @@ final class RedisServerProcess {
     }
 
     /// `unixSocketOnly`: no TCP port, a socket at `socketPath` instead.
-    init(arguments: [String] = [], unixSocketOnly: Bool = false) throws {
+    init(arguments: [String] = [], unixSocketOnly: Bool = false, tls: TLSFiles? = nil) throws {
         port = unixSocketOnly ? 0 : LoopbackPort.free()
+        self.tls = tls
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("studiogate-redis-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -34,9 +46,17 @@ final class RedisServerProcess {
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.path)
+        var listening = ["--port", String(port)]
+        if let tls {
+            listening = [
+                "--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.certificate,
+                "--tls-key-file", tls.key, "--tls-ca-cert-file", tls.caFile,
+                "--tls-auth-clients", tls.authClients ? "yes" : "no",
+            ]
+        }
         process.arguments =
-            [
-                "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            listening + [
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--dir", directory.path, "--daemonize", "no", "--loglevel", "warning",
             ] + extraArguments
         process.standardOutput = FileHandle.nullDevice

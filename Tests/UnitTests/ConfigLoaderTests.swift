@@ -170,4 +170,32 @@ final class ConfigLoaderTests: XCTestCase {
                 for: try load(["--listen", "0.0.0.0:8080", "--public-url", "http://localhost:8080"])), [])
         XCTAssertEqual(ConfigLoader.warnings(for: try load(["--listen", "127.0.0.1:8080"])), [])
     }
+
+    /// Issue 26: the rediss:// files. Paths are checked at start-up (readable), certificate and key
+    /// go together, empty is the system store; the files' contents are never read here.
+    func testRedisTLSFilesMustBeReadableAndTheCertificateNeedsItsKey() throws {
+        let readable = #filePath
+        let config = try load(
+            ["--redis", "rediss://:pw@cache:6380", "--redis-cert-file", readable, "--redis-key-file", readable],
+            env: ["STUDIOGATE_REDIS_CA_FILE": readable])
+        XCTAssertEqual(config.redisCAFile, readable)
+        XCTAssertEqual(config.redisCertFile, readable)
+        XCTAssertEqual(config.redisKeyFile, readable)
+        XCTAssertEqual(ConfigLoader.warnings(for: config), [])
+        XCTAssertNil(try load(["--redis-ca-file", ""]).redisCAFile, "empty: the system store")
+        XCTAssertNil(try load(["--config", "f"], file: #"{"redis_ca_file": ""}"#).redisCAFile)
+        XCTAssertEqual(
+            message(["--redis-ca-file", "/nonexistent/ca.pem"]), "--redis-ca-file: cannot read '/nonexistent/ca.pem'")
+        XCTAssertEqual(
+            message([], env: ["STUDIOGATE_REDIS_KEY_FILE": "/nonexistent/k.pem"]),
+            "environment variable STUDIOGATE_REDIS_KEY_FILE: cannot read '/nonexistent/k.pem'")
+        let pairing =
+            "mutual TLS with Redis needs both a client certificate and its key:"
+            + " set --redis-cert-file and --redis-key-file (or neither)"
+        XCTAssertEqual(message(["--redis-cert-file", readable]), pairing)
+        XCTAssertEqual(message(["--config", "f"], file: #"{"redis_key_file": "\#(readable)"}"#), pairing)
+        XCTAssertEqual(
+            ConfigLoader.warnings(for: try load(["--redis", "redis://cache", "--redis-ca-file", readable])),
+            ["--redis-ca-file, --redis-cert-file and --redis-key-file apply to rediss:// only: unused"])
+    }
 }

@@ -9,10 +9,21 @@ final class RedisConnectionStateMachineTests: XCTestCase {
     /// Backoff from 10 ms (each delay drawn from the upper half of its ceiling) up to 80 ms.
     static let initialBackoff = 10 * millisecond
 
-    func machine(handshakeReplies: Int = 2) -> RedisConnectionStateMachine {
+    func machine(handshakeReplies: Int = 2, usesTLS: Bool = false) -> RedisConnectionStateMachine {
         RedisConnectionStateMachine(
             connectTimeoutMilliseconds: 500, handshakeReplies: handshakeReplies,
-            backoff: ReconnectBackoff(initial: Self.initialBackoff, maximum: 8 * Self.initialBackoff))
+            backoff: ReconnectBackoff(initial: Self.initialBackoff, maximum: 8 * Self.initialBackoff),
+            usesTLS: usesTLS)
+    }
+
+    /// A rediss:// machine whose socket is connected and runs the TLS handshake.
+    func tlsHandshaking(handshakeReplies: Int = 2) -> RedisConnectionStateMachine {
+        var machine = machine(handshakeReplies: handshakeReplies, usesTLS: true)
+        _ = machine.connectRequested()
+        _ = machine.socketOpened(now: 0)
+        XCTAssertEqual(machine.socketConnected(), .none, "the socket starts TLS by itself")
+        XCTAssertEqual(machine.state, .tlsHandshaking(deadline: 500 * Self.millisecond))
+        return machine
     }
 
     /// Drives a fresh machine through open and connect (the handshake sent, not answered yet).
@@ -59,6 +70,47 @@ final class RedisConnectionStateMachineTests: XCTestCase {
         _ = machine.socketOpened(now: 0)
         XCTAssertEqual(machine.socketConnected(), .notifyReady)
         XCTAssertEqual(machine.state, .ready)
+    }
+
+    // MARK: TLS (issue 26)
+
+    func testOverTLSTheLoginWaitsForTheTLSSessionWithTheSameDeadline() {
+        var machine = tlsHandshaking()
+        XCTAssertTrue(machine.isConnecting)
+        XCTAssertFalse(machine.isReady)
+        XCTAssertEqual(machine.handshakeReplied(), .none, "no login before TLS")
+        XCTAssertEqual(machine.tlsEstablished(), .sendHandshake(deadline: 500 * Self.millisecond))
+        XCTAssertEqual(machine.state, .handshaking(remaining: 2, deadline: 500 * Self.millisecond))
+        XCTAssertEqual(machine.tlsEstablished(), .none, "once")
+        var bare = tlsHandshaking(handshakeReplies: 0)
+        XCTAssertEqual(bare.tlsEstablished(), .notifyReady)
+        XCTAssertTrue(bare.isReady)
+        var plain = self.machine(handshakeReplies: 0)
+        XCTAssertEqual(plain.tlsEstablished(), .none, "plaintext machines never wait for TLS")
+    }
+
+    func testATLSHandshakePastTheConnectDeadlineClosesAndReconnects() {
+        var machine = tlsHandshaking()
+        let deadline = 500 * Self.millisecond
+        XCTAssertEqual(
+            machine.deadlineTimerFired(now: deadline - 1, earliestCommandDeadline: nil), .armTimer(at: deadline))
+        XCTAssertEqual(
+            machine.deadlineTimerFired(now: deadline, earliestCommandDeadline: nil),
+            .closeSocket(.notConnected("no TLS session within 500 ms")))
+        guard case .failPending(_, neverReady: true, reconnectAfter: .some) = machine.socketClosed(.timeout) else {
+            return XCTFail("no reconnect")
+        }
+    }
+
+    func testAFailedTLSHandshakeReconnectsWithBackoffLikeAFailedConnect() {
+        var machine = tlsHandshaking()
+        let failure = RedisError.notConnected("TLS handshake with cache failed: certificate verification failed")
+        guard case .failPending(failure, neverReady: true, reconnectAfter: let delay?) = machine.socketClosed(failure)
+        else { return XCTFail("no reconnect") }
+        XCTAssertEqual(machine.state, .disconnected(backoff: delay))
+        XCTAssertEqual(machine.reconnectTimerFired(), .openSocket(attempt: 1), "the backoff grows")
+        var stopping = tlsHandshaking()
+        XCTAssertEqual(stopping.stop(), .closeSocket(.stopped))
     }
 
     // MARK: connect deadline

@@ -66,9 +66,27 @@ final class RedisURLTests: XCTestCase {
         XCTAssertEqual(user.password?.revealed, "fromenv")
     }
 
+    /// Issue 26: rediss:// takes every form redis:// does, with the same default port.
+    func testRedissIsTheTCPFormOverTLS() throws {
+        XCTAssertEqual(
+            try parse("rediss://cache.example.com:6380/3"),
+            RedisURL(endpoint: .tcp(host: "cache.example.com", port: 6380), database: 3, usesTLS: true))
+        XCTAssertEqual(try parse("REDISS://cache").endpoint, .tcp(host: "cache", port: 6379))
+        let user = try parse("rediss://app:p%40ss@10.0.0.5:6380")
+        XCTAssertEqual(user.username, "app")
+        XCTAssertEqual(user.password?.revealed, "p@ss")
+        XCTAssertTrue(user.usesTLS)
+        XCTAssertEqual(try parse("rediss://:pw@[::1]").endpoint, .tcp(host: "::1", port: 6379))
+        XCTAssertEqual(try parse("rediss://:pw@h", password: "fromenv").password?.revealed, "fromenv")
+        XCTAssertFalse(try parse("redis://cache").usesTLS)
+        XCTAssertEqual(user.description, "rediss://app:***@10.0.0.5:6380")
+        XCTAssertEqual(refusal("rediss://"), .missingHost)
+        XCTAssertEqual(refusal("rediss://h:0"), .invalidPort)
+        XCTAssertEqual(refusal("rediss://app@h"), .userWithoutPassword)
+        XCTAssertEqual(refusal("rediss://h?tls=1"), .unexpectedPart("query parameters (use /db for the database)"))
+    }
+
     func testOtherFormsAreRefusedWithAReason() {
-        XCTAssertEqual(refusal("rediss://cache:6380"), .tlsNotSupported)
-        XCTAssertTrue(RedisURLError.tlsNotSupported.description.contains("not supported"))
         XCTAssertEqual(refusal("http://cache:6379"), .unsupportedScheme)
         XCTAssertEqual(refusal("valkey://cache"), .unsupportedScheme)
         XCTAssertEqual(refusal("localhost:6379"), .notAURL)
