@@ -188,7 +188,8 @@ final class ClusterLoopRouter: LoopLocal {
             case .success(let reply):
                 let host = host(of: route)
                 let learnt =
-                    shards ? SlotMap(clusterShards: reply, askedHost: host) : SlotMap(clusterSlots: reply, askedHost: host)
+                    shards
+                    ? SlotMap(clusterShards: reply, askedHost: host) : SlotMap(clusterSlots: reply, askedHost: host)
                 if let learnt, !learnt.masters.isEmpty {
                     topology.install(learnt)
                     stats.slotMapRefreshes.wrappingAdd(1, ordering: .relaxed)

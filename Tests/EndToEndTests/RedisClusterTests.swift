@@ -164,7 +164,8 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertEqual(counter(client.stats.movedRedirections), 0)
         usleep(100_000)
         XCTAssertEqual(
-            try cluster.cli(source, ["MIGRATE", "127.0.0.1", String(target), "", "0", "5000", "KEYS"] + keys.suffix(10)),
+            try cluster.cli(
+                source, ["MIGRATE", "127.0.0.1", String(target), "", "0", "5000", "KEYS"] + keys.suffix(10)),
             "OK\n")
         for port in [target, source] + cluster.ports.filter({ $0 != target && $0 != source }) {
             XCTAssertEqual(try cluster.cli(port, "CLUSTER", "SETSLOT", String(slot), "NODE", targetID), "OK\n")
@@ -207,7 +208,9 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertTrue(eventually { subscribed.withLock { $0 } })
         // PUBLISH goes to any master, in turn: each of them reaches the subscriber's node.
         for index in 0..<6 {
-            let sent = harness.run { loop, done in publisher.publish("cluster-news", Array("n\(index)".utf8), on: loop) { done($0) } }
+            let sent = harness.run { loop, done in
+                publisher.publish("cluster-news", Array("n\(index)".utf8), on: loop) { done($0) }
+            }
             XCTAssertNotNil(try sent?.get())
         }
         XCTAssertTrue(eventually { heard.withLock { $0.count } == 6 }, "heard \(heard.withLock { $0 })")
@@ -250,10 +253,14 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertTrue(
             eventually { events.withLock { $0 }.contains(.subscribed(resumed: true)) },
             "the subscriber did not move: \(events.withLock { $0 })")
-        let sent = harness.run { loop, done in client.publish("after-kill", Array("hello".utf8), on: loop) { done($0) } }
+        let sent = harness.run { loop, done in client.publish("after-kill", Array("hello".utf8), on: loop) { done($0) }
+        }
         // The count is the receiving node's subscribers only; the message reaches every node.
         XCTAssertNotNil(try sent?.get())
-        XCTAssertTrue(eventually { events.withLock { $0 }.contains(.message(channel: "after-kill", payload: Array("hello".utf8))) })
+        XCTAssertTrue(
+            eventually {
+                events.withLock { $0 }.contains(.message(channel: "after-kill", payload: Array("hello".utf8)))
+            })
     }
 }
 

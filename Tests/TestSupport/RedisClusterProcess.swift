@@ -35,7 +35,9 @@ final class RedisClusterProcess {
                 domain: "redis-cluster", code: 1, userInfo: [NSLocalizedDescriptionKey: "create failed: \(created)"])
         }
         try waitUntil("every node reports cluster_state:ok") {
-            try nodes.allSatisfy { try Self.cli(["-p", String($0.port), "CLUSTER", "INFO"]).contains("cluster_state:ok") }
+            try nodes.allSatisfy {
+                try Self.cli(["-p", String($0.port), "CLUSTER", "INFO"]).contains("cluster_state:ok")
+            }
         }
     }
 
@@ -58,7 +60,8 @@ final class RedisClusterProcess {
     /// The port of the master serving `slot`, as the node at `port` sees it.
     func owner(ofSlot slot: Int, accordingTo port: UInt16) throws -> UInt16 {
         guard let owner = try slotRanges(accordingTo: port).first(where: { $0.slots.contains(slot) })?.port else {
-            throw NSError(domain: "redis-cluster", code: 2, userInfo: [NSLocalizedDescriptionKey: "no owner of \(slot)"])
+            throw NSError(
+                domain: "redis-cluster", code: 2, userInfo: [NSLocalizedDescriptionKey: "no owner of \(slot)"])
         }
         return owner
     }
@@ -69,7 +72,8 @@ final class RedisClusterProcess {
         var ranges: [(slots: ClosedRange<Int>, port: UInt16)] = []
         var index = 0
         while index + 3 < lines.count {
-            if let start = Int(lines[index]), let end = Int(lines[index + 1]), start <= end, lines[index + 2] == "127.0.0.1",
+            if let start = Int(lines[index]), let end = Int(lines[index + 1]), start <= end,
+                lines[index + 2] == "127.0.0.1",
                 let owner = UInt16(lines[index + 3])
             {
                 ranges.append((start...end, owner))

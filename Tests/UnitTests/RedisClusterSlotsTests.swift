@@ -55,7 +55,8 @@ final class RedisClusterSlotsTests: XCTestCase {
         XCTAssertEqual(map.ownedSlotCount, 16_384, file: file, line: line)
         XCTAssertEqual(Set(map.masters), [node1, node2, node3], file: file, line: line)
         XCTAssertEqual(Set(map.nodes), [node1, node2, node3], file: file, line: line)
-        for (slot, owner) in [(0, node1), (5460, node1), (5461, node2), (10922, node2), (10923, node3), (16383, node3)] {
+        for (slot, owner) in [(0, node1), (5460, node1), (5461, node2), (10922, node2), (10923, node3), (16383, node3)]
+        {
             XCTAssertEqual(map.owner(ofSlot: slot), owner, "slot \(slot)", file: file, line: line)
         }
         XCTAssertEqual(map.owner(ofKey: "foo"), node3, file: file, line: line)
