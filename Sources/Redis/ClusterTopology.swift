@@ -100,8 +100,10 @@ final class ClusterTopology: Sendable {
         }
     }
 
-    /// The most severe of the nodes' circuits (for the gauge).
+    /// The most severe of the nodes' circuits (for the gauge): open, then half-open, then closed.
     var worstCircuit: CircuitBreaker.State? {
-        state.withLock { state in state.breakers.values.map(\.state).max { $0.rawValue < $1.rawValue } }
+        let states = state.withLock { state in state.breakers.values.map(\.state) }
+        if states.contains(.open) { return .open }
+        return states.contains(.halfOpen) ? .halfOpen : states.first
     }
 }

@@ -66,10 +66,10 @@ public final class RedisClient: Sendable {
         topology = ClusterTopology(makeBreaker: makeBreaker)
     }
 
-    /// In a cluster, the most severe of the seed's and the nodes' circuits.
+    /// In a cluster, the most severe of the nodes' circuits: open if any is open.
     public var circuitState: CircuitBreaker.State {
-        guard topology.mode == .cluster, let worst = topology.worstCircuit else { return breaker.state }
-        return max(worst.rawValue, breaker.state.rawValue) == worst.rawValue ? worst : breaker.state
+        guard topology.mode == .cluster else { return breaker.state }
+        return topology.worstCircuit ?? .closed
     }
 
     /// Whether `--redis` turned out to be a Redis Cluster (nil: not known yet).
