@@ -117,7 +117,11 @@ final class ClusterLoopRouter: LoopLocal {
                     completion)
             }
             var healthy = true
-            if case .failure(let error) = result { healthy = !error.countsAgainstHealth }
+            if case .failure(let error) = result {
+                healthy = !error.countsAgainstHealth
+                // A master that is gone may have been replaced (a failover sends no MOVED).
+                if case .node = route, case .notConnected = error { refreshSlotMap() }
+            }
             breaker.record(success: healthy, admission: admission, now: MonotonicClock.now())
             completion(result)
         }
