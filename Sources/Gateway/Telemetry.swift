@@ -154,6 +154,18 @@ final class Telemetry: Sendable {
                 "Redis commands that failed (timeouts, errors, refused by the open circuit).",
                 [sample("studiogate_second_level_errors_total", load(redis.errors))])
             family(
+                "studiogate_second_level_redirections_total", "counter",
+                "Redis Cluster redirections followed: moved (the slot has a new owner), ask (it is migrating).",
+                [
+                    sample(
+                        "studiogate_second_level_redirections_total", "kind=\"moved\"", load(redis.movedRedirections)),
+                    sample("studiogate_second_level_redirections_total", "kind=\"ask\"", load(redis.askRedirections)),
+                ])
+            family(
+                "studiogate_second_level_slot_map_refreshes_total", "counter",
+                "Redis Cluster slot maps learnt (at start, then after MOVED).",
+                [sample("studiogate_second_level_slot_map_refreshes_total", load(redis.slotMapRefreshes))])
+            family(
                 "studiogate_second_level_circuit_state", "gauge", "The Redis circuit: 0 closed, 1 open, 2 half-open.",
                 [sample("studiogate_second_level_circuit_state", fleet.client.circuitState.rawValue)])
         }

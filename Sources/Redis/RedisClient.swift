@@ -51,6 +51,10 @@ public final class RedisClient: Sendable {
     private let tls: Result<TLSContext, TLSError>?
     /// The key of this client's pool on each loop (see `RedisLoopPool.key`).
     private let poolKey = PoolKey()
+    /// The key of its cluster router on each loop.
+    private let routerKey = PoolKey()
+    /// Whether the seed is a cluster, and its slot map.
+    let topology: ClusterTopology
 
     public init(url: RedisURL, options: Options = Options()) {
         self.url = url
@@ -62,13 +66,22 @@ public final class RedisClient: Sendable {
         resolver = RedisAddressResolver(endpoint: url.endpoint)
         tls = url.usesTLS ? Result { () throws(TLSError) in try TLSContext(configuration: options.tls) } : nil
         let stats = stats
-        breaker = CircuitBreaker(
-            threshold: options.circuitFailureThreshold,
-            coolDown: UInt64(max(0, options.circuitCoolDownMilliseconds)) * 1_000_000,
-            onOpen: { stats.circuitOpenings.wrappingAdd(1, ordering: .relaxed) })
+        let threshold = options.circuitFailureThreshold
+        let coolDown = UInt64(max(0, options.circuitCoolDownMilliseconds)) * 1_000_000
+        let makeBreaker: @Sendable () -> CircuitBreaker = {
+            CircuitBreaker(
+                threshold: threshold, coolDown: coolDown,
+                onOpen: { stats.circuitOpenings.wrappingAdd(1, ordering: .relaxed) })
+        }
+        breaker = makeBreaker()
+        topology = ClusterTopology(makeBreaker: makeBreaker)
     }
 
-    public var circuitState: CircuitBreaker.State { breaker.state }
+    /// In a cluster, the most severe of the nodes' circuits: open if any is open.
+    public var circuitState: CircuitBreaker.State {
+        guard topology.mode == .cluster else { return breaker.state }
+        return topology.worstCircuit ?? .closed
+    }
 
     /// Why rediss:// cannot connect at all (a CA file or client key OpenSSL refused); nil when
     /// TLS is ready or not used. Every connect fails with this reason meanwhile.
@@ -77,9 +90,25 @@ public final class RedisClient: Sendable {
         return error
     }
 
-    /// Opens each loop's connections now rather than on its first command. Safe from any thread.
+    /// Whether `--redis` turned out to be a Redis Cluster (nil: not known yet).
+    public var isCluster: Bool? {
+        switch topology.mode {
+        case .unknown: nil
+        case .singleNode: false
+        case .cluster: true
+        }
+    }
+
+    /// The slots and their masters, once the cluster was discovered.
+    public var slotMap: SlotMap? { topology.mode == .cluster ? topology.map : nil }
+
+    /// Opens each loop's connections now rather than on its first command, and asks the seed
+    /// whether it is a cluster (`CLUSTER SHARDS`). Safe from any thread.
     public func start(on loops: [EventLoop]) {
         for loop in loops { loop.execute { [self] in _ = pool(on: loop) } }
+        if let first = loops.first {
+            first.execute { [self] in if topology.mode == .unknown { router(on: first).discover() } }
+        }
     }
 
     /// Sends `command` from `loop`'s thread; `completion` runs there once, with the reply (an error
@@ -90,6 +119,13 @@ public final class RedisClient: Sendable {
     ) {
         precondition(loop.inEventLoop, "Redis commands start on the loop that takes their answer")
         let now = MonotonicClock.now()
+        let budget = UInt64(max(1, timeoutMilliseconds ?? options.commandTimeoutMilliseconds)) * 1_000_000
+        let deadline = now &+ budget
+        // The one check a single node costs: everything below it is the client of old.
+        if topology.mode == .cluster {
+            stats.commands.wrappingAdd(1, ordering: .relaxed)
+            return router(on: loop).send(command, deadline: deadline) { [self] in finish($0, completion) }
+        }
         let admission = breaker.admit(now: now)
         guard admission != .rejected else {
             stats.rejectedByCircuit.wrappingAdd(1, ordering: .relaxed)
@@ -97,17 +133,34 @@ public final class RedisClient: Sendable {
             return completion(.failure(.circuitOpen))
         }
         stats.commands.wrappingAdd(1, ordering: .relaxed)
-        let budget = UInt64(max(1, timeoutMilliseconds ?? options.commandTimeoutMilliseconds)) * 1_000_000
-        pool(on: loop).send(command, deadline: now &+ budget) { [breaker, stats] result in
-            var healthy = true
-            if case .failure(let error) = result {
-                stats.errors.wrappingAdd(1, ordering: .relaxed)
-                if error == .timeout { stats.timeouts.wrappingAdd(1, ordering: .relaxed) }
-                healthy = !error.countsAgainstHealth
+        pool(on: loop).send(command, deadline: deadline) { [self] result in
+            // A cluster found before its discovery answered (or without one: never started).
+            if case .failure(.server(let message)) = result, topology.mode == .unknown,
+                let redirection = Redirection(errorReply: message, askedHost: seedHost)
+            {
+                breaker.record(success: true, admission: admission, now: MonotonicClock.now())
+                return router(on: loop).follow(redirection, reply: message, of: command, deadline: deadline) {
+                    [self] in finish($0, completion)
+                }
             }
+            var healthy = true
+            if case .failure(let error) = result { healthy = !error.countsAgainstHealth }
             breaker.record(success: healthy, admission: admission, now: MonotonicClock.now())
-            completion(result)
+            finish(result, completion)
         }
+    }
+
+    private func finish(_ result: Result<RESPValue, RedisError>, _ completion: ReplyHandler) {
+        if case .failure(let error) = result {
+            stats.errors.wrappingAdd(1, ordering: .relaxed)
+            if error == .timeout { stats.timeouts.wrappingAdd(1, ordering: .relaxed) }
+        }
+        completion(result)
+    }
+
+    private var seedHost: String? {
+        if case .tcp(let host, _) = url.endpoint { return host }
+        return nil
     }
 
     /// Subscribes to `channels` on a connection of its own, kept on `loop` (call from its thread);
@@ -118,7 +171,17 @@ public final class RedisClient: Sendable {
     ) -> RedisSubscription {
         precondition(loop.inEventLoop, "a subscription is made on the loop that hears it")
         let subscriber = pool(on: loop).subscribe(channels, handler: handler)
+        let router = router(on: loop)
+        subscriber.nextNode = { [weak router] current in router?.subscriberContext(after: current) ?? current }
         return RedisSubscription(loop: loop, subscriber: subscriber)
+    }
+
+    /// The loop's way through a cluster (made when first needed: a single node never needs it).
+    func router(on loop: EventLoop) -> ClusterLoopRouter {
+        let seed = pool(on: loop)
+        return loop.local(for: routerKey) {
+            ClusterLoopRouter(key: routerKey, seed: seed, seedBreaker: breaker, topology: topology)
+        }
     }
 
     func pool(on loop: EventLoop) -> RedisLoopPool {

@@ -64,6 +64,12 @@ public struct RedisCommand: Sendable, Equatable, CustomStringConvertible, Custom
 
     static func select(_ database: Int) -> RedisCommand { RedisCommand(["SELECT", .string(String(database))]) }
 
+    /// Lets the next command on the connection reach a slot being imported (after an ASK).
+    static let asking = RedisCommand(["ASKING"])
+
+    static let clusterShards = RedisCommand(["CLUSTER", "SHARDS"])
+    static let clusterSlots = RedisCommand(["CLUSTER", "SLOTS"])
+
     static func subscribe(_ channels: [String]) -> RedisCommand {
         RedisCommand(["SUBSCRIBE"] + channels.map { .string($0) })
     }

@@ -19,6 +19,10 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case backpressure
     /// The event loop is stopping.
     case stopped
+    /// Redis Cluster: no master serves the key's slot (the map says so); failed without a network turn.
+    case slotUnowned(Int)
+    /// Redis Cluster: the nodes kept sending the command elsewhere (MOVED, ASK) past the limit.
+    case tooManyRedirections(String)
 
     public var description: String {
         switch self {
@@ -31,6 +35,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedReply(let reply): "unexpected Redis reply: \(reply)"
         case .backpressure: "Redis is not reading; command refused"
         case .stopped: "the event loop is stopping"
+        case .slotUnowned(let slot): "no Redis Cluster node serves slot \(slot)"
+        case .tooManyRedirections(let last): "Redis Cluster redirected the command too often (last: \(last))"
         }
     }
 
@@ -42,7 +48,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .timeout, .notConnected, .connectionClosed, .protocolError, .unexpectedReply, .backpressure: true
         case .server(let message): Self.unhealthyPrefixes.contains { message.hasPrefix($0) }
-        case .circuitOpen, .stopped: false
+        case .circuitOpen, .stopped, .slotUnowned, .tooManyRedirections: false
         }
     }
 

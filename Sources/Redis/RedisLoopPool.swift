@@ -7,6 +7,7 @@ import EventLoop
 final class RedisLoopPool: LoopLocal {
     private struct Waiting {
         let command: RedisCommand
+        let asking: Bool
         let deadline: UInt64
         let completion: ReplyHandler
     }
@@ -38,17 +39,31 @@ final class RedisLoopPool: LoopLocal {
         for connection in connections { connection.connect() }
     }
 
-    func send(_ command: RedisCommand, deadline: UInt64, completion: @escaping ReplyHandler) {
+    /// `asking`: preceded by ASKING on the same connection (a cluster's ASK redirection).
+    func send(_ command: RedisCommand, asking: Bool = false, deadline: UInt64, completion: @escaping ReplyHandler) {
         guard !stopped else { return completion(.failure(.stopped)) }
         for _ in connections.indices {
             let connection = connections[nextConnection]
             nextConnection = (nextConnection + 1) % connections.count
-            if connection.isReady { return connection.send(command, deadline: deadline, completion: completion) }
+            if connection.isReady {
+                return Self.send(command, asking: asking, on: connection, deadline: deadline, completion: completion)
+            }
         }
         guard connections.contains(where: \.isConnecting) else { return completion(.failure(unreachable)) }
         guard waiting.count < context.options.maxPendingCommands else { return completion(.failure(.backpressure)) }
-        waiting.append(Waiting(command: command, deadline: deadline, completion: completion))
+        waiting.append(Waiting(command: command, asking: asking, deadline: deadline, completion: completion))
         waitingTimer.arm(at: deadline)
+    }
+
+    var hasReadyConnection: Bool { connections.contains(where: \.isReady) }
+
+    /// ASKING holds for the next command on its connection only, so both go out together, in order.
+    private static func send(
+        _ command: RedisCommand, asking: Bool, on connection: RedisConnection, deadline: UInt64,
+        completion: @escaping ReplyHandler
+    ) {
+        if asking { connection.send(.asking, deadline: deadline) { _ in } }
+        connection.send(command, deadline: deadline, completion: completion)
     }
 
     func subscribe(_ channels: [String], handler: @escaping (RedisSubscriptionEvent) -> Void) -> RedisSubscriber {
@@ -76,7 +91,9 @@ final class RedisLoopPool: LoopLocal {
                 if command.deadline <= now {
                     command.completion(.failure(.timeout))
                 } else {
-                    ready.send(command.command, deadline: command.deadline, completion: command.completion)
+                    Self.send(
+                        command.command, asking: command.asking, on: ready, deadline: command.deadline,
+                        completion: command.completion)
                 }
             }
         } else if !connections.contains(where: \.isConnecting) {

@@ -17,6 +17,12 @@ public final class RedisStats: Sendable {
     public let connectionFailures = Atomic<Int>(0)
     /// Pub/sub messages delivered to subscription handlers.
     public let messagesReceived = Atomic<Int>(0)
+    /// Redis Cluster: commands sent on to another node because theirs answered MOVED (the slot moved).
+    public let movedRedirections = Atomic<Int>(0)
+    /// Redis Cluster: commands sent on with ASKING because theirs answered ASK (the slot is migrating).
+    public let askRedirections = Atomic<Int>(0)
+    /// Redis Cluster: slot maps learnt (the discovery at start, then the refreshes a MOVED triggers).
+    public let slotMapRefreshes = Atomic<Int>(0)
 
     public init() {}
 }

@@ -19,7 +19,8 @@ public enum RedisSubscriptionEvent: Sendable, Equatable {
 /// `@unchecked Sendable`: `RedisSubscription.cancel` hops to the loop with a reference; everything
 /// here runs on `context.loop`.
 final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
-    private let context: RedisLoopContext
+    /// Where it connects; in a cluster it moves to another node after a failure (`nextNode`).
+    private var context: RedisLoopContext
     let channels: [String]
     private let handler: (RedisSubscriptionEvent) -> Void
     private var socket: RedisSocket? = nil
@@ -34,6 +35,8 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
     private var awaitingPong = false
     private var stopped = false
     var onStop: (() -> Void)? = nil
+    /// Redis Cluster: the node to try after `context` failed (same loop, options and counters).
+    var nextNode: ((RedisLoopContext) -> RedisLoopContext)? = nil
 
     init(context: RedisLoopContext, channels: [String], handler: @escaping (RedisSubscriptionEvent) -> Void) {
         self.context = context
@@ -59,6 +62,7 @@ final class RedisSubscriber: RedisSocketDelegate, @unchecked Sendable {
 
     private func connect() {
         guard !stopped, socket == nil, !channels.isEmpty else { return }
+        if backoff.failures > 0, let nextNode { context = nextNode(context) }
         switch context.openSocket(delegate: self, attempt: backoff.failures) {
         case .failure(let error):
             context.stats.connectionFailures.wrappingAdd(1, ordering: .relaxed)

@@ -28,9 +28,10 @@ final class RedisServerProcess {
             "redis-server is not installed (.ci/run installs it)")
     }
 
-    /// `unixSocketOnly`: no TCP port, a socket at `socketPath` instead.
-    init(arguments: [String] = [], unixSocketOnly: Bool = false, tls: TLSFiles? = nil) throws {
-        port = unixSocketOnly ? 0 : LoopbackPort.free()
+    /// `unixSocketOnly`: no TCP port, a socket at `socketPath` instead. `port`: this one rather than
+    /// any free one (a cluster node also needs port + 10000 for its bus).
+    init(arguments: [String] = [], unixSocketOnly: Bool = false, port: UInt16? = nil, tls: TLSFiles? = nil) throws {
+        self.port = unixSocketOnly ? 0 : port ?? LoopbackPort.free()
         self.tls = tls
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("studiogate-redis-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
