@@ -193,7 +193,8 @@ final class ClusterLoopRouter: LoopLocal {
                 let host = host(of: route)
                 let learnt =
                     shards
-                    ? SlotMap(clusterShards: reply, askedHost: host) : SlotMap(clusterSlots: reply, askedHost: host)
+                    ? SlotMap(clusterShards: reply, askedHost: host, tls: seed.context.url.usesTLS)
+                    : SlotMap(clusterSlots: reply, askedHost: host)
                 if let learnt, !learnt.masters.isEmpty {
                     topology.install(learnt)
                     stats.slotMapRefreshes.wrappingAdd(1, ordering: .relaxed)

@@ -4,8 +4,9 @@
 extension SlotMap {
     /// Redis 7's `CLUSTER SHARDS` in RESP2: per shard a flat map with `slots` (start, end, start,
     /// end…) and `nodes` (flat maps with `endpoint`, `ip`, `port`, `role`, `health`…). The owner is
-    /// the shard's master.
-    public init?(clusterShards reply: RESPValue, askedHost: String) {
+    /// the shard's master. `tls`: the client speaks TLS, so a node's `tls-port` is the one to dial
+    /// (a cluster with `tls-cluster yes` lists it beside, or instead of, the plaintext `port`).
+    public init?(clusterShards reply: RESPValue, askedHost: String, tls: Bool = false) {
         guard case .array(let shards?) = reply else { return nil }
         var ranges: [(slots: ClosedRange<Int>, master: RedisNodeAddress)] = []
         var nodes: [RedisNodeAddress] = []
@@ -16,7 +17,9 @@ extension SlotMap {
             var master: RedisNodeAddress? = nil
             for member in members {
                 guard let node = Self.flatMap(member) else { return nil }
-                guard let port = Self.integer(node["port"]), let host = Self.host(node, askedHost: askedHost) else {
+                let port = (tls ? Self.integer(node["tls-port"]) : nil) ?? Self.integer(node["port"])
+                guard let port, port > 0, port <= Int(UInt16.max), let host = Self.host(node, askedHost: askedHost)
+                else {
                     continue
                 }
                 let address = RedisNodeAddress(host: host, port: UInt16(port))

@@ -102,6 +102,19 @@ final class RedisClusterSlotsTests: XCTestCase {
         XCTAssertNil(map?.owner(ofSlot: 16383))
         XCTAssertEqual(map?.ownedSlotCount, 250)
         XCTAssertNil(SlotMap(clusterShards: .error("ERR"), askedHost: "x"))
+        // Over TLS a node's tls-port is the one dialled (tls-cluster yes lists both).
+        let tlsNode = RESPValue.array([
+            text("port"), .integer(6379), text("tls-port"), .integer(6380), text("endpoint"), text("10.0.0.9"),
+            text("role"), text("master"),
+        ])
+        let tlsReply = RESPValue.array([
+            .array([text("slots"), .array([.integer(0), .integer(16383)]), text("nodes"), .array([tlsNode])])
+        ])
+        XCTAssertEqual(
+            SlotMap(clusterShards: tlsReply, askedHost: "x", tls: true)?.masters,
+            [RedisNodeAddress(host: "10.0.0.9", port: 6380)])
+        XCTAssertEqual(
+            SlotMap(clusterShards: tlsReply, askedHost: "x")?.masters, [RedisNodeAddress(host: "10.0.0.9", port: 6379)])
         XCTAssertNil(SlotMap(clusterShards: .array([.array([text("slots")])]), askedHost: "x"))
         XCTAssertNil(SlotMap(clusterSlots: .array([.integer(1)]), askedHost: "x"))
     }
