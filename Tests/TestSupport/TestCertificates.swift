@@ -56,18 +56,6 @@ final class TestCertificates {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
     private func run(_ command: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.currentDirectoryURL = directory
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NSError(
-                domain: "openssl", code: Int(process.terminationStatus),
-                userInfo: [NSLocalizedDescriptionKey: "making the test certificates failed"])
-        }
+        try runShell(command, in: directory, what: "making the test certificates failed")
     }
 }
