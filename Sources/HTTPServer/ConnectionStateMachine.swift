@@ -16,7 +16,7 @@ import HTTP
 /// make the server queue answers without bound.
 struct ConnectionStateMachine {
     /// The request being answered, and how its answer is framed.
-    struct Exchange {
+    struct RequestInFlight {
         let id: UInt64
         let headOnly: Bool
         let keepAlive: Bool
@@ -29,9 +29,9 @@ struct ConnectionStateMachine {
         /// Taking requests from the input.
         case reading
         /// The handler is running with this request: `handle` has not returned yet.
-        case handling(Exchange)
+        case handling(RequestInFlight)
         /// `handle` returned; the reply comes later, through the loop.
-        case awaitingResponse(Exchange)
+        case awaitingResponse(RequestInFlight)
         /// Sending a last response; then half-close and drain before closing (lingering close),
         /// so the client reads the response instead of a reset.
         case closing
@@ -75,7 +75,7 @@ struct ConnectionStateMachine {
     /// Whether request `id` is the one being answered (a reply to any other is stale).
     func isAnswering(_ id: UInt64) -> Bool {
         switch state {
-        case .handling(let exchange), .awaitingResponse(let exchange): exchange.id == id
+        case .handling(let request), .awaitingResponse(let request): request.id == id
         default: false
         }
     }
@@ -165,7 +165,7 @@ struct ConnectionStateMachine {
                 nextRequestID &+= 1
                 let keepAlive = request.keepAlive
                 state = .handling(
-                    Exchange(
+                    RequestInFlight(
                         id: nextRequestID, headOnly: request.method == "HEAD", keepAlive: keepAlive,
                         announceKeepAlive: keepAlive && request.version == .http10))
                 input.compact()
@@ -194,8 +194,8 @@ struct ConnectionStateMachine {
     /// `handle` returned: send what it queued (its answer, or a 100 Continue waiting for the body).
     mutating func handlerReturned(now: UInt64) -> ConnectionAction {
         switch state {
-        case .handling(let exchange):
-            state = .awaitingResponse(exchange)
+        case .handling(let request):
+            state = .awaitingResponse(request)
             return flush(now: now)
         case .reading, .closing:
             return flush(now: now)
@@ -207,13 +207,13 @@ struct ConnectionStateMachine {
     /// The handler's reply to request `requestID`; nil if that request is not the one being
     /// answered (a stale or second reply), which is ignored.
     mutating func replyDelivered(_ reply: HTTPReply, requestID: UInt64, date: String) -> ConnectionAction? {
-        let exchange: Exchange
+        let request: RequestInFlight
         let fromInsideHandle: Bool
         switch state {
         case .handling(let current) where current.id == requestID:
-            (exchange, fromInsideHandle) = (current, true)
+            (request, fromInsideHandle) = (current, true)
         case .awaitingResponse(let current) where current.id == requestID:
-            (exchange, fromInsideHandle) = (current, false)
+            (request, fromInsideHandle) = (current, false)
         default:
             return nil
         }
@@ -227,12 +227,12 @@ struct ConnectionStateMachine {
             output.append(bytes)
             state = .closing
         case .response(let response):
-            let closeAfter = !exchange.keepAlive || inputClosed
+            let closeAfter = !request.keepAlive || inputClosed
             output.appendResponse(
                 head: {
                     ResponseSerializer.serializeHead(
-                        response, into: &$0, headOnly: exchange.headOnly, close: closeAfter,
-                        keepAlive: exchange.announceKeepAlive, date: date)
+                        response, into: &$0, headOnly: request.headOnly, close: closeAfter,
+                        keepAlive: request.announceKeepAlive, date: date)
                 }, body: response.body)
             state = closeAfter ? .closing : .reading
         }
