@@ -168,16 +168,17 @@ public final class Fleet: Sendable {
     // MARK: writes
 
     /// A write through this pod reaches the whole fleet: the Redis copies of what it outdated are
-    /// deleted, every pod drops its own, and then an update's answer (`stored`) is shared like any
-    /// fetched entry.
+    /// deleted, then every pod is told to drop its own (in that order: a pod told first could read
+    /// the old copy back from Redis before it went; its commands and ours may take different
+    /// connections, or nodes), and then an update's answer (`stored`) is shared like any fetched entry.
     public func spread(
         _ dropped: [CacheInvalidation], thenShare stored: (key: CacheKey, entry: CachedResponse)?, on loop: EventLoop
     ) {
         guard !dropped.isEmpty else { return }
         var remaining = dropped.count
         for invalidation in dropped {
-            publish(.dropGroup(invalidation), on: loop)
             deleteGroup(invalidation.group, account: nil, on: loop) { [self] _ in
+                publish(.dropGroup(invalidation), on: loop)
                 remaining -= 1
                 guard remaining == 0, let (key, entry) = stored else { return }
                 share(key, entry, on: loop)
@@ -219,12 +220,18 @@ public final class Fleet: Sendable {
 
     // MARK: purges
 
-    /// An operator's purge, fleet-wide: every pod drops its own copies (told on the channel) and
-    /// the Redis copies are deleted, through the indexes `share` keeps (groups by flow, flows by
-    /// account), so an account's data is found across every slot of a cluster. `done` gets how many
-    /// Redis entries went.
+    /// An operator's purge, fleet-wide: the Redis copies are deleted, through the indexes `share`
+    /// keeps (groups by flow, flows by account), so an account's data is found across every slot
+    /// of a cluster; then every pod is told to drop its own (after: see `spread`). `done` gets how
+    /// many Redis entries went.
     public func purge(_ scope: PurgeScope, on loop: EventLoop, _ done: @escaping (Int) -> Void) {
-        publish(.purge(scope), on: loop)
+        deleteCopies(scope, on: loop) { [self] removed in
+            publish(.purge(scope), on: loop)
+            done(removed)
+        }
+    }
+
+    private func deleteCopies(_ scope: PurgeScope, on loop: EventLoop, _ done: @escaping (Int) -> Void) {
         if let execution = scope.execution {
             return deleteGroup(CacheGroup(execution), account: scope.account, on: loop, done)
         }
@@ -297,7 +304,11 @@ public final class Fleet: Sendable {
             let families = family.map { [$0] } ?? ResourceFamily.all
             // One credential's proofs share a hash tag: one command, one slot.
             let proofKeys = families.map { keys.proof(credential, family: $0, naming: sealer.keys.naming) }
-            client.delete(proofKeys, on: loop) { _ in }
+            // Told after the proofs went (see `spread`): a pod that forgot first could find the
+            // proof still there and learn it again.
+            return client.delete(proofKeys, on: loop) { [self] _ in
+                publish(.forgetCredential(credential, family: family), on: loop)
+            }
         }
         publish(.forgetCredential(credential, family: family), on: loop)
     }

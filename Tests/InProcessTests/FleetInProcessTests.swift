@@ -23,7 +23,7 @@ final class FleetInProcessTests: XCTestCase {
         let sid = S.execution(1)
         for pod in fleet.pods { pod.upstream.answer { _ in S.ok(S.executionJSON(sid, status: "ended")) } }
         XCTAssertEqual(try a.send(.get, S.path(sid), auth: S.authA).headers["X-Cache"], "MISS")
-        try waitUntil("pod A's entry is in Redis") { fleet.entryKeys.count == 1 }
+        try fleet.awaitShared(entries: 1)
         let shared = try b.send(.get, S.path(sid), auth: S.authA)
         XCTAssertEqual(shared.headers["X-Cache"], "HIT")
         XCTAssertEqual(shared.headers["X-Cache-Level"], "L2")
@@ -70,7 +70,7 @@ final class FleetInProcessTests: XCTestCase {
             }
         }
         _ = try a.send(.get, S.path(sid), auth: S.authA)
-        try waitUntil("pod A's entry is in Redis") { fleet.entryKeys.count == 1 }
+        try fleet.awaitShared(entries: 1)
         XCTAssertEqual(try b.send(.get, S.path(sid), auth: S.authA).headers["X-Cache-Level"], "L2")
         XCTAssertEqual(b.gateway.store.stats.entries, 1)
         XCTAssertEqual(try a.send(.delete, S.path(sid), auth: S.authA).status, 204)
@@ -139,7 +139,9 @@ final class FleetInProcessTests: XCTestCase {
         }
         _ = try a.send(.get, S.path(sid, "/Context"), auth: S.authA)  // the account's Context, in Redis
         _ = try a.send(.get, S.path(sid), auth: S.keyA)  // the key proven for executions, shared
-        try waitUntil("the Context entry is in Redis") { fleet.entryKeys.contains { $0.hasSuffix("/Context") } }
+        try waitUntil("the Context entry and both proofs are in Redis") {
+            fleet.entryKeys.contains { $0.hasSuffix("/Context") } && fleet.proofKeys.count >= 2
+        }
         XCTAssertEqual(try b.send(.get, S.path(sid), auth: S.keyA).headers["X-Cache-Level"], "L2")
         let context = try b.send(.get, S.path(sid, "/Context"), auth: S.keyA)
         XCTAssertEqual(context.status, 403, "a proof for executions is no proof for contexts on another pod")
@@ -152,7 +154,7 @@ final class FleetInProcessTests: XCTestCase {
         let sid = S.execution(10)
         for pod in fleet.pods { pod.upstream.answer { _ in S.ok(S.executionJSON(sid, status: "active")) } }
         _ = try a.send(.get, S.path(sid), auth: S.authA)
-        try waitUntil("pod A's entry is in Redis") { fleet.entryKeys.count == 1 }
+        try fleet.awaitShared(entries: 1)
         XCTAssertEqual(try b.send(.get, S.path(sid), auth: S.authA).headers["X-Cache-Level"], "L2")
         XCTAssertFalse(b.gateway.store.isEnded(SID(sid, prefix: "FN")))
         b.upstream.answer { _ in S.ok(S.contextJSON(sid)) }
@@ -190,7 +192,7 @@ final class FleetInProcessTests: XCTestCase {
         a.upstream.answer { _ in S.ok(S.executionJSON(sid, status: "ended")) }
         b.upstream.answer { _ in S.ok(S.executionJSON(sid, account: S.accountB, status: "ended")) }
         _ = try a.send(.get, S.path(sid), auth: S.authA)
-        try waitUntil("pod A's entry is in Redis") { fleet.entryKeys.count == 1 }
+        try fleet.awaitShared(entries: 1)
         // Account B's pod asks for the same path: its own key, never account A's entry.
         _ = try b.send(.get, S.path(S.execution(96)), auth: S.authB)
         let other = try b.send(.get, S.path(sid), auth: S.authB)
@@ -215,7 +217,7 @@ final class FleetInProcessTests: XCTestCase {
         let sid = S.execution(13)
         for pod in fleet.pods { pod.upstream.answer { _ in S.ok(S.executionJSON(sid, status: "ended")) } }
         _ = try a.send(.get, S.path(sid), auth: S.authA)
-        try waitUntil("pod A's entry is in Redis") { fleet.entryKeys.count == 1 }
+        try fleet.awaitShared(entries: 1)
         XCTAssertEqual(try b.send(.get, S.path(sid), auth: S.authA).headers["X-Cache"], "HIT")
         a.upstream.answer { _ in S.twilioError(401, code: 20003) }  // the token was revoked at Twilio
         XCTAssertEqual(try a.send(.get, S.path(S.execution(95)), auth: S.authA).status, 401)

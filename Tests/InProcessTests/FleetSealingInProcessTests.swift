@@ -62,7 +62,7 @@ final class FleetSealingInProcessTests: XCTestCase {
         }
         _ = try a.send(.get, S.path(sid), auth: S.authA)
         _ = try a.send(.get, S.path(other), auth: S.authA)
-        try waitUntil("both entries are in Redis") { fleet.entryKeys.count == 2 }
+        try fleet.awaitShared(entries: 2)
         let key = try XCTUnwrap(fleet.entryKeys.first { $0.hasSuffix(sid) })
         let otherKey = try XCTUnwrap(fleet.entryKeys.first { $0.hasSuffix(other) })
         // The other execution's sealed value moved under this key: it does not open here.
@@ -93,7 +93,7 @@ final class FleetSealingInProcessTests: XCTestCase {
         let sid = S.execution(23)
         old.pods[0].upstream.answer { _ in S.ok(S.executionJSON(sid, status: "ended")) }
         _ = try old.pods[0].send(.get, S.path(sid), auth: S.authA)
-        try waitUntil("the entry is in Redis") { old.entryKeys.count == 1 }
+        try old.awaitShared(entries: 1)
         let hit = try rotated.pods[0].send(.get, S.path(sid), auth: S.authA)
         XCTAssertEqual(hit.headers["X-Cache-Level"], "L2", "the old key's proof and entry open; names did not move")
         XCTAssertEqual(rotated.pods[0].upstream.requests.count, 0)
@@ -134,7 +134,7 @@ final class FleetSealingInProcessTests: XCTestCase {
             }
         }
         for path in [S.path(sid), S.path(sid, "/Context"), S.path(kept)] { _ = try a.send(.get, path, auth: S.authA) }
-        try waitUntil("the entries are in Redis") { fleet.entryKeys.count == 3 }
+        try fleet.awaitShared(entries: 3)
         for path in [S.path(sid), S.path(sid, "/Context"), S.path(kept)] {
             XCTAssertEqual(try b.send(.get, path, auth: S.authA).headers["X-Cache-Level"], "L2")
         }

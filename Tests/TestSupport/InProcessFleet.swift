@@ -43,6 +43,17 @@ final class InProcessFleet {
 
     /// Redis keys of the fleet's entries (`…:e:…`), sorted.
     var entryKeys: [String] { redis.keys().filter { $0.contains("}:e:") } }
+
+    /// Redis keys of the fleet's credential proofs.
+    var proofKeys: [String] { redis.keys().filter { $0.contains("{p:") } }
+
+    /// Waits until `entries` entries and at least one proof are in Redis: a pod writes its proof
+    /// and its entry on different pipelined connections, so either may land first.
+    func awaitShared(entries: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        try waitUntil("\(entries) entries and a proof are in Redis", file: file, line: line) {
+            entryKeys.count == entries && !proofKeys.isEmpty
+        }
+    }
 }
 
 extension InProcessGateway {

@@ -41,7 +41,7 @@ MUTANTS = [
     ("a second-level value is trusted whatever account it names", "Sources/Fleet/Fleet.swift",
      "                entry.account == key.account\n",
      "                true\n",
-     "EndToEndFleetTests/testAnotherAccountNeverGetsTheEntryAndATamperedValueIsRefusedAndReplaced"),
+     "EndToEndFleetTests/testWithoutADataKeyProofsAreNotSharedAndValuesStillNameTheirAccount"),
     ("a 401 is not shared with the fleet", "Sources/Gateway/CredentialLearning.swift",
      "            return Lesson(proof: .revoked(nil))\n",
      "            return Lesson()\n",
