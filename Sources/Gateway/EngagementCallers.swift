@@ -82,13 +82,13 @@ final class EngagementCallers: Sendable {
         let callers = report.callers.map { caller, seen in
             #"""
             {"caller": \#(JSONText.quoted(caller.user)), "user_agent": \#(JSONText.quoted(caller.userAgent)), \#
-            "route": "\#(caller.route.name)", "requests": \#(seen.requests), \#
+            "route": "\#(caller.route.engagementName)", "requests": \#(seen.requests), \#
             "first_seen": "\#(Logger.timestamp(epochSeconds: seen.firstSeen))", \#
             "last_seen": "\#(Logger.timestamp(epochSeconds: seen.lastSeen))", \#
             "first_seen_unix": \#(seen.firstSeen), "last_seen_unix": \#(seen.lastSeen)}
             """#
         }
-        let routes = report.requestsByRoute.map { "\"\($0.route.name)\": \($0.requests)" }
+        let routes = report.requestsByRoute.map { "\"\($0.route.engagementName)\": \($0.requests)" }
         return #"""
             {"callers": [\#(callers.joined(separator: ", "))], "callers_dropped": \#(report.dropped), \#
             "capacity": \#(report.capacity), "requests_by_route": {\#(routes.joined(separator: ", "))}}
@@ -97,14 +97,24 @@ final class EngagementCallers: Sendable {
 
     /// `studiogate_engagement_requests_total` by route: no caller label (its cardinality is the clients').
     func metricSamples() -> [String] {
-        report.requestsByRoute.map { "studiogate_engagement_requests_total{route=\"\($0.route.name)\"} \($0.requests)" }
+        report.requestsByRoute.map {
+            "studiogate_engagement_requests_total{route=\"\($0.route.engagementName)\"} \($0.requests)"
+        }
     }
 }
 
 extension RouteLabel {
     /// The v1 Engagement routes (the Engagement form of each Executions resource), in code order.
     static let engagementRoutes: [RouteLabel] = (2..<count).map(RouteLabel.init(code:)).filter {
-        $0.isEngagement && $0.name.contains("engagement")
+        $0.isEngagement && !$0.name.hasSuffix("flow_admin")
+    }
+
+    /// `name`, with the steps under an Engagement named as such (`v1_engagement_step`): `name`
+    /// calls them `v1_step`, like the Executions' steps, in `studiogate_requests_total`.
+    var engagementName: String {
+        let plain = name
+        guard isEngagement, !plain.contains("engagement") else { return plain }
+        return "v1_engagement_" + plain.dropFirst(3)
     }
 
     var isEngagement: Bool {

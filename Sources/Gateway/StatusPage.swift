@@ -195,7 +195,7 @@ enum StatusPage {
             html += "</code></td><td><code>"
             html += escaped(caller.userAgent)
             html += "</code></td><td><code>"
-            html += escaped(caller.route.name)
+            html += escaped(caller.route.engagementName)
             html += "</code></td><td class=\"n\">\(seen.requests)</td><td>"
             html += Logger.timestamp(epochSeconds: seen.firstSeen)
             html += "</td><td>"
