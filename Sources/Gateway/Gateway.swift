@@ -83,7 +83,8 @@ public final class Gateway: HTTPHandler {
             fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
         let gauges = Telemetry.Gauges(
             store: store, inflated: renderer.inflated, credentials: credentials, connections: connections,
-            upstream: self.upstream, fleet: fleet, engagements: engagements)
+            upstream: self.upstream, fleet: fleet, engagements: engagements,
+            draining: draining)
         operations = Operations(
             telemetry: telemetry, gauges: gauges, upstream: self.upstream, clock: clock, draining: draining)
         administration = CacheAdministration(

@@ -81,6 +81,8 @@ final class Telemetry: Sendable {
         let upstream: any UpstreamTransport
         let fleet: Fleet?
         let engagements: EngagementCallers
+        /// Set once shutdown begins (/readyz 503).
+        let draining: DrainingFlag
     }
 
     /// Prometheus text format 0.0.4.
@@ -97,6 +99,9 @@ final class Telemetry: Sendable {
         family(
             "studiogate_build_info", "gauge", "Build information.",
             [sample("studiogate_build_info", "version=\"\(StudioGateVersion.current)\"", 1)])
+        family(
+            "studiogate_ready", "gauge", "1 while /readyz answers 200 (listening and not draining), 0 once draining.",
+            [sample("studiogate_ready", gauges.draining.isSet ? 0 : 1)])
         family(
             "studiogate_requests_total", "counter", "Requests answered, by route, status and cache result.",
             renderRequests())
