@@ -67,10 +67,11 @@ final class EngagementCallers: Sendable {
     var report: Report {
         let (callers, dropped, byRoute) = state.withLock { ($0.callers, $0.dropped, $0.byRoute) }
         return Report(
-            callers: callers.map { (caller: $0.key, seen: $0.value) }.sorted {
-                ($0.seen.lastSeen, $1.caller.user, $1.caller.userAgent) > (
-                    $1.seen.lastSeen, $0.caller.user, $0.caller.userAgent
-                )
+            callers: callers.map { (caller: $0.key, seen: $0.value) }.sorted { a, b in
+                // Almost always decided by the time alone; ties in a stable order.
+                a.seen.lastSeen != b.seen.lastSeen
+                    ? a.seen.lastSeen > b.seen.lastSeen
+                    : (a.caller.user, a.caller.userAgent) < (b.caller.user, b.caller.userAgent)
             },
             dropped: dropped, capacity: capacity,
             requestsByRoute: RouteLabel.engagementRoutes.map { (route: $0, requests: byRoute[$0] ?? 0) })

@@ -72,8 +72,13 @@ final class RateHistory: Sendable {
 
     /// The running totals now.
     static func sample(_ telemetry: Telemetry, at now: Double) -> Sample {
+        sample(telemetry.requestCounts, at: now)
+    }
+
+    /// The running totals in `counts` (`Telemetry.requestCounts`, read once by the status page).
+    static func sample(_ counts: [RequestCounts.Label: Int], at now: Double) -> Sample {
         var sample = Sample(at: now, requests: 0, hits: 0, lookups: 0)
-        for (label, count) in telemetry.requestCounts {
+        for (label, count) in counts {
             sample.requests += count
             switch label.cache {
             case .hit?, .fleetHit?:

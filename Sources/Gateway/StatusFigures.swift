@@ -87,8 +87,9 @@ extension StatusFigures {
         requestsInFlight = telemetry.total(.inFlight)
         coalescedWaits = telemetry.total(.coalescedWaits)
 
+        let counts = telemetry.requestCounts
         var byRoute: [String: Route] = [:]
-        for (label, count) in telemetry.requestCounts {
+        for (label, count) in counts {
             let name = label.route.name
             var route = byRoute[name] ?? Route(name: name)
             route.requests += count
@@ -132,7 +133,7 @@ extension StatusFigures {
                 errors: fleet.client.stats.errors.load(ordering: .relaxed))
         }
         engagements = admin.engagements.report
-        intervals = admin.history.intervals(now: RateHistory.sample(telemetry, at: now))
+        intervals = admin.history.intervals(now: RateHistory.sample(counts, at: now))
         settings = Self.effectiveSettings(admin.config, policy: admin.store.policy, logLevel: admin.logger.level)
     }
 

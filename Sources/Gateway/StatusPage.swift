@@ -1,3 +1,5 @@
+import Glibc
+
 /// `GET /admin/`: one server-rendered HTML page of what the gateway is doing, from
 /// `StatusFigures` alone. No script and no external asset (inline CSS, an inline SVG chart); it
 /// refreshes itself every 10 s. Every value that is not a number the page made is HTML-escaped:
@@ -196,10 +198,12 @@ enum StatusPage {
             html += escaped(caller.userAgent)
             html += "</code></td><td><code>"
             html += escaped(caller.route.engagementName)
-            html += "</code></td><td class=\"n\">\(seen.requests)</td><td>"
-            html += Logger.timestamp(epochSeconds: seen.firstSeen)
+            html += "</code></td><td class=\"n\">"
+            html += String(seen.requests)
             html += "</td><td>"
-            html += Logger.timestamp(epochSeconds: seen.lastSeen)
+            appendTimestamp(seen.firstSeen, to: &html)
+            html += "</td><td>"
+            appendTimestamp(seen.lastSeen, to: &html)
             html += "</td></tr>\n"
         }
         html += "</table></section>\n"
@@ -214,6 +218,46 @@ enum StatusPage {
     }
 
     // MARK: text
+
+    /// `epochSeconds` as `Logger.timestamp` writes it, digits straight into `html`: thousands of
+    /// callers have two each.
+    static func appendTimestamp(_ epochSeconds: Double, to html: inout String) {
+        var seconds = Int(epochSeconds.rounded(.down))
+        let millis = Int((epochSeconds - Double(seconds)) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            var at = 0
+            func put(_ value: Int, _ width: Int) {
+                var divisor = 1
+                for _ in 1..<width { divisor *= 10 }
+                while divisor > 0 {
+                    buffer[at] = UInt8(ascii: "0") + UInt8(value / divisor % 10)
+                    at += 1
+                    divisor /= 10
+                }
+            }
+            func mark(_ character: Unicode.Scalar) {
+                buffer[at] = UInt8(ascii: character)
+                at += 1
+            }
+            put(Int(parts.tm_year) + 1900, 4)
+            mark("-")
+            put(Int(parts.tm_mon) + 1, 2)
+            mark("-")
+            put(Int(parts.tm_mday), 2)
+            mark("T")
+            put(Int(parts.tm_hour), 2)
+            mark(":")
+            put(Int(parts.tm_min), 2)
+            mark(":")
+            put(Int(parts.tm_sec), 2)
+            mark(".")
+            put(millis, 3)
+            mark("Z")
+            html += String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<at]), as: UTF8.self)
+        }
+    }
 
     /// `text` safe in element content and in quoted attributes.
     static func escaped(_ text: String) -> String {

@@ -53,6 +53,9 @@ final class StatusPageTests: XCTestCase {
         XCTAssertNil(StatusFigures.latency(.init(counts: [0, 0, 0]), buckets: buckets).p50)
         XCTAssertEqual(StatusPage.fixed(0.05, 2), "0.05")
         XCTAssertEqual(StatusPage.fixed(12.345, 1), "12.3")
+        var written = ""
+        StatusPage.appendTimestamp(1_800_000_000.25, to: &written)
+        XCTAssertEqual(written, Logger.timestamp(epochSeconds: 1_800_000_000.25))
     }
 
     func testTheHistoryKeepsItsCapacityAndPlotsDifferences() {
