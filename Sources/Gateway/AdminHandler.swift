@@ -10,7 +10,9 @@ import Studio
 /// With `--admin-token`, every request needs `Authorization: Bearer <token>`, compared in
 /// constant time.
 ///
+/// - `GET /admin/`: the status page (`StatusPage`)
 /// - `GET /admin/stats`
+/// - `GET /admin/engagements`: who still calls the v1 Engagement routes (`EngagementCallers`)
 /// - `GET /admin/entries?execution=FN…` or `?flow=FW…` or `?account=AC…` (combinable)
 /// - `POST /admin/purge?execution=FN…` or `?flow=FW…` or `?account=AC…`: `account` alone purges
 ///   that tenant's entries; with `execution` or `flow` it narrows that purge to the one account.
@@ -81,8 +83,12 @@ public struct AdminHandler: HTTPHandler {
         if accountParam != nil, account == nil { return Self.json(400, #"{"error": "account must be an AC… SID"}"#) }
         let now = admin.clock()
         switch (request.method, path) {
+        case ("GET", "/admin/"), ("GET", "/admin"):
+            return Self.html(StatusPage.render(StatusFigures(admin)))
         case ("GET", "/admin/stats"):
             return Self.json(200, admin.telemetry.renderStats(admin.gauges))
+        case ("GET", "/admin/engagements"):
+            return Self.json(200, admin.engagements.renderJSON())
         case ("GET", "/admin/entries"):
             guard let scope = PurgeScope(execution: execution, flow: flow, account: account) else {
                 return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
@@ -114,7 +120,10 @@ public struct AdminHandler: HTTPHandler {
         }
     }
 
-    static let endpoints = ["/admin/stats": "GET", "/admin/entries": "GET", "/admin/purge": "POST"]
+    static let endpoints = [
+        "/admin/": "GET", "/admin": "GET", "/admin/stats": "GET", "/admin/engagements": "GET",
+        "/admin/entries": "GET", "/admin/purge": "POST",
+    ]
 
     /// Compares without an early exit, so timing does not reveal how much of a guess was right.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -123,6 +132,18 @@ public struct AdminHandler: HTTPHandler {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
         }
         return difference == 0
+    }
+
+    /// The status page: it may run no script and load nothing (the policy holds even if a value
+    /// escaped the escaping), and no other site may frame it.
+    static func html(_ body: String) -> HTTPResponse {
+        HTTPResponse(
+            status: 200,
+            headers: [
+                "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            ], text: body)
     }
 
     static func json(_ status: HTTPStatus, _ body: String) -> HTTPResponse {
@@ -141,4 +162,9 @@ public struct CacheAdministration: Sendable {
     let gauges: Telemetry.Gauges
     let logger: Logger
     let clock: @Sendable () -> Double
+    /// The settings it started with (the status page shows the reloadable ones as reloaded).
+    let config: GatewayConfig
+    let engagements: EngagementCallers
+    let history: RateHistory
+    let wallClock: @Sendable () -> Double
 }

@@ -12,6 +12,8 @@ extension Gateway {
         /// The set of the loop the request arrived on.
         var counters: LoopCounters
         var route = RouteLabel.unmatched
+        /// Trace id and caller for the access log; nil when access lines are not written.
+        var identity: AccessIdentity? = nil
 
         /// The path only: query strings never reach logs. (Cut when needed, not per request.)
         var path: Substring { HTTPRequest.split(target).path }
@@ -29,7 +31,7 @@ extension Gateway {
                     bytes: response.body.count, durationMs: seconds * 1000, cache: outcome?.label ?? "-",
                     upstreamStatus: upstreamStatus,
                     requestID: response.headers["Twilio-Request-Id"] ?? response.inlineField?.value
-                        ?? response.rendered.0.value("Twilio-Request-Id")))
+                        ?? response.rendered.0.value("Twilio-Request-Id"), identity: exchange.identity))
         }
         exchange.counters.add(.inFlight, -1)
         exchange.client.respond(response)

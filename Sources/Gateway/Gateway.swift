@@ -35,6 +35,12 @@ public final class Gateway: HTTPHandler {
     let executionView: URLRewrite
     /// What the admin listener may see and do.
     public let administration: CacheAdministration
+    /// Who still calls the v1 Engagement routes (`GET /admin/engagements`, the status page).
+    let engagements = EngagementCallers()
+    /// Request rate and hit ratio every 10 s, for the status page's chart.
+    let history: RateHistory
+    /// Epoch seconds; injectable like `clock`.
+    let wallClock: @Sendable () -> Double
 
     public convenience init(
         config: GatewayConfig, logger: Logger? = nil, connections: ConnectionGauge? = nil,
@@ -52,6 +58,8 @@ public final class Gateway: HTTPHandler {
     ) {
         self.config = config
         self.clock = clock
+        self.wallClock = wallClock
+        history = RateHistory(startedAt: clock())
         self.logger = logger ?? Logger(level: Logger.Level(config.logLevel) ?? .info)
         let publicURL = URL(string: config.effectivePublicURL)
         let publicAuthority = publicURL.flatMap { url in
@@ -75,11 +83,13 @@ public final class Gateway: HTTPHandler {
             fromOrigins: ["https://studio.twilio.com", config.upstream], toOrigin: config.effectivePublicURL)
         let gauges = Telemetry.Gauges(
             store: store, inflated: renderer.inflated, credentials: credentials, connections: connections,
-            upstream: self.upstream, fleet: fleet)
+            upstream: self.upstream, fleet: fleet, engagements: engagements,
+            draining: draining)
         operations = Operations(
             telemetry: telemetry, gauges: gauges, upstream: self.upstream, clock: clock, draining: draining)
         administration = CacheAdministration(
-            store: store, fleet: fleet, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock)
+            store: store, fleet: fleet, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock,
+            config: config, engagements: engagements, history: history, wallClock: wallClock)
     }
 
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
@@ -93,7 +103,10 @@ public final class Gateway: HTTPHandler {
 
     /// The server's loops: the fleet's Redis connections are opened on each now, so the first
     /// requests do not wait for them.
-    public func serve(on loops: [EventLoop]) { fleet?.start(on: loops) }
+    public func serve(on loops: [EventLoop]) {
+        fleet?.start(on: loops)
+        if let first = loops.first { history.sample(on: first, telemetry: telemetry, clock: clock) }
+    }
 
     /// The process is ending: the fleet's subscription and its loop stop.
     public func shutdown() { fleet?.stop() }
@@ -110,6 +123,7 @@ public final class Gateway: HTTPHandler {
         memo.counters.add(.inFlight)
         var exchange = Exchange(
             method: request.method, target: request.target, started: clock(), client: client, counters: memo.counters)
+        if logger.enabled(.info) { exchange.identity = AccessIdentity(request) }
         if request.method == .get, operations.isOperationsPath(request.target) {
             exchange.route = .operations
             return operations.answer(exchange.path, on: client.loop) { [self, exchange] response, upstreamStatus in
@@ -124,6 +138,8 @@ public final class Gateway: HTTPHandler {
         case .forward(let forward):
             if forward.caller !== memo.caller { memo.caller = forward.caller }
             exchange.route = RouteLabel(forward.route)
+            if exchange.identity != nil { exchange.identity?.caller = CallerName.user(forward.username) }
+            if forward.route.viaEngagements { engagements.record(forward, route: exchange.route, at: wallClock()) }
             if forward.isCacheableRead { read(forward, exchange) } else { write(forward, exchange) }
         }
     }

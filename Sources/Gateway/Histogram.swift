@@ -55,5 +55,7 @@ final class Histogram: Sendable {
         }
     }
 
-    func render(_ name: String) -> [String] { state.withLock { $0 }.render(name, buckets: buckets) }
+    func render(_ name: String) -> [String] { counts.render(name, buckets: buckets) }
+
+    var counts: HistogramCounts { state.withLock { $0 } }
 }

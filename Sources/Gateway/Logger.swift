@@ -56,6 +56,7 @@ public final class Logger: Sendable {
         var cache: String
         var upstreamStatus: Int?
         var requestID: String?
+        var identity: AccessIdentity? = nil
     }
 
     func access(_ entry: Access) {
@@ -67,9 +68,17 @@ public final class Logger: Sendable {
             {"time":"\#(Self.timestamp())","level":"info","method":\#(JSONText.quoted(entry.method)),\#
             "path":\#(JSONText.quoted(entry.path)),"status":\#(entry.status),"bytes":\#(entry.bytes),\#
             "duration_ms":\#(duration),"cache":"\#(entry.cache)","upstream_status":\#(upstream),\#
-            "request_id":\#(JSONText.quotedOrNull(entry.requestID))}
+            "request_id":\#(JSONText.quotedOrNull(entry.requestID))\#(Self.identityFields(entry.identity))}
             """#
         )
+    }
+
+    /// `trace_id`, `caller` and `user_agent`, after the fields every line has.
+    private static func identityFields(_ identity: AccessIdentity?) -> String {
+        guard let identity else { return "" }
+        return
+            #","trace_id":\#(JSONText.quotedOrNull(identity.traceID)),"caller":\#(JSONText.quotedOrNull(identity.caller)),"#
+            + #""user_agent":\#(JSONText.quotedOrNull(identity.userAgent.isEmpty ? nil : identity.userAgent))"#
     }
 
     private func write(_ line: String) {
@@ -82,6 +91,16 @@ public final class Logger: Sendable {
     static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
+        return timestamp(now)
+    }
+
+    /// `epochSeconds` (the wall clock) in the same form.
+    static func timestamp(epochSeconds: Double) -> String {
+        let whole = epochSeconds.rounded(.down)
+        return timestamp(timespec(tv_sec: Int(whole), tv_nsec: Int((epochSeconds - whole) * 1e9)))
+    }
+
+    private static func timestamp(_ now: timespec) -> String {
         var seconds = now.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)

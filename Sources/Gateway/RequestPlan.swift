@@ -84,11 +84,16 @@ struct RequestPlanner: Sendable {
         return RouteLabel(route)
     }
 
-    /// The end-to-end request fields Studio needs; hop-by-hop and everything else stay here.
+    /// The end-to-end request fields Studio needs, and a well-formed W3C trace context; hop-by-hop
+    /// and everything else stay here.
     static func forwardedHeaders(_ headers: HTTPHeaders) -> HTTPHeaders {
         var forwarded = HTTPHeaders()
         for name in ["Authorization", "Content-Type", "Accept"] {
             if let value = headers[name] { forwarded.add(name, value) }
+        }
+        if let trace = TraceContext(headers) {
+            forwarded.add("traceparent", trace.traceparent)
+            if let state = trace.tracestate { forwarded.add("tracestate", state) }
         }
         let agent = headers["User-Agent"].map { $0 + " " } ?? ""
         forwarded.add("User-Agent", agent + "studiogate/\(StudioGateVersion.current)")

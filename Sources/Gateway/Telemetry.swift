@@ -45,6 +45,15 @@ final class Telemetry: Sendable {
         if let seconds { counters.observeLatency(seconds) }
     }
 
+    /// Request latency over every loop.
+    var requestLatency: HistogramCounts {
+        let sets = everySet
+        return sets.dropFirst().reduce(sets[0].latency) { $0 + $1.latency }
+    }
+
+    /// Upstream attempts by status (0 = no HTTP answer).
+    var upstreamStatusCounts: [Int: Int] { upstreamStatuses.withLock { $0 } }
+
     /// Every label answered at least once, with its count over every loop.
     var requestCounts: [RequestCounts.Label: Int] {
         var counts = rareRequests.withLock { $0 }
@@ -71,6 +80,9 @@ final class Telemetry: Sendable {
         let connections: ConnectionGauge?
         let upstream: any UpstreamTransport
         let fleet: Fleet?
+        let engagements: EngagementCallers
+        /// Set once shutdown begins (/readyz 503).
+        let draining: DrainingFlag
     }
 
     /// Prometheus text format 0.0.4.
@@ -88,10 +100,12 @@ final class Telemetry: Sendable {
             "studiogate_build_info", "gauge", "Build information.",
             [sample("studiogate_build_info", "version=\"\(StudioGateVersion.current)\"", 1)])
         family(
+            "studiogate_ready", "gauge", "1 while /readyz answers 200 (listening and not draining), 0 once draining.",
+            [sample("studiogate_ready", gauges.draining.isSet ? 0 : 1)])
+        family(
             "studiogate_requests_total", "counter", "Requests answered, by route, status and cache result.",
             renderRequests())
-        let sets = everySet
-        let latency = sets.dropFirst().reduce(sets[0].latency) { $0 + $1.latency }
+        let latency = requestLatency
         family(
             "studiogate_request_duration_seconds", "histogram", "Time from a parsed request to its answer.",
             latency.render("studiogate_request_duration_seconds", buckets: Histogram.latencyBuckets))
@@ -136,6 +150,10 @@ final class Telemetry: Sendable {
                 sample("studiogate_upstream_calls_by_version_total", "version=\"2\"", load(links.http2Calls)),
             ])
         family(
+            "studiogate_upstream_retries_total", "counter",
+            "Upstream attempts after the first: a 429 or a failure to connect, backed off and sent again.",
+            [sample("studiogate_upstream_retries_total", load(links.retries))])
+        family(
             "studiogate_upstream_writes_not_resent_total", "counter",
             "Writes answered 502 because their connection failed after they may have been sent.",
             [sample("studiogate_upstream_writes_not_resent_total", load(links.writesNotResent))])
@@ -169,6 +187,10 @@ final class Telemetry: Sendable {
                 "studiogate_second_level_circuit_state", "gauge", "The Redis circuit: 0 closed, 1 open, 2 half-open.",
                 [sample("studiogate_second_level_circuit_state", fleet.client.circuitState.rawValue)])
         }
+        family(
+            "studiogate_engagement_requests_total", "counter",
+            "Requests to the deprecated v1 Engagement routes, by route (callers: GET /admin/engagements).",
+            gauges.engagements.metricSamples())
         family(
             "studiogate_cache_entries", "gauge", "Entries held.", [sample("studiogate_cache_entries", stats.entries)])
         family(

@@ -96,6 +96,7 @@ public final class UpstreamService: Sendable {
             let backoff = MonotonicClock.nanoseconds(
                 baseBackoff * Double(1 << (number - 1)) * Double.random(in: 0.5...1.0))
             guard MonotonicClock.now() + backoff + 50_000_000 < deadline else { return call.finish(result) }
+            client.stats.retries.wrappingAdd(1, ordering: .relaxed)
             let retry = loop.schedule(after: backoff) { [self] in
                 call.endBackoff()
                 attempt(

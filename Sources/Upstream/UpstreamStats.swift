@@ -10,6 +10,8 @@ public final class UpstreamStats: Sendable {
     public let http2Calls = Atomic<Int>(0)
     /// Writes refused because the connection failed after they may have been sent (never re-sent).
     public let writesNotResent = Atomic<Int>(0)
+    /// Attempts after the first (a 429 or a failure to connect, backed off and sent again).
+    public let retries = Atomic<Int>(0)
 
     public init() {}
 
