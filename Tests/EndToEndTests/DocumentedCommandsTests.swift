@@ -14,7 +14,23 @@ final class DocumentedCommandsTests: XCTestCase {
         var status: Int32
         var stdout: String
         var stderr: String
-        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] }
+        /// `curl -i` prints the response head first: split at its blank line.
+        var head: String? {
+            guard stdout.hasPrefix("HTTP/"), let end = stdout.range(of: "\r\n\r\n") else { return nil }
+            return String(stdout[..<end.lowerBound])
+        }
+        var body: String {
+            guard head != nil, let end = stdout.range(of: "\r\n\r\n") else { return stdout }
+            return String(stdout[end.upperBound...])
+        }
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] }
+        /// A field of the head, e.g. X-Cache.
+        func header(_ name: String) -> String? {
+            head?.components(separatedBy: "\r\n").dropFirst().first {
+                $0.lowercased().hasPrefix(name.lowercased() + ":")
+            }
+            .map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+        }
     }
 
     func shell(_ command: String) throws -> Ran {
@@ -57,14 +73,25 @@ final class DocumentedCommandsTests: XCTestCase {
         let gateway = "http://127.0.0.1:\(demo.port)"
         // A command continued with a trailing backslash is one command, as a shell reads it.
         let lines = banner.replacingOccurrences(of: "\\\n", with: " ").split(separator: "\n")
-        let commands = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+        let printed = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter {
             $0.hasPrefix("curl ")
         }
-        XCTAssertEqual(commands.count, 7, banner)
+        XCTAssertEqual(printed.count, 8, banner)
         var checked = 0
-        for command in commands {
-            let ran = try shell(command)
+        // What each command's runs said in X-Cache, in order: the banner shows a MISS then a HIT.
+        var outcomes: [String: [String]] = [:]
+        for line in printed {
+            // Run as printed (the shell drops the comment); matched without the comment.
+            let ran = try shell(line)
+            let command = String(line.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces)
             XCTAssertEqual(ran.status, 0, "\(command)\n\(ran.stderr)")
+            if command.contains(" -i ") {
+                let cache = try XCTUnwrap(ran.header("X-Cache"), "-i shows the head with X-Cache: \(ran.stdout)")
+                outcomes[command, default: []].append(cache)
+                if let said = line.range(of: "X-Cache: ") {
+                    XCTAssertEqual(cache, String(line[said.upperBound...]), "the banner says what the head shows")
+                }
+            }
             let json = ran.json
             if command.contains("Executions?PageSize=3") {
                 let executions = try XCTUnwrap(json?["executions"] as? [[String: Any]], ran.stdout)
@@ -94,14 +121,16 @@ final class DocumentedCommandsTests: XCTestCase {
                 XCTAssertEqual(json?["status"] as? String, "ended")
             } else if command.hasSuffix("/metrics'") {
                 XCTAssertTrue(
-                    ran.stdout.contains("studiogate_requests_total{route=\"v2_execution\",status=\"200\""), ran.stdout)
+                    ran.body.contains("studiogate_requests_total{route=\"v2_execution\",status=\"200\""), ran.stdout)
             } else {
                 XCTFail("a banner command this test does not check: \(command)")
                 continue
             }
             checked += 1
         }
-        XCTAssertEqual(checked, commands.count)
+        XCTAssertEqual(checked, printed.count)
+        XCTAssertTrue(
+            outcomes.values.contains(["MISS", "HIT"]), "a command printed twice shows MISS then HIT: \(outcomes)")
     }
 
     /// The fenced sh and python blocks of README.md: `swift run studiogate ARGS` is the built binary
