@@ -133,8 +133,11 @@ final class DocumentedCommandsTests: XCTestCase {
             outcomes.values.contains(["MISS", "HIT"]), "a command printed twice shows MISS then HIT: \(outcomes)")
     }
 
-    /// The fenced sh and python blocks of README.md: `swift run studiogate ARGS` is the built binary
-    /// with ARGS, `swift test` is this very run (skipped), http://127.0.0.1:8080 is the demo, FW... its flow.
+    /// The fenced sh and python blocks of README.md: `scripts/dev.sh demo|test` sets up (checked
+    /// here: nothing is missing) and then runs `swift run studiogate --demo` or `swift test` (checked
+    /// with its dry run: a `swift run` inside `swift test` would wait for the build lock); `swift run
+    /// studiogate ARGS` is the built binary with ARGS and `swift test` this very run,
+    /// http://127.0.0.1:8080 is the demo, FW... its flow.
     func testEveryCommandTheREADMEPrintsWorks() throws {
         let readme = try String(
             contentsOf: RunningBinary.packageDirectory.appendingPathComponent("README.md"), encoding: .utf8)
@@ -143,14 +146,20 @@ final class DocumentedCommandsTests: XCTestCase {
             .map { String($0.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         XCTAssertEqual(
             shellLines,
-            ["swift run studiogate --demo", "swift test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
+            ["scripts/dev.sh demo", "scripts/dev.sh test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
             "the README's commands changed: teach this test to run the new ones")
+        let runs = ["scripts/dev.sh demo": "swift run studiogate --demo", "scripts/dev.sh test": "swift test"]
+        for (line, runsNext) in runs {
+            let ran = try shell("STUDIOGATE_DEV_DRY_RUN=1 \(line)")
+            XCTAssertEqual(ran.status, 0, "\(line): the set-up found something missing\n\(ran.stderr)")
+            XCTAssertEqual(ran.stdout.split(separator: "\n").last.map(String.init), runsNext, line)
+        }
         let (demo, banner) = try startDemo()
         defer { demo.stop() }
-        XCTAssertTrue(banner.contains("Demo mode"), "swift run studiogate --demo prints the banner")
+        XCTAssertTrue(banner.contains("Demo mode"), "scripts/dev.sh demo prints the banner")
         let gateway = "http://127.0.0.1:\(demo.port)"
         let binary = RunningBinary.productsDirectory.appendingPathComponent("studiogate").path
-        for line in shellLines where line != "swift test" && line != "swift run studiogate --demo" {
+        for line in shellLines where runs[line] == nil {
             let command = line.replacingOccurrences(of: "swift run studiogate", with: "'\(binary)'")
                 .replacingOccurrences(of: "http://127.0.0.1:8080", with: gateway)
             let ran = try shell(command)
