@@ -270,6 +270,8 @@ final class FleetInProcessTests: XCTestCase {
         let keyA = try XCTUnwrap(fleet.entryKeys.first { $0.contains(nameA) && $0.hasSuffix(sid) })
         XCTAssertFalse(keyA.contains(S.accountA), "with a data key the account is a keyed name")
         let keyB = keyA.replacingOccurrences(of: nameA, with: names.account(S.accountB))
+        // Pod B shares its own fetch after answering: that write must land before the test's.
+        try waitUntil("pod B's own entry is in Redis") { fleet.entryKeys.contains(keyB) }
         fleet.redis.set(keyB, try XCTUnwrap(fleet.redis.value(of: keyA)))
         b.gateway.store.purge(PurgeScope(execution: SID(sid, prefix: "FN"), flow: nil, account: nil)!)
         let refused = try b.send(.get, S.path(sid), auth: S.authB)
