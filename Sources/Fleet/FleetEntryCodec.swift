@@ -6,7 +6,9 @@ import HTTP
 /// each pod's monotonic clock starts at its own boot. Decoding checks every length against what
 /// is left, so a damaged or planted value is refused, never trusted.
 enum FleetEntryCodec {
-    private static let magic: [UInt8] = Array("SG1".utf8)
+    /// SG2: bodies in the fleet's form (`FleetForm`, no pod's public URL). An SG1 value, from a pod
+    /// that stored its own public URL, is refused rather than answered with that pod's URL.
+    private static let magic: [UInt8] = Array("SG2".utf8)
 
     /// `monotonicNow` and `wallNow` (seconds) convert between the pod's clock and the fleet's.
     static func encode(_ entry: CachedResponse, monotonicNow: Double, wallNow: Double) -> [UInt8] {

@@ -56,7 +56,9 @@ extension Gateway {
             }
             return Fleet(
                 client: client, prefix: config.redisPrefix, dataKeys: dataKeys, firstLevel: firstLevel,
-                credentials: credentials, clock: clock, wallClock: wallClock)
+                credentials: credentials, clock: clock, wallClock: wallClock,
+                // Bodies go to Redis naming no pod and come back naming this one.
+                form: EntryForms.fleetForm(publicURL: config.effectivePublicURL))
         } catch {
             logger.log(.error, "second level off: --redis: \(error)")
             return nil

@@ -17,16 +17,18 @@ enum Demo {
         return """
 
             Demo mode: an embedded mock Studio is the upstream (no Twilio account needed).
-            Account \(MockFixtures.accountA), auth token \(MockFixtures.tokenA). Try:
+            Account \(MockFixtures.accountA), auth token \(MockFixtures.tokenA). Try (-i shows the
+            response head: X-Cache says where each answer came from):
 
-              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions?PageSize=3'
-              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)'
-              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Context'
-              curl -s -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Steps'
-              curl -s -u '\(auth)' '\(gateway)/v1/Flows/\(flow)/Engagements/\(ended)'
-              curl -s -u '\(auth)' -X POST '\(gateway)/v2/Flows/\(flow)/Executions' \\
+              curl -sS -i -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions?PageSize=3'
+              curl -sS -i -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)'   # X-Cache: MISS
+              curl -sS -i -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)'   # again: X-Cache: HIT
+              curl -sS -i -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Context'
+              curl -sS -i -u '\(auth)' '\(gateway)/v2/Flows/\(flow)/Executions/\(ended)/Steps'
+              curl -sS -i -u '\(auth)' '\(gateway)/v1/Flows/\(flow)/Engagements/\(ended)'
+              curl -sS -i -u '\(auth)' -X POST '\(gateway)/v2/Flows/\(flow)/Executions' \\
                 --data-urlencode 'To=+15551230000' --data-urlencode 'From=+15557650000'
-              curl -s '\(gateway)/metrics'
+              curl -sS '\(gateway)/metrics'
 
             Stop with Ctrl-C.
             """

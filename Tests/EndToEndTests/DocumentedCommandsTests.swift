@@ -14,7 +14,23 @@ final class DocumentedCommandsTests: XCTestCase {
         var status: Int32
         var stdout: String
         var stderr: String
-        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] }
+        /// `curl -i` prints the response head first: split at its blank line.
+        var head: String? {
+            guard stdout.hasPrefix("HTTP/"), let end = stdout.range(of: "\r\n\r\n") else { return nil }
+            return String(stdout[..<end.lowerBound])
+        }
+        var body: String {
+            guard head != nil, let end = stdout.range(of: "\r\n\r\n") else { return stdout }
+            return String(stdout[end.upperBound...])
+        }
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] }
+        /// A field of the head, e.g. X-Cache.
+        func header(_ name: String) -> String? {
+            head?.components(separatedBy: "\r\n").dropFirst().first {
+                $0.lowercased().hasPrefix(name.lowercased() + ":")
+            }
+            .map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+        }
     }
 
     func shell(_ command: String) throws -> Ran {
@@ -57,14 +73,25 @@ final class DocumentedCommandsTests: XCTestCase {
         let gateway = "http://127.0.0.1:\(demo.port)"
         // A command continued with a trailing backslash is one command, as a shell reads it.
         let lines = banner.replacingOccurrences(of: "\\\n", with: " ").split(separator: "\n")
-        let commands = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+        let printed = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter {
             $0.hasPrefix("curl ")
         }
-        XCTAssertEqual(commands.count, 7, banner)
+        XCTAssertEqual(printed.count, 8, banner)
         var checked = 0
-        for command in commands {
-            let ran = try shell(command)
+        // What each command's runs said in X-Cache, in order: the banner shows a MISS then a HIT.
+        var outcomes: [String: [String]] = [:]
+        for line in printed {
+            // Run as printed (the shell drops the comment); matched without the comment.
+            let ran = try shell(line)
+            let command = String(line.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces)
             XCTAssertEqual(ran.status, 0, "\(command)\n\(ran.stderr)")
+            if command.contains(" -i ") {
+                let cache = try XCTUnwrap(ran.header("X-Cache"), "-i shows the head with X-Cache: \(ran.stdout)")
+                outcomes[command, default: []].append(cache)
+                if let said = line.range(of: "X-Cache: ") {
+                    XCTAssertEqual(cache, String(line[said.upperBound...]), "the banner says what the head shows")
+                }
+            }
             let json = ran.json
             if command.contains("Executions?PageSize=3") {
                 let executions = try XCTUnwrap(json?["executions"] as? [[String: Any]], ran.stdout)
@@ -94,18 +121,23 @@ final class DocumentedCommandsTests: XCTestCase {
                 XCTAssertEqual(json?["status"] as? String, "ended")
             } else if command.hasSuffix("/metrics'") {
                 XCTAssertTrue(
-                    ran.stdout.contains("studiogate_requests_total{route=\"v2_execution\",status=\"200\""), ran.stdout)
+                    ran.body.contains("studiogate_requests_total{route=\"v2_execution\",status=\"200\""), ran.stdout)
             } else {
                 XCTFail("a banner command this test does not check: \(command)")
                 continue
             }
             checked += 1
         }
-        XCTAssertEqual(checked, commands.count)
+        XCTAssertEqual(checked, printed.count)
+        XCTAssertTrue(
+            outcomes.values.contains(["MISS", "HIT"]), "a command printed twice shows MISS then HIT: \(outcomes)")
     }
 
-    /// The fenced sh and python blocks of README.md: `swift run studiogate ARGS` is the built binary
-    /// with ARGS, `swift test` is this very run (skipped), http://127.0.0.1:8080 is the demo, FW... its flow.
+    /// The fenced sh and python blocks of README.md: `scripts/dev.sh demo|test` sets up (checked
+    /// here: nothing is missing) and then runs `swift run studiogate --demo` or `swift test` (checked
+    /// with its dry run: a `swift run` inside `swift test` would wait for the build lock); `swift run
+    /// studiogate ARGS` is the built binary with ARGS and `swift test` this very run,
+    /// http://127.0.0.1:8080 is the demo, FW... its flow.
     func testEveryCommandTheREADMEPrintsWorks() throws {
         let readme = try String(
             contentsOf: RunningBinary.packageDirectory.appendingPathComponent("README.md"), encoding: .utf8)
@@ -114,14 +146,20 @@ final class DocumentedCommandsTests: XCTestCase {
             .map { String($0.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         XCTAssertEqual(
             shellLines,
-            ["swift run studiogate --demo", "swift test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
+            ["scripts/dev.sh demo", "scripts/dev.sh test", "swift run studiogate probe http://127.0.0.1:8080/readyz"],
             "the README's commands changed: teach this test to run the new ones")
+        let runs = ["scripts/dev.sh demo": "swift run studiogate --demo", "scripts/dev.sh test": "swift test"]
+        for (line, runsNext) in runs {
+            let ran = try shell("STUDIOGATE_DEV_DRY_RUN=1 \(line)")
+            XCTAssertEqual(ran.status, 0, "\(line): the set-up found something missing\n\(ran.stderr)")
+            XCTAssertEqual(ran.stdout.split(separator: "\n").last.map(String.init), runsNext, line)
+        }
         let (demo, banner) = try startDemo()
         defer { demo.stop() }
-        XCTAssertTrue(banner.contains("Demo mode"), "swift run studiogate --demo prints the banner")
+        XCTAssertTrue(banner.contains("Demo mode"), "scripts/dev.sh demo prints the banner")
         let gateway = "http://127.0.0.1:\(demo.port)"
         let binary = RunningBinary.productsDirectory.appendingPathComponent("studiogate").path
-        for line in shellLines where line != "swift test" && line != "swift run studiogate --demo" {
+        for line in shellLines where runs[line] == nil {
             let command = line.replacingOccurrences(of: "swift run studiogate", with: "'\(binary)'")
                 .replacingOccurrences(of: "http://127.0.0.1:8080", with: gateway)
             let ran = try shell(command)

@@ -65,7 +65,12 @@ final class EndToEndFleetTests: XCTestCase {
         XCTAssertEqual(second.status, 200)
         XCTAssertEqual(second.header("X-Cache"), "HIT")
         XCTAssertEqual(second.header("X-Cache-Level"), "L2")
-        XCTAssertEqual(second.body, first.body)
+        // Each pod's public URL is its own listen address: pod 1 names itself, not pod 0.
+        let (origin0, origin1) = ("http://127.0.0.1:\(gateways[0].port)", "http://127.0.0.1:\(gateways[1].port)")
+        let firstText = String(decoding: first.body, as: UTF8.self)
+        XCTAssertTrue(firstText.contains("\"\(origin0)/v2/"), firstText)
+        XCTAssertEqual(
+            String(decoding: second.body, as: UTF8.self), firstText.replacingOccurrences(of: origin0, with: origin1))
         XCTAssertEqual(try control.count(ended), 1, "the second pod did not call the upstream")
         let third = try get(1, ended)
         XCTAssertEqual(third.header("X-Cache"), "HIT")

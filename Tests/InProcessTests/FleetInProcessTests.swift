@@ -1,4 +1,5 @@
 import Cache
+import Compression
 import Foundation
 import HTTP
 import Locking
@@ -32,6 +33,73 @@ final class FleetInProcessTests: XCTestCase {
             try b.send(.get, S.path(sid), auth: S.authA).headers["X-Cache-Level"], nil, "now a first-level hit")
         XCTAssertTrue(
             b.gateway.store.isEnded(SID(sid, prefix: "FN")), "an ended entry adopted marks its execution ended")
+    }
+
+    /// Pod A's bodies name A's `--public-url`; pod B must answer an entry A stored with its own,
+    /// in every form (ended and gzip-compressed, short-lived and identity, the Engagement view) and
+    /// from both levels.
+    func testEveryPodAnswersWithItsOwnPublicURLWhicheverPodStoredTheEntry() throws {
+        let urls = ["http://pod-a.test:8080", "http://pod-b.test:9090"]
+        let fleet = try InProcessFleet { index, config in
+            config.publicURL = urls[index]
+            config.activeTTL = 30
+        }
+        let (a, b) = (fleet.pods[0], fleet.pods[1])
+        let (ended, active, engaged) = (S.execution(40), S.execution(41), S.execution(42))
+        for pod in fleet.pods {
+            pod.upstream.answer { request in
+                let path = request.pathAndQuery
+                if path.hasSuffix(active) { return S.ok(S.executionJSON(active, status: "active")) }
+                if path.hasSuffix(engaged) { return S.ok(S.executionJSON(engaged, status: "ended", version: "v1")) }
+                return S.ok(S.executionJSON(ended, status: "ended"))
+            }
+        }
+        let paths = [S.path(ended), S.path(active), "/v1/Flows/\(S.flow)/Engagements/\(engaged)"]
+        for path in paths {
+            let fromA = try a.send(.get, path, auth: S.authA)
+            XCTAssertEqual(fromA.headers["X-Cache"], "MISS", path)
+            XCTAssertTrue(String(decoding: fromA.body, as: UTF8.self).contains("\"\(urls[0])/v"), path)
+        }
+        try waitUntil("pod A's three entries are in Redis") { fleet.entryKeys.count == 3 }
+        for path in paths {
+            let fromB = try b.send(.get, path, auth: S.authA)
+            XCTAssertEqual(fromB.headers["X-Cache-Level"], "L2", path)
+            let text = String(decoding: fromB.body, as: UTF8.self)
+            XCTAssertFalse(text.contains("pod-a"), text)
+            XCTAssertTrue(text.contains("\"\(urls[1])/v"), text)
+            let again = try b.send(.get, path, auth: S.authA, headers: ["Accept-Encoding": "gzip"])
+            XCTAssertEqual(again.headers["X-Cache"], "HIT", path)
+            XCTAssertNil(again.headers["X-Cache-Level"], "a first-level hit: \(path)")
+            let body =
+                again.headers["Content-Encoding"] == "gzip"
+                ? try Zlib.decompress(again.body, format: .gzip) : again.body
+            XCTAssertEqual(body, fromB.body, path)
+            XCTAssertTrue(path.contains("Engagements") == text.contains("/Engagements/"), text)
+        }
+        for (key, entry) in b.gateway.store.entries(where: { _, _ in true }) {
+            let body = try entry.identityBody ?? Zlib.decompress(entry.gzipBody ?? [], format: .gzip)
+            XCTAssertEqual(entry.identityLength, body.count, "Content-Length of \(key)")
+        }
+        XCTAssertEqual(b.upstream.requests.count, 0)
+        XCTAssertTrue(
+            String(decoding: try a.send(.get, S.path(ended), auth: S.authA).body, as: UTF8.self).contains(urls[0]),
+            "pod A still answers with its own")
+    }
+
+    /// What Redis holds names no pod: Studio's own origin (seen in clear, without a data key).
+    func testRedisHoldsBodiesWithStudiosOriginNotThePodsPublicURL() throws {
+        let fleet = try InProcessFleet { config in
+            config.publicURL = "http://pod-a.test:8080"
+            config.activeTTL = 30
+            config.dataKey = nil
+        }
+        let sid = S.execution(43)
+        fleet.pods[0].upstream.answer { _ in S.ok(S.executionJSON(sid, status: "active")) }
+        _ = try fleet.pods[0].send(.get, S.path(sid), auth: S.authA)
+        try waitUntil("the entry is in Redis") { fleet.entryKeys.count == 1 }
+        let value = String(decoding: try XCTUnwrap(fleet.redis.value(of: fleet.entryKeys[0])), as: UTF8.self)
+        XCTAssertTrue(value.contains("\"https://studio.twilio.com/v2/Flows/\(S.flow)/Executions/\(sid)\""), value)
+        XCTAssertFalse(value.contains("pod-a"), value)
     }
 
     func testAShortLivedEntryLivesInRedisForWhatIsLeftOfItsTTLAndNoLonger() throws {
@@ -204,6 +272,8 @@ final class FleetInProcessTests: XCTestCase {
         let keyA = try XCTUnwrap(fleet.entryKeys.first { $0.contains(nameA) && $0.hasSuffix(sid) })
         XCTAssertFalse(keyA.contains(S.accountA), "with a data key the account is a keyed name")
         let keyB = keyA.replacingOccurrences(of: nameA, with: names.account(S.accountB))
+        // Pod B shares its own fetch after answering: that write must land before the test's.
+        try waitUntil("pod B's own entry is in Redis") { fleet.entryKeys.contains(keyB) }
         fleet.redis.set(keyB, try XCTUnwrap(fleet.redis.value(of: keyA)))
         b.gateway.store.purge(PurgeScope(execution: SID(sid, prefix: "FN"), flow: nil, account: nil)!)
         let refused = try b.send(.get, S.path(sid), auth: S.authB)

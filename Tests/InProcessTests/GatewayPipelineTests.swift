@@ -14,6 +14,31 @@ import XCTest
 final class GatewayPipelineTests: XCTestCase {
     typealias S = StudioBodies
 
+    /// docs/SDKS.md: region and edge go in `--upstream`, not on the SDK's client; the regional
+    /// host's absolute URLs (and Studio's own) are rewritten to the public URL like any.
+    func testARegionalUpstreamsURLsAreRewrittenToThePublicURL() throws {
+        let regional = "https://studio.dublin.ie1.twilio.com"
+        let gateway = try InProcessGateway { config in
+            config.upstream = regional
+            config.publicURL = "http://studiogate.internal:8080"
+        }
+        let sid = S.execution(60)
+        let list = "\(regional)/v2/Flows/\(S.flow)/Executions"
+        gateway.upstream.answer { _ in
+            S.ok(
+                S.executionJSON(sid, status: "ended").replacingOccurrences(
+                    of: "https://studio.twilio.com", with: regional
+                )
+                .replacingOccurrences(of: "}}", with: "}, \"meta\": {\"url\": \"\(list)?PageSize=50\"}}"))
+        }
+        let text = String(decoding: try gateway.send(.get, S.path(sid), auth: S.authA).body, as: UTF8.self)
+        let ours = "http://studiogate.internal:8080/v2/Flows/\(S.flow)/Executions"
+        XCTAssertTrue(text.contains("\"url\": \"\(ours)/\(sid)\""), text)
+        XCTAssertTrue(text.contains("\"steps\": \"\(ours)/\(sid)/Steps\""), text)
+        XCTAssertTrue(text.contains("\"url\": \"\(ours)?PageSize=50\""), text)
+        XCTAssertFalse(text.contains("ie1"), text)
+    }
+
     func testAnEndedExecutionIsFetchedOnceThenHitWithAge() throws {
         let gateway = try InProcessGateway()
         let sid = S.execution(1)

@@ -13,20 +13,27 @@ final class InProcessFleet {
     let redis: RedisMemoryServer
     let pods: [InProcessGateway]
 
-    init(
+    convenience init(
         pods count: Int = 2, redis: RedisMemoryServer = RedisMemoryServer(),
         _ configure: (inout GatewayConfig) -> Void = { _ in }
     ) throws {
+        try self.init(pods: count, redis: redis, each: { _, config in configure(&config) })
+    }
+
+    /// `each` configures pod `index` (0-based), e.g. each its own `publicURL`.
+    init(pods count: Int = 2, redis: RedisMemoryServer = RedisMemoryServer(), each: (Int, inout GatewayConfig) -> Void)
+        throws
+    {
         self.redis = redis
         var pods: [InProcessGateway] = []
-        for _ in 0..<count {
+        for index in 0..<count {
             pods.append(
                 try InProcessGateway { config in
                     config.redis = "redis://127.0.0.1:\(redis.port)"
                     // A loaded test machine answers in more than the product's 5 ms now and then.
                     config.redisCommandTimeoutMilliseconds = 500
                     config.dataKey = InProcessFleet.dataKey
-                    configure(&config)
+                    each(index, &config)
                 })
         }
         self.pods = pods

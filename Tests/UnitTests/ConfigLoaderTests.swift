@@ -66,6 +66,32 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertTrue(text.contains("--config"))
     }
 
+    /// README.md's configuration table: one row per setting `--help` lists (and `--config`), each
+    /// with its environment variable, and nothing else.
+    func testREADMEsConfigurationTableHasEverySetting() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let readme = try String(contentsOf: url, encoding: .utf8)
+        // | `--flag PLACEHOLDER` | `STUDIOGATE_X` | default | meaning |
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `--") }.map { row in
+            row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        var documented: [String: String] = [:]
+        for cells in rows {
+            let flag = String(cells[0].dropFirst().prefix { $0 != " " && $0 != "[" && $0 != "`" })
+            XCTAssertNil(documented[flag], "\(flag) has two rows")
+            documented[flag] = cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+        }
+        var expected = ["--config": "STUDIOGATE_CONFIG"]
+        for setting in ConfigLoader.settings { expected[setting.flag] = setting.environmentName }
+        XCTAssertEqual(
+            Set(expected.keys).subtracting(documented.keys).sorted(), [], "settings missing from README's table")
+        XCTAssertEqual(Set(documented.keys).subtracting(expected.keys).sorted(), [], "rows for no setting")
+        for (flag, environment) in expected where documented[flag] != nil {
+            XCTAssertEqual(documented[flag], environment, flag)
+        }
+    }
+
     func testExampleConfigFileLoadsAndDocumentsEveryKey() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

@@ -111,3 +111,21 @@ def test_zz_every_response_conforms_to_the_spec(recorder, validator):
             checked += 1
     assert checked >= 30
     print(f"\nschema validations passed: {validator.validated}")
+
+
+@pytest.mark.parametrize("gateway", ["http://127.0.0.1:8080", "http://localhost:8080"])
+def test_region_or_edge_on_the_client_leaves_the_gateway(gateway, monkeypatch):
+    """docs/SDKS.md: with region/edge (or TWILIO_REGION/TWILIO_EDGE) the SDK rewrites the host of
+    every URL, the gateway's too, into a name that does not resolve; the regional host belongs in
+    --upstream instead. Fails if an SDK upgrade changes that, so the page is revisited."""
+    from twilio.rest import Client
+    monkeypatch.delenv("TWILIO_REGION", raising=False)
+    monkeypatch.delenv("TWILIO_EDGE", raising=False)
+    plain = Client("AC" + "0" * 32, "token")
+    assert plain.get_hostname(gateway + "/v2/Flows") == gateway + "/v2/Flows"
+    regional = Client("AC" + "0" * 32, "token", region="ie1")
+    expected = {"http://127.0.0.1:8080": "http://127.ie1.0.1:8080",
+                "http://localhost:8080": "http://localhost:8080.ie1.localhost:8080"}[gateway]
+    assert regional.get_hostname(gateway + "/v2/Flows") == expected + "/v2/Flows"
+    monkeypatch.setenv("TWILIO_REGION", "ie1")
+    assert Client("AC" + "0" * 32, "token").get_hostname(gateway + "/v2/Flows") == expected + "/v2/Flows"
