@@ -37,7 +37,7 @@ let package = Package(
             name: "COpenSSL", dependencies: ["SystemOpenSSL"],
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // `--data-key`: AES-256-GCM sealing of what leaves memory (Redis values, snapshots), HMAC; key rotation.
-        .target(name: "Sealing", dependencies: ["COpenSSL"]),
+        .target(name: "Sealing", dependencies: ["COpenSSL", "Locking"]),
         // TLS clients as pure engines over memory BIOs (the caller's loop does the socket I/O), peer
         // verification always on: Redis over rediss:// now, the upstream's own HTTP/2 client later.
         .target(name: "TLS", dependencies: ["COpenSSL"]),
