@@ -57,12 +57,13 @@ def wait_listening(port, timeout=10):
 
 
 class Proc:
-    def __init__(self, args, cores=None):
+    def __init__(self, args, cores=None, env=None):
         command = (["taskset", "-c", cores] if cores else []) + args
         # BENCH_LOGS=DIR keeps each process's output (DIR/<name>-<bench pid>-<n>.log) for a post-mortem.
         logs = os.environ.get("BENCH_LOGS")
         output = open(os.path.join(logs, f"{os.path.basename(args[0])}-{os.getpid()}-{len(os.listdir(logs))}.log"), "wb") if logs else subprocess.DEVNULL
-        self.p = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT if logs else subprocess.DEVNULL)
+        self.p = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT if logs else subprocess.DEVNULL,
+                                  env={**os.environ, **env} if env else None)
 
     def stop(self):
         if self.p.poll() is None:
@@ -487,29 +488,116 @@ def polling(build, seconds, services=4, executions=200, interval=0.25):
     return results
 
 
-def fleet(build, seconds, pods=4, executions=200, interval=0.25):
+DATA_KEY = "5a" * 32  # a throwaway data key: the benchmark's fleets seal what they write to Redis
+
+
+class RedisSetup:
+    """The second level a fleet benchmark runs against, on the load cores: `plain` (one
+    redis-server), `tls` (one redis-server speaking TLS only, with a throwaway CA and server
+    certificate made by the openssl CLI) or `cluster` (three masters made with `redis-cli --cluster
+    create`). `urls[i]` is what pod i's `--redis` names (cluster pods are seeded with different
+    nodes); `extra` the gateway arguments it needs besides."""
+
+    def __init__(self, variant):
+        self.variant, self.procs, self.extra = variant, [], []
+        self.dir = tempfile.mkdtemp(prefix="studiogate-bench-redis-")
+        base = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir]
+        if variant == "plain":
+            port = self._server(["--port"], base)
+            self.urls = [f"redis://127.0.0.1:{port}/0"]
+        elif variant == "tls":
+            ca, cert, key = self._certificates()
+            port = free_port()
+            self.procs.append(Proc(["redis-server", "--port", "0", "--tls-port", str(port), "--tls-cert-file", cert, "--tls-key-file", key,
+                                    "--tls-ca-cert-file", ca, "--tls-auth-clients", "no", *base], LOAD_CORES))
+            wait_listening(port)
+            self.urls = [f"rediss://127.0.0.1:{port}/0"]
+            self.extra = ["--redis-ca-file", ca]
+        elif variant == "cluster":
+            ports = []
+            while len(ports) < 3:
+                port = free_port()
+                if port < 55_536 and port not in ports and self._free(port + 10_000):
+                    ports.append(port)
+            for port in ports:
+                self.procs.append(Proc(["redis-server", "--port", str(port), "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                                        "--cluster-node-timeout", "2000", *base], LOAD_CORES))
+            for port in ports:
+                wait_listening(port)
+            created = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-yes"],
+                                     capture_output=True, text=True, timeout=60).stdout
+            if "[OK] All 16384 slots covered" not in created:
+                raise RuntimeError(f"cluster create failed: {created}")
+            deadline = time.time() + 30
+            while not all("cluster_state:ok" in subprocess.run(["redis-cli", "-p", str(p), "CLUSTER", "INFO"], capture_output=True, text=True).stdout for p in ports):
+                if time.time() > deadline:
+                    raise RuntimeError("cluster_state never ok")
+                time.sleep(0.1)
+            self.urls = [f"redis://127.0.0.1:{p}/0" for p in ports]
+            self.ports = ports
+        else:
+            raise ValueError(variant)
+
+    def _server(self, port_flag, base):
+        port = free_port()
+        self.procs.append(Proc(["redis-server", *port_flag, str(port), *base], LOAD_CORES))
+        wait_listening(port)
+        return port
+
+    @staticmethod
+    def _free(port):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+
+    def _certificates(self):
+        """A CA and a server certificate for 127.0.0.1 it signed (P-256, valid 2 days)."""
+        d = self.dir
+        key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        run = lambda *args: subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=30)
+        run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench CA")
+        run("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+        open(os.path.join(d, "server.cnf"), "w").write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.cnf")
+        # redis-server runs as this user here, but keep the key readable to it whoever that is.
+        os.chmod(os.path.join(d, "server.key"), 0o644)
+        return tuple(os.path.join(d, f) for f in ("ca.crt", "server.crt", "server.key"))
+
+    def gateway_args(self, pod, data_key=True):
+        return ["--redis", self.urls[pod % len(self.urls)], *self.extra]
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fleet(build, seconds, pods=4, executions=200, interval=0.25, variants=("plain",)):
     """The polling workload on a fleet: `pods` gateways, one polling service each, all in front of
-    one mock; independent caches against one shared Redis (--redis). Half the executions end during
-    the run. Then, with Redis: a second-level hit's latency against a first-level hit's."""
+    one mock; first independent caches, then, per variant (plain / tls / cluster, see RedisSetup),
+    the same pods sharing Redis with the data key on. Half the executions end during each run.
+    Then, with Redis: a second-level hit's latency against a first-level hit's."""
     results = {}
-    for mode in ("independent", "shared"):
+    for mode in ("independent", *variants):
         mock_port = free_port()
         procs = [Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{mock_port}", "--threads", "1"], LOAD_CORES)]
-        wait_listening(mock_port)
-        mock_call(mock_port, "POST", "/__mock/seed", json.dumps({"count": executions, "context_bytes": 256, "status": "active"}).encode())
-        extra = []
-        if mode == "shared":
-            redis_port = free_port()
-            procs.append(Proc(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], LOAD_CORES))
-            wait_listening(redis_port)
-            extra = ["--redis", f"redis://127.0.0.1:{redis_port}/0"]
-        ports = [free_port() for _ in range(pods)]
-        for port in ports:
-            procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}",
-                               "--threads", "1", "--log-level", "warn", *extra], SERVER_CORES))
-        for port in ports:
-            wait_listening(port)
+        redis = None
         try:
+            wait_listening(mock_port)
+            mock_call(mock_port, "POST", "/__mock/seed", json.dumps({"count": executions, "context_bytes": 256, "status": "active"}).encode())
+            if mode != "independent":
+                redis = RedisSetup(mode)
+            ports = [free_port() for _ in range(pods)]
+            for pod, port in enumerate(ports):
+                extra = redis.gateway_args(pod) if redis else []
+                procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}",
+                                   "--threads", "1", "--log-level", "warn", *extra], SERVER_CORES,
+                                  env={"STUDIOGATE_DATA_KEY": DATA_KEY} if redis else None))
+            for port in ports:
+                wait_listening(port)
             before = upstream_count(mock_port)
             stop = time.time() + seconds
             queue = multiprocessing.Queue()
@@ -529,13 +617,50 @@ def fleet(build, seconds, pods=4, executions=200, interval=0.25):
             staleness = [seen[sid] - ended_at[sid] for _, seen in reports for sid in ended_at if sid in seen]
             results[mode] = {"requests": sum(count for count, _ in reports), "upstream_calls": upstream_count(mock_port) - before,
                              "max_staleness": max(staleness) if staleness else None}
-            if mode == "shared":
-                results["latency_ms"] = level_latency(ports[0], ports[1], mock_port)
+            if redis:
+                results[mode]["latency_ms"] = level_latency(ports[0], ports[1], mock_port)
+                results[mode]["fewer_upstream_calls"] = results["independent"]["upstream_calls"] / max(1, results[mode]["upstream_calls"])
         finally:
             for proc in reversed(procs):
                 proc.stop()
-    results["fewer_upstream_calls"] = results["independent"]["upstream_calls"] / max(1, results["shared"]["upstream_calls"])
+            if redis:
+                redis.stop()
     return results
+
+
+def sealing_cost(build, rounds=5, count=600):
+    """What --data-key costs a second-level hit, in time: the L2 hit p50 (level_latency) of two
+    pods over one plain redis-server with the key and without it, alternating `rounds` times (a
+    fresh mock, Redis and pods each round). The difference is within this VM's noise unless it is
+    large; bench/instructions.sh --fleet counts the instructions instead."""
+    runs = {"data_key": [], "no_key": []}
+    for _ in range(rounds):
+        for name in runs:
+            mock_port = free_port()
+            procs = [Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{mock_port}", "--threads", "1"], LOAD_CORES)]
+            redis = None
+            try:
+                wait_listening(mock_port)
+                redis = RedisSetup("plain")
+                ports = [free_port() for _ in range(2)]
+                for pod, port in enumerate(ports):
+                    procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}",
+                                       "--threads", "1", "--log-level", "warn", *redis.gateway_args(pod)], SERVER_CORES,
+                                      env={"STUDIOGATE_DATA_KEY": DATA_KEY} if name == "data_key" else None))
+                for port in ports:
+                    wait_listening(port)
+                runs[name].append(level_latency(ports[0], ports[1], mock_port, count=count))
+            finally:
+                for proc in reversed(procs):
+                    proc.stop()
+                if redis:
+                    redis.stop()
+    summary = {name: {"l2_p50_median": statistics.median(r["l2_p50"] for r in results if r["l2_p50"] is not None),
+                      "l1_p50_median": statistics.median(r["l1_p50"] for r in results),
+                      "second_level_hits": sum(r["second_level_hits"] for r in results),
+                      "rounds_l2_p50": [r["l2_p50"] for r in results]} for name, results in runs.items()}
+    summary["sealing_us_per_l2_hit"] = (summary["data_key"]["l2_p50_median"] - summary["no_key"]["l2_p50_median"]) * 1000
+    return summary
 
 
 def level_latency(first, second, mock_port, count=300):
