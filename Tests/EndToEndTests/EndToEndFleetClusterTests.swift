@@ -239,9 +239,10 @@ final class EndToEndFleetClusterTests: XCTestCase {
         XCTAssertEqual(byPhase.map(\.count), Array(repeating: quota, count: 5), "every phase read its quota")
         XCTAssertEqual(
             Array(hits.prefix(4)), Array(repeating: quota, count: 4), "every read an L2 hit: \(all.map(\.level))")
-        // The first read after MOVED also refreshes the slot map on the same loop. The debug build
-        // the tests run takes longer than the 5 ms command budget for that, so that one read may
-        // miss (a timeout, one upstream call); the release build read all 125 as L2 hits (issue 26).
+        // The first read after the move may miss in the debug build the tests run: in 3 of 5 runs
+        // that one read passed the 5 ms command budget (a timeout, one upstream call), most likely
+        // because following MOVED also starts a slot-map refresh on the same loop (not proven).
+        // With the release binaries all 125 reads were L2 hits in 2 of 2 runs.
         XCTAssertGreaterThanOrEqual(hits[4], quota - 1, "the reads after MOVED: \(byPhase[4].map(\.level))")
         XCTAssertEqual(
             try control.totalCount() - upstreamBefore, quota * 5 - hits.reduce(0, +), "only misses went upstream")
