@@ -57,12 +57,13 @@ def wait_listening(port, timeout=10):
 
 
 class Proc:
-    def __init__(self, args, cores=None):
+    def __init__(self, args, cores=None, env=None):
         command = (["taskset", "-c", cores] if cores else []) + args
         # BENCH_LOGS=DIR keeps each process's output (DIR/<name>-<bench pid>-<n>.log) for a post-mortem.
         logs = os.environ.get("BENCH_LOGS")
         output = open(os.path.join(logs, f"{os.path.basename(args[0])}-{os.getpid()}-{len(os.listdir(logs))}.log"), "wb") if logs else subprocess.DEVNULL
-        self.p = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT if logs else subprocess.DEVNULL)
+        self.p = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT if logs else subprocess.DEVNULL,
+                                  env={**os.environ, **env} if env else None)
 
     def stop(self):
         if self.p.poll() is None:
@@ -487,29 +488,121 @@ def polling(build, seconds, services=4, executions=200, interval=0.25):
     return results
 
 
-def fleet(build, seconds, pods=4, executions=200, interval=0.25):
+FLEET_VARIANTS = ("plain", "tls", "cluster")
+DATA_KEY = "5a" * 32  # a throwaway data key: the benchmark's fleets seal what they write to Redis
+
+
+class RedisSetup:
+    """The second level a fleet benchmark runs against, on the server cores: `plain` (one
+    redis-server), `tls` (one redis-server speaking TLS only, with a throwaway CA and server
+    certificate made by the openssl CLI) or `cluster` (three masters made with `redis-cli --cluster
+    create`). `urls[i]` is what pod i's `--redis` names (cluster pods are seeded with different
+    nodes); `extra` the gateway arguments it needs besides."""
+
+    def __init__(self, variant):
+        self.variant, self.procs, self.extra = variant, [], []
+        # Beside the pods (mostly idle at this load), not on the load cores: there the four pollers
+        # starve Redis past the pods' 5 ms command budget and the fleet measures the scheduler
+        # (2.1-2.9x fewer calls, 20k failed commands in a run). BENCH_REDIS_CORES=1 puts it back.
+        cores = os.environ.get("BENCH_REDIS_CORES", SERVER_CORES)
+        self.dir = tempfile.mkdtemp(prefix="studiogate-bench-redis-")
+        base = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir]
+        if variant == "plain":
+            port = self._server(["--port"], base, cores)
+            self.urls = [f"redis://127.0.0.1:{port}/0"]
+        elif variant == "tls":
+            ca, cert, key = self._certificates()
+            port = free_port()
+            self.procs.append(Proc(["redis-server", "--port", "0", "--tls-port", str(port), "--tls-cert-file", cert, "--tls-key-file", key,
+                                    "--tls-ca-cert-file", ca, "--tls-auth-clients", "no", *base], cores))
+            wait_listening(port)
+            self.urls = [f"rediss://127.0.0.1:{port}/0"]
+            self.extra = ["--redis-ca-file", ca]
+        elif variant == "cluster":
+            ports = []
+            while len(ports) < 3:
+                port = free_port()
+                if port < 55_536 and port not in ports and self._free(port + 10_000):
+                    ports.append(port)
+            for port in ports:
+                self.procs.append(Proc(["redis-server", "--port", str(port), "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                                        "--cluster-node-timeout", "2000", *base], cores))
+            for port in ports:
+                wait_listening(port)
+            created = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-yes"],
+                                     capture_output=True, text=True, timeout=60).stdout
+            if "[OK] All 16384 slots covered" not in created:
+                raise RuntimeError(f"cluster create failed: {created}")
+            deadline = time.time() + 30
+            while not all("cluster_state:ok" in subprocess.run(["redis-cli", "-p", str(p), "CLUSTER", "INFO"], capture_output=True, text=True).stdout for p in ports):
+                if time.time() > deadline:
+                    raise RuntimeError("cluster_state never ok")
+                time.sleep(0.1)
+            self.urls = [f"redis://127.0.0.1:{p}/0" for p in ports]
+            self.ports = ports
+        else:
+            raise ValueError(variant)
+
+    def _server(self, port_flag, base, cores):
+        port = free_port()
+        self.procs.append(Proc(["redis-server", *port_flag, str(port), *base], cores))
+        wait_listening(port)
+        return port
+
+    @staticmethod
+    def _free(port):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+
+    def _certificates(self):
+        """A CA and a server certificate for 127.0.0.1 it signed (P-256, valid 2 days)."""
+        d = self.dir
+        key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        run = lambda *args: subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=30)
+        run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench CA")
+        run("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+        open(os.path.join(d, "server.cnf"), "w").write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.cnf")
+        # redis-server runs as this user here, but keep the key readable to it whoever that is.
+        os.chmod(os.path.join(d, "server.key"), 0o644)
+        return tuple(os.path.join(d, f) for f in ("ca.crt", "server.crt", "server.key"))
+
+    def gateway_args(self, pod, data_key=True):
+        return ["--redis", self.urls[pod % len(self.urls)], *self.extra]
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fleet(build, seconds, pods=4, executions=200, interval=0.25, variants=("plain",)):
     """The polling workload on a fleet: `pods` gateways, one polling service each, all in front of
-    one mock; independent caches against one shared Redis (--redis). Half the executions end during
-    the run. Then, with Redis: a second-level hit's latency against a first-level hit's."""
+    one mock; first independent caches, then, per variant (plain / tls / cluster, see RedisSetup),
+    the same pods sharing Redis with the data key on. Half the executions end during each run.
+    Then, with Redis: a second-level hit's latency against a first-level hit's."""
     results = {}
-    for mode in ("independent", "shared"):
+    for mode in ("independent", *variants):
         mock_port = free_port()
         procs = [Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{mock_port}", "--threads", "1"], LOAD_CORES)]
-        wait_listening(mock_port)
-        mock_call(mock_port, "POST", "/__mock/seed", json.dumps({"count": executions, "context_bytes": 256, "status": "active"}).encode())
-        extra = []
-        if mode == "shared":
-            redis_port = free_port()
-            procs.append(Proc(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], LOAD_CORES))
-            wait_listening(redis_port)
-            extra = ["--redis", f"redis://127.0.0.1:{redis_port}/0"]
-        ports = [free_port() for _ in range(pods)]
-        for port in ports:
-            procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}",
-                               "--threads", "1", "--log-level", "warn", *extra], SERVER_CORES))
-        for port in ports:
-            wait_listening(port)
+        redis = None
         try:
+            wait_listening(mock_port)
+            mock_call(mock_port, "POST", "/__mock/seed", json.dumps({"count": executions, "context_bytes": 256, "status": "active"}).encode())
+            if mode != "independent":
+                redis = RedisSetup(mode)
+            ports = [free_port() for _ in range(pods)]
+            for pod, port in enumerate(ports):
+                extra = redis.gateway_args(pod) if redis else []
+                procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}",
+                                   "--threads", "1", "--log-level", "warn", *extra], SERVER_CORES,
+                                  env={"STUDIOGATE_DATA_KEY": DATA_KEY} if redis else None))
+            for port in ports:
+                wait_listening(port)
             before = upstream_count(mock_port)
             stop = time.time() + seconds
             queue = multiprocessing.Queue()
@@ -529,13 +622,61 @@ def fleet(build, seconds, pods=4, executions=200, interval=0.25):
             staleness = [seen[sid] - ended_at[sid] for _, seen in reports for sid in ended_at if sid in seen]
             results[mode] = {"requests": sum(count for count, _ in reports), "upstream_calls": upstream_count(mock_port) - before,
                              "max_staleness": max(staleness) if staleness else None}
-            if mode == "shared":
-                results["latency_ms"] = level_latency(ports[0], ports[1], mock_port)
+            if redis:
+                # What the pods' second level did (summed): hits, misses, and failed commands (timeouts past
+                # the 5 ms budget read as misses, and a miss asks Twilio).
+                totals = {}
+                for port in ports:
+                    text = fetch(port, "GET", "/metrics")[1].decode()
+                    for name, pattern in (("l2_hits", r'studiogate_second_level_requests_total\{result="hit"\} (\d+)'),
+                                          ("l2_misses", r'studiogate_second_level_requests_total\{result="miss"\} (\d+)'),
+                                          ("l2_errors", r"studiogate_second_level_errors_total (\d+)")):
+                        match = re.search(pattern, text)
+                        totals[name] = totals.get(name, 0) + (int(match.group(1)) if match else 0)
+                results[mode]["second_level"] = totals
+                results[mode]["latency_ms"] = level_latency(ports[0], ports[1], mock_port)
+                results[mode]["fewer_upstream_calls"] = results["independent"]["upstream_calls"] / max(1, results[mode]["upstream_calls"])
         finally:
             for proc in reversed(procs):
                 proc.stop()
-    results["fewer_upstream_calls"] = results["independent"]["upstream_calls"] / max(1, results["shared"]["upstream_calls"])
+            if redis:
+                redis.stop()
     return results
+
+
+def sealing_cost(build, rounds=5, count=600):
+    """What --data-key costs a second-level hit, in time: the L2 hit p50 (level_latency) of two
+    pods over one plain redis-server with the key and without it, alternating `rounds` times (a
+    fresh mock, Redis and pods each round). The difference is within this VM's noise unless it is
+    large; bench/instructions.sh --fleet counts the instructions instead."""
+    runs = {"data_key": [], "no_key": []}
+    for _ in range(rounds):
+        for name in runs:
+            mock_port = free_port()
+            procs = [Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{mock_port}", "--threads", "1"], LOAD_CORES)]
+            redis = None
+            try:
+                wait_listening(mock_port)
+                redis = RedisSetup("plain")
+                ports = [free_port() for _ in range(2)]
+                for pod, port in enumerate(ports):
+                    procs.append(Proc([f"{build}/studiogate", "--listen", f"127.0.0.1:{port}", "--upstream", f"http://127.0.0.1:{mock_port}",
+                                       "--threads", "1", "--log-level", "warn", *redis.gateway_args(pod)], SERVER_CORES,
+                                      env={"STUDIOGATE_DATA_KEY": DATA_KEY} if name == "data_key" else None))
+                for port in ports:
+                    wait_listening(port)
+                runs[name].append(level_latency(ports[0], ports[1], mock_port, count=count))
+            finally:
+                for proc in reversed(procs):
+                    proc.stop()
+                if redis:
+                    redis.stop()
+    summary = {name: {"l2_p50_median": statistics.median(r["l2_p50"] for r in results if r["l2_p50"] is not None),
+                      "l1_p50_median": statistics.median(r["l1_p50"] for r in results),
+                      "second_level_hits": sum(r["second_level_hits"] for r in results),
+                      "rounds_l2_p50": [r["l2_p50"] for r in results]} for name, results in runs.items()}
+    summary["sealing_us_per_l2_hit"] = (summary["data_key"]["l2_p50_median"] - summary["no_key"]["l2_p50_median"]) * 1000
+    return summary
 
 
 def level_latency(first, second, mock_port, count=300):
@@ -743,7 +884,7 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
-    parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "fixed-load", "forward", "curl-ceiling", "fleet"], help="run one scenario and print it (no files written)")
+    parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "fixed-load", "forward", "curl-ceiling", "fleet", "fleet-plain", "fleet-tls", "fleet-cluster", "fleet-sealing"], help="run one scenario and print it (no files written)")
     # One connection's round trips are bound by wake-ups, and this VM's vary a lot: more rounds help.
     parser.add_argument("--rounds", type=int, help="hit-floor, fixed-load: alternating rounds (default 3, 5)")
     parser.add_argument("--rates", help="fixed-load: comma-separated offered loads in req/s (default 10000,40000,70000)")
@@ -763,8 +904,12 @@ def main():
         rates = tuple(int(r) for r in args.rates.split(",")) if args.rates else None
         print(json.dumps(fixed_load(args.build, 2 if args.smoke else 4, args.smoke, args.rounds, rates), indent=1))
         return
-    if args.only == "fleet":
-        print(json.dumps(fleet(args.build, 3 if args.smoke else 30), indent=1))
+    if args.only in ("fleet", "fleet-plain", "fleet-tls", "fleet-cluster"):
+        variants = FLEET_VARIANTS if args.only == "fleet" else (args.only.removeprefix("fleet-"),)
+        print(json.dumps(fleet(args.build, 3 if args.smoke else 30, variants=variants), indent=1))
+        return
+    if args.only == "fleet-sealing":
+        print(json.dumps(sealing_cost(args.build, 1 if args.smoke else 5, 100 if args.smoke else 600), indent=1))
         return
     if args.only == "curl-ceiling":
         print(json.dumps(curl_ceiling(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
@@ -788,7 +933,9 @@ def main():
     print("polling…", flush=True)
     report["polling"] = polling(args.build, 3 if args.smoke else 30)
     print("fleet…", flush=True)
-    report["fleet"] = fleet(args.build, 3 if args.smoke else 30)
+    report["fleet"] = fleet(args.build, 3 if args.smoke else 30, variants=FLEET_VARIANTS)
+    print("fleet sealing…", flush=True)
+    report["fleet_sealing"] = sealing_cost(args.build, 1 if args.smoke else 5, 100 if args.smoke else 600)
     print("herd…", flush=True)
     report["herd"] = herd(args.build, 100 if args.smoke else 1000)
     print("memory…", flush=True)
@@ -806,6 +953,7 @@ def main():
     assert all(r[n]["errors"] == 0 for _, r in report["fixed_load"] for n in r), "fixed load: non-200 answers"
     assert all(r[n]["errors"] == 0 for _, r in report["forward"] for n in ("studiogate", "nginx")), "forward: wrk saw errors"
     assert report["herd"]["upstream_calls"] <= 2, "herd was not coalesced"
+    assert all(report["fleet"][v]["latency_ms"]["second_level_hits"] > 0 for v in FLEET_VARIANTS), "fleet: no second-level hit"
     assert all(m["entries"] == m["seeded"] and m["non2xx"] == 0 and m["sample_hits"] == m["sample"] for m in report["memory"].values()), \
         "memory: not every context was cached and hit"
 

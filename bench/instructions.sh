@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per cached hit under callgrind (deterministic, for A/B of hit-path changes):
 #   bench/instructions.sh [REQUESTS]     (about 20 s; needs valgrind, installed as root if missing)
+#   bench/instructions.sh 2000 --fleet l2|store [--no-data-key]   (second-level hits / stored misses;
+#   needs redis-server; with and without the key: what sealing costs per hit and per store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
