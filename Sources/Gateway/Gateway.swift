@@ -19,6 +19,8 @@ public final class Gateway: HTTPHandler {
     let draining = DrainingFlag()
     /// Monotonic seconds; injectable so tests can move time.
     let clock: @Sendable () -> Double
+    /// Seconds since 1970 (Studio's dates, the snapshot's and the fleet's times).
+    let wallClock: @Sendable () -> Double
     let planner: RequestPlanner
     let credentials: CredentialBook
     let store: EntryStore
@@ -52,6 +54,7 @@ public final class Gateway: HTTPHandler {
     ) {
         self.config = config
         self.clock = clock
+        self.wallClock = wallClock
         self.logger = logger ?? Logger(level: Logger.Level(config.logLevel) ?? .info)
         let publicURL = URL(string: config.effectivePublicURL)
         let publicAuthority = publicURL.flatMap { url in
@@ -64,7 +67,9 @@ public final class Gateway: HTTPHandler {
                 fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true))
         store = EntryStore(
             cache: ResponseCache(budgetBytes: config.cacheSize),
-            policy: CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError), forms: forms)
+            policy: CachePolicy(
+                activeTTL: config.activeTTL, staleIfError: config.staleIfError, retention: config.retention),
+            forms: forms, clock: clock, wallClock: wallClock)
         self.upstream = upstream ?? Self.libcurl(config, telemetry: telemetry, clock: clock)
         fleet = Self.fleet(
             config, firstLevel: store, credentials: credentials, clock: clock, wallClock: wallClock, logger: self.logger
@@ -79,12 +84,14 @@ public final class Gateway: HTTPHandler {
         operations = Operations(
             telemetry: telemetry, gauges: gauges, upstream: self.upstream, clock: clock, draining: draining)
         administration = CacheAdministration(
-            store: store, fleet: fleet, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock)
+            store: store, fleet: fleet, telemetry: telemetry, gauges: gauges, logger: self.logger, clock: clock,
+            wallClock: wallClock)
     }
 
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
     public func reload(_ updated: GatewayConfig) {
-        store.policy = CachePolicy(activeTTL: updated.activeTTL, staleIfError: updated.staleIfError)
+        store.policy = CachePolicy(
+            activeTTL: updated.activeTTL, staleIfError: updated.staleIfError, retention: updated.retention)
         logger.notice(
             "configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError)"
                 + " log_level=\(updated.logLevel)")
@@ -93,7 +100,26 @@ public final class Gateway: HTTPHandler {
 
     /// The server's loops: the fleet's Redis connections are opened on each now, so the first
     /// requests do not wait for them.
-    public func serve(on loops: [EventLoop]) { fleet?.start(on: loops) }
+    public func serve(on loops: [EventLoop]) {
+        fleet?.start(on: loops)
+        sweepPastRetention(on: loops.first)
+    }
+
+    /// Once a minute, on one loop, what has outlived its retention bound leaves memory even if
+    /// nobody asks for it again (a hit drops it at once).
+    private func sweepPastRetention(on loop: EventLoop?) {
+        guard let loop, config.retention > 0 else { return }
+        let store = self.store
+        let clock = self.clock
+        loop.execute {
+            var last = clock()
+            loop.addTicker {
+                guard clock() - last >= 60 else { return }
+                last = clock()
+                store.sweepPastRetention()
+            }
+        }
+    }
 
     /// The process is ending: the fleet's subscription and its loop stop.
     public func shutdown() { fleet?.stop() }
@@ -156,6 +182,7 @@ public final class Gateway: HTTPHandler {
             exchange.counters.add(.hits)
             return finish(exchange, reply(held, .hit, now: now, forward: forward), .hit)
         }
+        let stale = held.flatMap { dropIfPastRetention($0, forward: forward, now: now) }
         exchange.counters.add(.misses)
         // Callers verified for this account and kind of resource share a miss; unverified ones
         // only with the same credential.
@@ -163,7 +190,7 @@ public final class Gateway: HTTPHandler {
             (account.map { "account:" + $0 } ?? "credential:\(forward.credential)") + " "
             + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
         let membership = coalescer.join(key) { [self] coalesced in
-            deliver(coalesced, to: exchange, forward: forward, account: account, stale: held)
+            deliver(coalesced, to: exchange, forward: forward, account: account, stale: stale)
         }
         // A client that goes away stops waiting; when nobody waits any more, the call is cancelled.
         exchange.client.onClientGone { [self] in
@@ -171,6 +198,16 @@ public final class Gateway: HTTPHandler {
         }
         guard membership.isLeader else { return exchange.counters.add(.coalescedWaits) }
         lead(forward, coalescing: key, account: account, on: exchange.client.loop)
+    }
+
+    /// `entry`, unless it is past its retention bound: then it is dropped (Twilio has deleted its
+    /// data: neither a hit nor stale).
+    private func dropIfPastRetention(_ entry: CachedResponse, forward: Forward, now: Double) -> CachedResponse? {
+        guard entry.isPastRetention(now: now) else { return entry }
+        if let key = CacheKey(account: entry.account, route: forward.route, query: forward.query) {
+            store.dropPastRetention(key, entry)
+        }
+        return nil
     }
 
     /// The leader's miss: one upstream call (through the fleet for a verified caller), whose

@@ -10,6 +10,9 @@ public final class UpstreamStats: Sendable {
     public let http2Calls = Atomic<Int>(0)
     /// Writes refused because the connection failed after they may have been sent (never re-sent).
     public let writesNotResent = Atomic<Int>(0)
+    /// Header values from the upstream dropped as unsafe to pass on (control or non-ASCII bytes,
+    /// a request id that is not an `RQ` SID).
+    public let upstreamFieldsDropped = Atomic<Int>(0)
 
     public init() {}
 
