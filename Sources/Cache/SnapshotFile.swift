@@ -92,7 +92,8 @@ public enum SnapshotFile {
         [(CacheKey, CachedResponse)], LoadReport
     ) {
         var report = LoadReport()
-        let fileVersion = bytes.count >= magic.count + 2 ? UInt16(bytes[magic.count]) | UInt16(bytes[magic.count + 1]) << 8 : 0
+        let fileVersion =
+            bytes.count >= magic.count + 2 ? UInt16(bytes[magic.count]) | UInt16(bytes[magic.count + 1]) << 8 : 0
         guard Array(bytes.prefix(magic.count)) == magic, fileVersion == version || fileVersion == sealedVersion else {
             report.unreadableHeader = !bytes.isEmpty
             return ([], report)
@@ -185,7 +186,8 @@ public enum SnapshotFile {
         } else {
             (keyBytes, payload) = (firstBlob, Array(record[outer.offset...]))
         }
-        let keyParts = String(decoding: keyBytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let keyParts = String(decoding: keyBytes, as: UTF8.self).split(
+            separator: "\n", omittingEmptySubsequences: false)
         var reader = Reader(bytes: payload)
         guard keyParts.count == 3, let group = CacheGroup(String(keyParts[2])), let owner = reader.text(),
             let contentType = reader.text(), let requestID = reader.text(), let status = reader.uint16(),

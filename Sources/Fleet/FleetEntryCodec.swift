@@ -20,7 +20,8 @@ enum FleetEntryCodec {
         append(&out, UInt64(max(0, (wallNow - (monotonicNow - entry.storedAt)) * 1000)))
         append(&out, UInt64(max(0, entry.expiresAt.map { (wallNow + ($0 - monotonicNow)) * 1000 } ?? 0)))
         // The retention bound travels with the entry: no pod keeps it longer than the one that made it.
-        let retainUntil = entry.retainUntil.isInfinite ? 0 : max(1, (wallNow + (entry.retainUntil - monotonicNow)) * 1000)
+        let retainUntil =
+            entry.retainUntil.isInfinite ? 0 : max(1, (wallNow + (entry.retainUntil - monotonicNow)) * 1000)
         append(&out, UInt64(retainUntil))
         append(&out, UInt64(entry.identityLength))
         append(&out, (identity ? entry.identityBody : entry.gzipBody) ?? [])

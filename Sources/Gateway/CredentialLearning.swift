@@ -47,12 +47,16 @@ struct CredentialLearning: Sendable {
         var contacts: [(execution: SID, contact: ExecutionContact)] = []
         // Only an Execution body's top-level date is its execution's (a Step's is the step's).
         if forward.route.resource == .execution, let sid = forward.route.execution {
-            if statuses.learn(sid, created: facts.created, contact: facts.contact) { contacts.append((sid, facts.contact)) }
+            if statuses.learn(sid, created: facts.created, contact: facts.contact) {
+                contacts.append((sid, facts.contact))
+            }
             if facts.status == "ended" { statuses.markEnded(sid) }
         }
         for item in facts.items {
             guard let sid = SID(item.sid, prefix: "FN") else { continue }
-            if statuses.learn(sid, created: item.created, contact: item.contact) { contacts.append((sid, item.contact)) }
+            if statuses.learn(sid, created: item.created, contact: item.contact) {
+                contacts.append((sid, item.contact))
+            }
             if item.status == "ended" { statuses.markEnded(sid) }
         }
         return Lesson(account: account, proof: .verified(account: account), contacts: contacts)

@@ -1,7 +1,7 @@
 import Cache
 import Compression
-import Foundation
 import Fleet
+import Foundation
 import HTTP
 import Locking
 import Studio

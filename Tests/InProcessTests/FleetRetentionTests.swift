@@ -28,7 +28,8 @@ final class FleetRetentionTests: XCTestCase {
         try waitUntil("both entries are in Redis") { fleet.entryKeys.count == 2 }
         for key in fleet.entryKeys {
             let ttl = fleet.redis.ttlMilliseconds(of: key)
-            XCTAssertTrue((1...15_000).contains(ttl), "PX is what is left of the bound (15 s), not 30 days: \(ttl) \(key)")
+            XCTAssertTrue(
+                (1...15_000).contains(ttl), "PX is what is left of the bound (15 s), not 30 days: \(ttl) \(key)")
         }
     }
 
@@ -65,8 +66,10 @@ final class FleetRetentionTests: XCTestCase {
         let answer = try purge(on: a, "contact=\(contact)")
         XCTAssertEqual(answer.status, 200)
         try waitUntil("pod B dropped its copies") {
-            b.gateway.store.entries { key, _ in key.group.execution?.value == first || key.group.execution?.value == second }
-                .isEmpty
+            b.gateway.store.entries { key, _ in
+                key.group.execution?.value == first || key.group.execution?.value == second
+            }
+            .isEmpty
         }
         XCTAssertEqual(fleet.entryKeys.filter { $0.contains(first) || $0.contains(second) }, [])
         XCTAssertTrue(
@@ -80,7 +83,8 @@ final class FleetRetentionTests: XCTestCase {
         XCTAssertEqual(a.upstream.requests.count - before.0, 1)
         XCTAssertEqual(b.upstream.requests.count - before.1, 1)
         for pod in [a, b] {
-            XCTAssertEqual(try pod.send(.get, S.path(other), auth: S.authA).headers["X-Cache"], "HIT", "another contact")
+            XCTAssertEqual(
+                try pod.send(.get, S.path(other), auth: S.authA).headers["X-Cache"], "HIT", "another contact")
         }
         XCTAssertEqual(
             try a.send(.get, S.path(first, "/Context"), auth: S.authA).headers["X-Cache"], "MISS",
@@ -94,11 +98,15 @@ final class FleetRetentionTests: XCTestCase {
         gateway.upstream.answer { _ in S.ok(R.executionJSON(sid, created: created, address: "+15557654321")) }
         _ = try gateway.send(.get, S.path(sid), auth: S.authA)
         let admin = AdminHandler(gateway: gateway.gateway, token: nil)
-        let wrong = admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?address=%2B15550000000", headers: ["Host": "x"]))
+        let wrong = admin.answer(
+            HTTPRequest(method: "POST", target: "/admin/purge?address=%2B15550000000", headers: ["Host": "x"]))
         XCTAssertTrue(String(decoding: wrong.body, as: UTF8.self).contains(#""purged": 0"#))
-        let right = admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?address=+15557654321", headers: ["Host": "x"]))
+        let right = admin.answer(
+            HTTPRequest(method: "POST", target: "/admin/purge?address=+15557654321", headers: ["Host": "x"]))
         XCTAssertTrue(String(decoding: right.body, as: UTF8.self).contains(#""purged": 1"#), "a bare + is read as one")
-        XCTAssertEqual(admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?contact=FCnope", headers: ["Host": "x"])).status, 400)
+        XCTAssertEqual(
+            admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?contact=FCnope", headers: ["Host": "x"]))
+                .status, 400)
     }
 
     /// The admin purge on `pod`'s loop, fleet-wide, answered once Redis has.
@@ -107,7 +115,8 @@ final class FleetRetentionTests: XCTestCase {
         let answer = Locked<HTTPResponse?>(nil)
         let loop = pod.group.loops[0]
         loop.execute {
-            admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?" + query, headers: ["Host": "x"]), on: loop) {
+            admin.answer(HTTPRequest(method: "POST", target: "/admin/purge?" + query, headers: ["Host": "x"]), on: loop)
+            {
                 response in answer.withLock { $0 = response }
             }
         }

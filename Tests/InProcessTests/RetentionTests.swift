@@ -22,7 +22,8 @@ final class RetentionTests: XCTestCase {
     }
 
     static func executionJSON(
-        _ sid: String, created: String, status: String = "ended", contact: String = "FC" + String(repeating: "1", count: 32),
+        _ sid: String, created: String, status: String = "ended",
+        contact: String = "FC" + String(repeating: "1", count: 32),
         address: String = "+15550001111"
     ) -> String {
         let url = "https://studio.twilio.com/v2/Flows/\(S.flow)/Executions/\(sid)"
