@@ -1,6 +1,6 @@
-import Foundation
 import Dispatch
 import EventLoop
+import Foundation
 import HTTP
 import Locking
 import XCTest
