@@ -11,10 +11,23 @@ public struct CachePolicy: Sendable {
 
     public var activeTTL: Double
     public var staleIfError: Double
+    /// Seconds past an execution's creation its data may live anywhere (0 = no limit).
+    public var retention: Double
 
-    public init(activeTTL: Double, staleIfError: Double) {
+    public init(activeTTL: Double, staleIfError: Double, retention: Double = 0) {
         self.activeTTL = activeTTL
         self.staleIfError = staleIfError
+        self.retention = retention
+    }
+
+    /// Monotonic seconds past which an entry stored `now` may not live: its execution's
+    /// creation (`created`, wall seconds; nil when unknown: then the store time, since an
+    /// execution is never younger than the first answer about it) + retention. Infinity without a
+    /// limit; at or before `now` when the data is already past it (then it is not stored).
+    public func retainUntil(created: Double?, now: Double, wallNow: Double) -> Double {
+        guard retention > 0 else { return .infinity }
+        let left = (created ?? wallNow) + retention - wallNow
+        return now + min(left, retention)
     }
 
     /// - Parameters:
@@ -42,6 +55,7 @@ public struct CachePolicy: Sendable {
 
     /// Whether an expired entry may still be served when the upstream fails.
     public func maySendStale(_ entry: CachedResponse, now: Double) -> Bool {
+        guard !entry.isPastRetention(now: now) else { return false }
         guard let expiresAt = entry.expiresAt else { return true }
         return now < expiresAt + staleIfError
     }

@@ -4,11 +4,19 @@ import Studio
 
 /// One stored upstream answer. Immutable: a refresh replaces the whole entry.
 public final class CachedResponse: Sendable {
-    // Laid out small (a hundred thousand of these is the cache): the status and the identity
-    // length share a word, and "never expires" is an infinite time rather than an optional.
+    // Laid out small (a hundred thousand of these is the cache): the status, the permanence and
+    // the identity length share a word, and "never expires" is an infinite time rather than an
+    // optional.
     private let statusCode: UInt16
+    /// Ended execution data: kept until its retention bound, never replaced by a short-lived copy.
+    public let isPermanent: Bool
     private let identityCount: UInt32
+    /// When it stops being fresh: a short-lived entry's TTL, a permanent one's retention bound
+    /// (never later than `retainUntil`); the one comparison a hit makes.
     private let expiry: Double
+    /// Monotonic seconds past which nothing of it may be answered (not even stale), kept,
+    /// snapshotted or shared: its execution's `date_created` + `--retention`.
+    public let retainUntil: Double
     public var status: HTTPStatus { HTTPStatus(Int(statusCode)) }
     /// Content-Type as the response head carries it, rendered once and shared by every entry of
     /// that type (a Twilio-Request-Id that is not an `RQ` SID is rendered here too, per entry).
@@ -25,7 +33,7 @@ public final class CachedResponse: Sendable {
     public let account: String
     /// Monotonic seconds when stored; `Age` counts from here.
     public let storedAt: Double
-    /// Monotonic seconds after which the entry is stale; nil = immutable (ended execution data).
+    /// Monotonic seconds after which the entry is stale; nil = never (permanent, no retention limit).
     public var expiresAt: Double? { expiry.isInfinite ? nil : expiry }
     /// The v1 Engagement view of the same body, gzip-compressed, made on its first use.
     public let engagementGzip: [UInt8]?
@@ -33,7 +41,8 @@ public final class CachedResponse: Sendable {
     public convenience init(
         status: HTTPStatus, contentType: String?, requestID: String?, gzipBody: [UInt8]?, identityBody: [UInt8]? = nil,
         identityLength: Int,
-        account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]? = nil
+        account: String, storedAt: Double, expiresAt: Double?, retainUntil: Double = .infinity,
+        engagementGzip: [UInt8]? = nil
     ) {
         let requestSID = requestID.flatMap { SID($0, prefix: "RQ") }
         let fields: RenderedFields
@@ -47,13 +56,14 @@ public final class CachedResponse: Sendable {
         }
         self.init(
             status: status, fields: fields, requestSID: requestSID, gzipBody: gzipBody, identityBody: identityBody,
-            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
-            engagementGzip: engagementGzip)
+            identityLength: identityLength, account: account, storedAt: storedAt, permanent: expiresAt == nil,
+            expiry: min(expiresAt ?? .infinity, retainUntil), retainUntil: retainUntil, engagementGzip: engagementGzip)
     }
 
     init(
         status: HTTPStatus, fields: RenderedFields, requestSID: SID?, gzipBody: [UInt8]?, identityBody: [UInt8]?,
-        identityLength: Int, account: String, storedAt: Double, expiresAt: Double?, engagementGzip: [UInt8]?
+        identityLength: Int, account: String, storedAt: Double, permanent: Bool, expiry: Double, retainUntil: Double,
+        engagementGzip: [UInt8]?
     ) {
         precondition(gzipBody != nil || identityBody != nil, "an entry holds its body in one form at least")
         self.statusCode = UInt16(clamping: status.code)
@@ -64,7 +74,9 @@ public final class CachedResponse: Sendable {
         self.identityCount = UInt32(clamping: identityLength)
         self.account = account
         self.storedAt = storedAt
-        self.expiry = expiresAt ?? .infinity
+        self.isPermanent = permanent
+        self.expiry = expiry
+        self.retainUntil = retainUntil
         self.engagementGzip = engagementGzip
     }
 
@@ -94,30 +106,31 @@ public final class CachedResponse: Sendable {
     public func withEngagementView(_ gzip: [UInt8]) -> CachedResponse {
         CachedResponse(
             status: status, fields: fields, requestSID: requestSID, gzipBody: gzipBody, identityBody: identityBody,
-            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
-            engagementGzip: gzip)
+            identityLength: identityLength, account: account, storedAt: storedAt, permanent: isPermanent,
+            expiry: expiry, retainUntil: retainUntil, engagementGzip: gzip)
     }
 
     /// The same entry carrying its gzip body too.
     public func withGzipBody(_ gzip: [UInt8]) -> CachedResponse {
         CachedResponse(
             status: status, fields: fields, requestSID: requestSID, gzipBody: gzip, identityBody: identityBody,
-            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
-            engagementGzip: engagementGzip)
+            identityLength: identityLength, account: account, storedAt: storedAt, permanent: isPermanent,
+            expiry: expiry, retainUntil: retainUntil, engagementGzip: engagementGzip)
     }
 
     /// The same entry with other bodies in the same forms (the fleet's URL rewrite): the head,
-    /// account and times are kept.
+    /// account, lifetime and retention bound are kept.
     public func withBodies(
         gzip: [UInt8]?, identity: [UInt8]?, identityLength: Int, engagementGzip: [UInt8]?
     ) -> CachedResponse {
         CachedResponse(
             status: status, fields: fields, requestSID: requestSID, gzipBody: gzip, identityBody: identity,
-            identityLength: identityLength, account: account, storedAt: storedAt, expiresAt: expiresAt,
-            engagementGzip: engagementGzip)
+            identityLength: identityLength, account: account, storedAt: storedAt, permanent: isPermanent,
+            expiry: expiry, retainUntil: retainUntil, engagementGzip: engagementGzip)
     }
 
-    public var isPermanent: Bool { expiry.isInfinite }
+    /// Past its retention bound: dropped wherever it is met, never answered.
+    public func isPastRetention(now: Double) -> Bool { now >= retainUntil }
 
     public func isFresh(now: Double) -> Bool { now < expiry }
 

@@ -38,6 +38,13 @@ public final class ResponseCache: Sendable {
         shard(key.group).state.withLock { $0.replace(key, old, with: new) }
     }
 
+    /// Removes `key`'s entry if it is still `entry` (not a newer one stored since).
+    public func remove(_ key: CacheKey, ifHolding entry: CachedResponse) {
+        shard(key.group).state.withLock { shard in
+            if shard.get(key) === entry { shard.remove(key) }
+        }
+    }
+
     public func remove(_ key: CacheKey) {
         shard(key.group).state.withLock { $0.remove(key) }
     }

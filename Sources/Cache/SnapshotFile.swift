@@ -5,8 +5,11 @@ import HTTP
 
 /// The on-disk form of immutable (ended-execution) entries, so they survive restarts.
 ///
-/// File: magic `SGSNAP`, a UInt16 format version, then records, each `SGR1 · length (UInt32) ·
-/// crc32 (UInt32) · payload`. A damaged record (bad marker, length or CRC) is skipped by scanning
+/// File: magic `SGSNAP`, a UInt16 format version (2: records in clear, 3: sealed), then records, each `SGR1 · length (UInt32) · crc32 (UInt32) · payload`. A payload holds the key,
+/// the entry and its retention bound (wall-clock ms; 0 = none): what is past it is neither
+/// written nor restored. Sealed (`--data-key`), a payload is two sealed blobs: the key's text
+/// (place: `snapshot key`), then the rest (place: that key's text), so nothing of it (bodies,
+/// accounts, paths) can be read, and no entry can be moved under another key or changed. A damaged record (bad marker, length or CRC) is skipped by scanning
 /// to the next `SGR1` marker, so one bad byte costs one record; a record cut short at the end of
 /// the file is reported as truncation. Written to a new temp file (unpredictable name, mode 0600,
 /// never through a symlink), fsync'd, then renamed over the old one, so a crash mid-write leaves
@@ -15,30 +18,66 @@ import HTTP
 public enum SnapshotFile {
     static let magic = Array("SGSNAP".utf8)
     static let recordMarker = Array("SGR1".utf8)
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
+    public static let sealedVersion: UInt16 = 3
+    static let keyPlace = Array("snapshot key".utf8)
+
+    /// Seals and opens records (`Sealer` under `--data-key`; passed in, so this target needs no keys).
+    public struct Sealing: Sendable {
+        public var seal: @Sendable (_ plaintext: [UInt8], _ place: [UInt8]) -> [UInt8]
+        public var open: @Sendable (_ sealed: [UInt8], _ place: [UInt8]) -> [UInt8]?
+
+        public init(
+            seal: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8],
+            open: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]?
+        ) {
+            self.seal = seal
+            self.open = open
+        }
+    }
 
     public struct LoadReport: Equatable, Sendable {
         public var loaded = 0
         public var corrupt = 0
+        /// Sealed records no key of ours opened (sealed with a key no longer given, or changed).
+        public var unopened = 0
+        /// Records past their retention bound, left out.
+        public var expired = 0
+        /// The file is sealed and the gateway has no data key: nothing could be read.
+        public var sealedWithoutKey = false
         public var truncated = false
         public var unreadableHeader = false
     }
 
-    public static func encode(_ entries: [(CacheKey, CachedResponse)]) -> [UInt8] {
+    /// The records of `entries` still within their retention bound (`now` monotonic, `wallNow`
+    /// seconds since 1970), sealed when `sealing` is given.
+    public static func encode(
+        _ entries: [(CacheKey, CachedResponse)], now: Double = 0, wallNow: Double = 0, sealing: Sealing? = nil
+    ) -> [UInt8] {
         var out = magic
-        append(&out, version)
-        for (key, entry) in entries {
+        append(&out, sealing == nil ? version : sealedVersion)
+        for (key, entry) in entries where !entry.isPastRetention(now: now) {
+            let keyText = [key.account, key.resource, key.group.description].joined(separator: "\n")
             var payload: [UInt8] = []
-            for text in [
-                key.account, key.resource, key.group.description, entry.account, entry.contentType ?? "",
-                entry.requestID ?? "",
-            ] {
+            for text in [entry.account, entry.contentType ?? "", entry.requestID ?? ""] {
                 appendBytes(&payload, Array(text.utf8))
             }
             append(&payload, UInt16(entry.status.code))
             append(&payload, UInt32(entry.identityLength))
             appendBytes(&payload, entry.gzipBody ?? Zlib.compress(entry.identityBody ?? [], format: .gzip, level: 6))
             appendBytes(&payload, entry.engagementGzip ?? [])
+            let retainUntil = entry.retainUntil.isInfinite ? 0 : max(1, (wallNow + entry.retainUntil - now) * 1000)
+            append(&payload, UInt64(retainUntil))
+            let keyBytes = Array(keyText.utf8)
+            var record: [UInt8] = []
+            if let sealing {
+                appendBytes(&record, sealing.seal(keyBytes, keyPlace))
+                appendBytes(&record, sealing.seal(payload, keyBytes))
+            } else {
+                appendBytes(&record, keyBytes)
+                record += payload
+            }
+            payload = record
             out += recordMarker
             append(&out, UInt32(payload.count))
             append(&out, Zlib.crc32(payload))
@@ -47,15 +86,24 @@ public enum SnapshotFile {
         return out
     }
 
-    /// Entries restored as immutable, stored `now`.
-    public static func decode(_ bytes: [UInt8], now: Double) -> ([(CacheKey, CachedResponse)], LoadReport) {
+    /// Entries restored as immutable, stored `now` (monotonic; `wallNow` seconds since 1970),
+    /// each within its retention bound.
+    public static func decode(_ bytes: [UInt8], now: Double, wallNow: Double = 0, sealing: Sealing? = nil) -> (
+        [(CacheKey, CachedResponse)], LoadReport
+    ) {
         var report = LoadReport()
-        guard bytes.count >= magic.count + 2, Array(bytes[0..<magic.count]) == magic,
-            UInt16(bytes[magic.count]) | UInt16(bytes[magic.count + 1]) << 8 == version
-        else {
+        let fileVersion =
+            bytes.count >= magic.count + 2 ? UInt16(bytes[magic.count]) | UInt16(bytes[magic.count + 1]) << 8 : 0
+        guard Array(bytes.prefix(magic.count)) == magic, fileVersion == version || fileVersion == sealedVersion else {
             report.unreadableHeader = !bytes.isEmpty
             return ([], report)
         }
+        let sealed = fileVersion == sealedVersion
+        if sealed, sealing == nil {
+            report.sealedWithoutKey = true
+            return ([], report)
+        }
+        let context = RecordContext(now: now, wallNow: wallNow, sealing: sealed ? sealing : nil)
         var entries: [(CacheKey, CachedResponse)] = []
         var accounts: [String: String] = [:]  // one string per account, shared by its entries
         var offset = magic.count + 2
@@ -83,14 +131,20 @@ public enum SnapshotFile {
                 continue
             }
             let payload = Array(bytes[start..<(start + length)])
-            guard Zlib.crc32(payload) == crc, let entry = decodeRecord(payload, now: now, accounts: &accounts) else {
+            guard Zlib.crc32(payload) == crc else {
                 report.corrupt += 1
                 offset = nextMarker(in: bytes, after: offset + 4)
                 continue
             }
-            entries.append(entry)
-            report.loaded += 1
             offset = start + length
+            switch decodeRecord(payload, context, accounts: &accounts) {
+            case .entry(let key, let entry):
+                entries.append((key, entry))
+                report.loaded += 1
+            case .expired: report.expired += 1
+            case .unopened: report.unopened += 1
+            case .malformed: report.corrupt += 1
+            }
         }
         return (entries, report)
     }
@@ -105,24 +159,53 @@ public enum SnapshotFile {
         return bytes.count
     }
 
-    private static func decodeRecord(_ payload: [UInt8], now: Double, accounts: inout [String: String]) -> (
-        CacheKey, CachedResponse
-    )? {
+    private struct RecordContext {
+        let now: Double
+        let wallNow: Double
+        let sealing: Sealing?
+    }
+
+    private enum Record {
+        case entry(CacheKey, CachedResponse)
+        case expired, unopened, malformed
+    }
+
+    private static func decodeRecord(_ record: [UInt8], _ context: RecordContext, accounts: inout [String: String])
+        -> Record
+    {
+        var outer = Reader(bytes: record)
+        guard let firstBlob = outer.blob() else { return .malformed }
+        let keyBytes: [UInt8]
+        let payload: [UInt8]
+        if let sealing = context.sealing {
+            guard let sealedRest = outer.blob(), outer.atEnd else { return .malformed }
+            guard let opened = sealing.open(firstBlob, keyPlace), let rest = sealing.open(sealedRest, opened) else {
+                return .unopened
+            }
+            (keyBytes, payload) = (opened, rest)
+        } else {
+            (keyBytes, payload) = (firstBlob, Array(record[outer.offset...]))
+        }
+        let keyParts = String(decoding: keyBytes, as: UTF8.self).split(
+            separator: "\n", omittingEmptySubsequences: false)
         var reader = Reader(bytes: payload)
-        guard let keyAccount = reader.text(), let resource = reader.text(), let groupText = reader.text(),
-            let group = CacheGroup(groupText),
-            let owner = reader.text(),
+        guard keyParts.count == 3, let group = CacheGroup(String(keyParts[2])), let owner = reader.text(),
             let contentType = reader.text(), let requestID = reader.text(), let status = reader.uint16(),
-            let identityLength = reader.uint32(), let gzip = reader.blob(), let engagement = reader.blob(), reader.atEnd
-        else { return nil }
+            let identityLength = reader.uint32(), let gzip = reader.blob(), let engagement = reader.blob(),
+            let retainUntilMs = reader.uint64(), reader.atEnd
+        else { return .malformed }
+        let retainUntil =
+            retainUntilMs == 0 ? Double.infinity : context.now + (Double(retainUntilMs) / 1000 - context.wallNow)
+        guard retainUntil > context.now else { return .expired }
+        let keyAccount = String(keyParts[0])
         let account = accounts[keyAccount] ?? keyAccount
         accounts[account] = account
         let entry = CachedResponse(
             status: HTTPStatus(Int(status)), contentType: contentType.isEmpty ? nil : contentType,
             requestID: requestID.isEmpty ? nil : requestID, gzipBody: gzip, identityLength: Int(identityLength),
-            account: owner == account ? account : owner, storedAt: now, expiresAt: nil,
-            engagementGzip: engagement.isEmpty ? nil : engagement)
-        return (CacheKey(account: account, resource: resource, group: group), entry)
+            account: owner == account ? account : owner, storedAt: context.now, expiresAt: nil,
+            retainUntil: retainUntil, engagementGzip: engagement.isEmpty ? nil : engagement)
+        return .entry(CacheKey(account: account, resource: String(keyParts[1]), group: group), entry)
     }
 
     /// A state directory any local user can write to: they could plant the snapshot (poisoned
@@ -254,6 +337,11 @@ public enum SnapshotFile {
             guard offset + 4 <= bytes.count else { return nil }
             defer { offset += 4 }
             return SnapshotFile.readUInt32(bytes, offset)
+        }
+
+        mutating func uint64() -> UInt64? {
+            guard let low = uint32(), let high = uint32() else { return nil }
+            return UInt64(high) << 32 | UInt64(low)
         }
 
         mutating func blob() -> [UInt8]? {

@@ -46,7 +46,7 @@ public final class Fleet: Sendable {
     private let subscription = Locked<RedisSubscription?>(nil)
 
     /// Permanent (ended) entries still expire in Redis: Studio keeps execution data for 30 days.
-    static let permanentMilliseconds = 30 * 24 * 3600 * 1000
+    public static let permanentMilliseconds = 30 * 24 * 3600 * 1000
     static let leaseMilliseconds = 5_000
 
     /// Starts hearing the other pods at once: a write elsewhere must reach this pod's first level
@@ -230,7 +230,14 @@ public final class Fleet: Sendable {
     /// keeps (groups by flow, flows by account), so an account's data is found across every slot
     /// of a cluster; then every pod is told to drop its own (after: see `spread`). `done` gets how
     /// many Redis entries went.
-    public func purge(_ scope: PurgeScope, on loop: EventLoop, _ done: @escaping (Int) -> Void) {
+    ///
+    /// A contact's purge (an erasure) names its executions: those `knownExecutions` this pod
+    /// knows and those any pod listed under the contact's index (`indexContact`); each is purged
+    /// as one execution, so every pod is told of SIDs only, never of the contact or its address.
+    public func purge(
+        _ scope: PurgeScope, knownExecutions: [SID] = [], on loop: EventLoop, _ done: @escaping (Int) -> Void
+    ) {
+        if let contact = scope.contact { return purgeContact(contact, known: knownExecutions, on: loop, done) }
         deleteCopies(scope, on: loop) { [self] removed in
             publish(.purge(scope), on: loop)
             done(removed)
@@ -245,6 +252,42 @@ public final class Fleet: Sendable {
         guard let account = scope.account else { return done(0) }
         members(of: keys.accountFlows(account), on: loop) { [self] flows in
             Self.gather(flows, done) { flow, counted in purgeFlow(flow, account: account, on: loop, counted) }
+        }
+    }
+
+    private func purgeContact(
+        _ contact: ExecutionContact, known: [SID], on loop: EventLoop, _ done: @escaping (Int) -> Void
+    ) {
+        let indexes = [contact.sid, contact.address].compactMap { $0 }.map(keys.contact)
+        var found = Set(known)
+        var remaining = indexes.count
+        let purgeAll = { [self] in
+            client.delete(indexes, on: loop) { _ in }
+            Self.gather(Array(found), done) { execution, counted in
+                deleteGroup(CacheGroup(execution), account: nil, on: loop) { [self] deleted in
+                    publish(.purge(PurgeScope(execution: execution, flow: nil, account: nil)!), on: loop)
+                    counted(deleted)
+                }
+            }
+        }
+        guard remaining > 0 else { return purgeAll() }
+        for index in indexes {
+            members(of: index, on: loop) { members in
+                for member in members { if let sid = SID(member, prefix: "FN") { found.insert(sid) } }
+                remaining -= 1
+                if remaining == 0 { purgeAll() }
+            }
+        }
+    }
+
+    /// Lists `execution` under its contact's indexes, so a purge by contact on any pod finds it;
+    /// the index lives as long as the latest execution's data may (`milliseconds`: the retention).
+    public func indexContact(_ contact: ExecutionContact, execution: SID, milliseconds: Int, on loop: EventLoop) {
+        guard milliseconds > 0 else { return }
+        for text in [contact.sid, contact.address].compactMap({ $0 }) {
+            let index = keys.contact(text)
+            client.send(RedisCommand(["SADD", .string(index), .string(execution.value)]), on: loop) { _ in }
+            client.send(RedisCommand(["PEXPIRE", .string(index), .string(String(milliseconds))]), on: loop) { _ in }
         }
     }
 

@@ -6,9 +6,10 @@ import HTTP
 /// each pod's monotonic clock starts at its own boot. Decoding checks every length against what
 /// is left, so a damaged or planted value is refused, never trusted.
 enum FleetEntryCodec {
-    /// SG2: bodies in the fleet's form (`FleetForm`, no pod's public URL). An SG1 value, from a pod
-    /// that stored its own public URL, is refused rather than answered with that pod's URL.
-    private static let magic: [UInt8] = Array("SG2".utf8)
+    /// SG3: bodies in the fleet's form (`FleetForm`, no pod's public URL) and the retention bound.
+    /// Older values (SG1 named the storing pod's public URL, SG2 lacked the form or the bound)
+    /// are refused and fetched again.
+    private static let magic: [UInt8] = Array("SG3".utf8)
 
     /// `monotonicNow` and `wallNow` (seconds) convert between the pod's clock and the fleet's.
     static func encode(_ entry: CachedResponse, monotonicNow: Double, wallNow: Double) -> [UInt8] {
@@ -21,6 +22,10 @@ enum FleetEntryCodec {
         append(&out, Array((entry.requestID ?? "").utf8))
         append(&out, UInt64(max(0, (wallNow - (monotonicNow - entry.storedAt)) * 1000)))
         append(&out, UInt64(max(0, entry.expiresAt.map { (wallNow + ($0 - monotonicNow)) * 1000 } ?? 0)))
+        // The retention bound travels with the entry: no pod keeps it longer than the one that made it.
+        let retainUntil =
+            entry.retainUntil.isInfinite ? 0 : max(1, (wallNow + (entry.retainUntil - monotonicNow)) * 1000)
+        append(&out, UInt64(retainUntil))
         append(&out, UInt64(entry.identityLength))
         append(&out, (identity ? entry.identityBody : entry.gzipBody) ?? [])
         append(&out, entry.engagementGzip ?? [])
@@ -32,7 +37,7 @@ enum FleetEntryCodec {
         guard reader.take(magic.count).map(Array.init) == magic, let flags = reader.byte(), flags < 4,
             let status = reader.number(), (100...599).contains(status),
             let account = reader.text(), let contentType = reader.text(), let requestID = reader.text(),
-            let storedAtMs = reader.number(), let expiresAtMs = reader.number(),
+            let storedAtMs = reader.number(), let expiresAtMs = reader.number(), let retainUntilMs = reader.number(),
             let identityLength = reader.number(), identityLength <= 64 << 20,
             let body = reader.blob(), !body.isEmpty || identityLength == 0, let engagement = reader.blob(),
             reader.isAtEnd
@@ -45,6 +50,7 @@ enum FleetEntryCodec {
             requestID: requestID.isEmpty ? nil : requestID, gzipBody: identity ? nil : body,
             identityBody: identity ? body : nil, identityLength: Int(identityLength), account: account,
             storedAt: min(monotonicNow, toMonotonic(storedAtMs)), expiresAt: permanent ? nil : toMonotonic(expiresAtMs),
+            retainUntil: retainUntilMs == 0 ? .infinity : toMonotonic(retainUntilMs),
             engagementGzip: engagement.isEmpty ? nil : engagement)
     }
 

@@ -39,6 +39,13 @@ struct FleetKeys: Sendable {
     func accountFlows(_ account: String) -> String { "\(prefix){\(self.account(account))}:a" }
     /// What marks an entry key as one account's, inside a group set.
     func entryMarker(account: String) -> String { ":e:\(self.account(account)):" }
+    /// The executions of one contact (its `FC…` SID or its channel address), for erasure: named by
+    /// an HMAC under the data key, or without one by a SHA-256 of the text; never the text itself.
+    func contact(_ text: String) -> String {
+        let bytes = Array(("contact:" + text).utf8)
+        return "\(prefix){c:\(naming?.name(for: bytes) ?? SHA256.hash(bytes).description)}"
+    }
+
     /// Named by an HMAC of the credential's digest under the data key, never the digest itself.
     func proof(_ credential: SHA256Digest, family: ResourceFamily, naming: DataKey) -> String {
         "\(prefix){p:\(naming.name(for: credential.bytes))}:\(family)"

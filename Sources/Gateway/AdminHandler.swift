@@ -18,6 +18,9 @@ import Studio
 ///   that tenant's entries; with `execution` or `flow` it narrows that purge to the one account.
 ///   With a fleet the purge is fleet-wide: the Redis copies are deleted and every pod drops its own
 ///   (within the pub/sub delay); the answer says what this pod and Redis removed.
+/// - `POST /admin/purge?contact=FC…` or `?address=%2B1…` (the contact channel address; a `+`
+///   left unencoded is read back as one): an erasure, every entry of every execution of that
+///   contact this pod or (with a fleet) any pod has seen, on every pod and in Redis.
 public struct AdminHandler: HTTPHandler {
     let admin: CacheAdministration
     let token: [UInt8]?
@@ -36,9 +39,11 @@ public struct AdminHandler: HTTPHandler {
         if request.method == "POST", request.pathAndQuery.0 == "/admin/purge", authorized(request),
             let scope = try? purgeScope(request)
         {
+            // A contact's executions as this pod knows them, before its purge forgets them.
+            let known = scope.contact.map { admin.store.statuses.executions(of: $0) } ?? []
             let purged = purgeHere(scope)
             guard let fleet = admin.fleet else { return reply(Self.json(200, #"{"purged": \#(purged)}"#)) }
-            return fleet.purge(scope, on: loop) { [admin] removed in
+            return fleet.purge(scope, knownExecutions: known, on: loop) { [admin] removed in
                 admin.logger.log(.info, "admin purge \(scope.description): \(removed) Redis entries, every pod told")
                 reply(Self.json(200, #"{"purged": \#(purged), "redis_purged": \#(removed), "fleet_notified": true}"#))
             }
@@ -50,6 +55,15 @@ public struct AdminHandler: HTTPHandler {
         let purged = admin.store.purge(scope)
         admin.logger.log(.info, "admin purge \(scope.description): \(purged) entries")
         return purged
+    }
+
+    /// A monotonic time as a quoted UTC date (`"2026-01-02T03:04:05Z"`), or null for never.
+    static func wallDate(_ monotonic: Double?, now: Double, wallNow: Double) -> String {
+        guard let monotonic, monotonic.isFinite else { return "null" }
+        let date = Date(timeIntervalSince1970: (wallNow + monotonic - now).rounded(.down))
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return JSONText.quoted(formatter.string(from: date))
     }
 
     private func authorized(_ request: HTTPRequest) -> Bool {
@@ -68,7 +82,20 @@ public struct AdminHandler: HTTPHandler {
         let accountParam = params.last { $0.name == "account" }
         let account = accountParam.flatMap { SID($0.value, prefix: "AC") }?.value
         if accountParam != nil, account == nil { throw BadScope() }
+        if let contact = try Self.contact(params) { return PurgeScope(contact: contact) }
         return PurgeScope(execution: execution, flow: flow, account: account)
+    }
+
+    /// `contact=FC…` or `address=…`; throws for a malformed contact SID or an empty address.
+    private static func contact(_ params: [(name: String, value: String)]) throws -> ExecutionContact? {
+        let sid = params.last { $0.name == "contact" }?.value
+        var address = params.last { $0.name == "address" }?.value
+        guard sid != nil || address != nil else { return nil }
+        if let sid, SID(sid, prefix: "FC") == nil { throw BadScope() }
+        // `+1555…` unencoded in a query decodes to ` 1555…`: a phone number never starts with a space.
+        if let text = address, text.hasPrefix(" ") { address = "+" + text.dropFirst() }
+        if let address, address.isEmpty { throw BadScope() }
+        return ExecutionContact(sid: sid, address: address)
     }
 
     func answer(_ request: HTTPRequest) -> HTTPResponse {
@@ -82,6 +109,7 @@ public struct AdminHandler: HTTPHandler {
         let account = accountParam.flatMap { SID($0.value, prefix: "AC") }?.value
         if accountParam != nil, account == nil { return Self.json(400, #"{"error": "account must be an AC… SID"}"#) }
         let now = admin.clock()
+        let wallNow = admin.wallClock()
         switch (request.method, path) {
         case ("GET", "/admin/"), ("GET", "/admin"):
             return Self.html(StatusPage.render(StatusFigures(admin)))
@@ -99,13 +127,16 @@ public struct AdminHandler: HTTPHandler {
                 {"account_sid": \#(JSONText.quoted(entry.account)), "resource": \#(JSONText.quoted(key.resource)), \#
                 "status": \#(entry.status), "permanent": \#(entry.isPermanent), \#
                 "age_seconds": \#(Int(now - entry.storedAt)), "size_bytes": \#(entry.cost(for: key)), \#
+                "expires_at": \#(Self.wallDate(entry.expiresAt, now: now, wallNow: wallNow)), \#
+                "retain_until": \#(Self.wallDate(entry.retainUntil, now: now, wallNow: wallNow)), \#
                 "body_bytes": \#(entry.identityLength)}
                 """#
             }
             return Self.json(200, #"{"entries": [\#(items.joined(separator: ", "))]}"#)
         case ("POST", "/admin/purge"):
-            guard let scope = PurgeScope(execution: execution, flow: flow, account: account) else {
-                return Self.json(400, #"{"error": "give execution=FN…, flow=FW… or account=AC…"}"#)
+            guard let scope = try? purgeScope(request) else {
+                return Self.json(
+                    400, #"{"error": "give execution=FN…, flow=FW…, account=AC…, contact=FC… or address=…"}"#)
             }
             let purged = purgeHere(scope)
             return Self.json(200, #"{"purged": \#(purged)}"#)

@@ -189,6 +189,16 @@ public enum ConfigLoader {
                     + " --public-url (STUDIOGATE_PUBLIC_URL, public_url)"
             )
         }
+        if config.retention == 0 {
+            warnings.append(
+                "--retention 0: no retention limit; ended executions' data (contexts, contact addresses) may be"
+                    + " answered, snapshotted and shared after Twilio has deleted it")
+        }
+        if config.stateDir != nil, config.dataKey == nil {
+            warnings.append(
+                "the snapshot in --state-dir holds customer data (contexts, contact addresses) in clear; set"
+                    + " --data-key to seal it")
+        }
         return warnings
     }
 

@@ -36,16 +36,23 @@ extension ConfigLoader {
             config.publicURL = value.isEmpty ? nil : try origin(value)
         },
         Setting(
-            name: "active-ttl", placeholder: "SECONDS",
+            name: "active-ttl", placeholder: "DURATION",
             help: "how long active-execution data and list pages are cached; 0 = off (default 2)"
         ) { config, value throws(ConfigError) in
             config.activeTTL = try seconds(value, allowZero: true)
         },
         Setting(
-            name: "stale-if-error", placeholder: "SECONDS",
+            name: "stale-if-error", placeholder: "DURATION",
             help: "serve expired entries this long past expiry when the upstream fails (default 60)"
         ) { config, value throws(ConfigError) in
             config.staleIfError = try seconds(value, allowZero: true)
+        },
+        Setting(
+            name: "retention", placeholder: "DURATION",
+            help: "nothing is answered or kept past an execution's date_created + this, Twilio's own retention;"
+                + " 0 = no limit (default 30d)"
+        ) { config, value throws(ConfigError) in
+            config.retention = try seconds(value, allowZero: true)
         },
         Setting(
             name: "cache-size", placeholder: "BYTES", help: "cache byte budget; K/M/G suffixes allowed (default 256M)"
@@ -53,7 +60,7 @@ extension ConfigLoader {
             config.cacheSize = try bytes(value)
         },
         Setting(
-            name: "auth-ttl", placeholder: "SECONDS",
+            name: "auth-ttl", placeholder: "DURATION",
             help: "how long the upstream's 2xx verifies a credential for cache hits (default 300)"
         ) { config, value throws(ConfigError) in
             config.authTTL = try seconds(value, allowZero: true)
@@ -75,7 +82,7 @@ extension ConfigLoader {
             config.threads = n
         },
         Setting(
-            name: "upstream-timeout", placeholder: "SECONDS",
+            name: "upstream-timeout", placeholder: "DURATION",
             help: "connect + total time allowed for an upstream call (default 15)"
         ) { config, value throws(ConfigError) in
             config.upstreamTimeout = try seconds(value, allowZero: false)
@@ -156,18 +163,18 @@ extension ConfigLoader {
             config.maxBodyBytes = try bytes(value)
         },
         Setting(
-            name: "header-timeout", placeholder: "SECONDS", help: "time allowed to send a request head (default 10)"
+            name: "header-timeout", placeholder: "DURATION", help: "time allowed to send a request head (default 10)"
         ) { config, value throws(ConfigError) in
             config.headerTimeout = try seconds(value, allowZero: false)
         },
         Setting(
-            name: "idle-timeout", placeholder: "SECONDS",
+            name: "idle-timeout", placeholder: "DURATION",
             help: "idle keep-alive connections are closed after this (default 60)"
         ) { config, value throws(ConfigError) in
             config.idleTimeout = try seconds(value, allowZero: false)
         },
         Setting(
-            name: "drain-timeout", placeholder: "SECONDS",
+            name: "drain-timeout", placeholder: "DURATION",
             help: "time in-flight requests get to finish on SIGTERM (default 10)"
         ) { config, value throws(ConfigError) in
             config.drainTimeout = try seconds(value, allowZero: true)
@@ -179,7 +186,7 @@ extension ConfigLoader {
             config.stateDir = value.isEmpty ? nil : value
         },
         Setting(
-            name: "snapshot-interval", placeholder: "SECONDS",
+            name: "snapshot-interval", placeholder: "DURATION",
             help: "how often the state dir snapshot is written (default 60)"
         ) { config, value throws(ConfigError) in
             config.snapshotInterval = try seconds(value, allowZero: false)

@@ -35,11 +35,30 @@ extension ConfigLoader {
         return value
     }
 
+    /// A time setting: seconds as a plain number (`15`, `0.5`) or a number with one unit: `ms`,
+    /// `s`, `m`, `h` or `d` (`250ms`, `2s`, `5m`, `12h`, `30d`). Anything else is one error.
     static func seconds(_ value: String, allowZero: Bool) throws(ConfigError) -> Double {
-        guard let number = Double(value), number.isFinite, allowZero ? number >= 0 : number > 0 else {
-            throw ConfigError("expected a number of seconds\(allowZero ? "" : " above 0"), got '\(value)'")
+        guard let number = duration(value), number.isFinite, allowZero ? number >= 0 : number > 0 else {
+            throw ConfigError(
+                "expected a duration: seconds or a number with ms, s, m, h or d (250ms, 2s, 5m, 12h, 30d)"
+                    + "\(allowZero ? "" : " above 0"), got '\(value)'")
         }
         return number
+    }
+
+    private static func duration(_ value: String) -> Double? {
+        let units: [(suffix: String, seconds: Double)] = [
+            ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400),
+        ]
+        for unit in units where value.hasSuffix(unit.suffix) {
+            let number = value.dropLast(unit.suffix.count)
+            // Digits and one point only: "1e3s", "-2s", " 2s" and "inf" are not durations.
+            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+                let parsed = Double(number)
+            else { return nil }
+            return parsed * unit.seconds
+        }
+        return Double(value)
     }
 
     /// A byte count with an optional K/M/G (binary) suffix: `1048576`, `512K`, `256M`, `1G`, `64MiB`.

@@ -20,6 +20,8 @@ struct CredentialLearning: Sendable {
 
         var account: String?
         var proof: ProofChange?
+        /// Executions whose contact this answer taught (for the fleet's erasure index).
+        var contacts: [(execution: SID, contact: ExecutionContact)] = []
     }
 
     func learn(from answer: UpstreamAnswer, forward: Forward, now: Double) -> Lesson {
@@ -42,12 +44,21 @@ struct CredentialLearning: Sendable {
         }
         guard let account, SID(account, prefix: "AC") != nil else { return Lesson() }
         credentials.verify(forward.credential, account: account, family: forward.family, now: now)
-        if forward.route.resource == .execution, facts.status == "ended", let sid = forward.route.execution {
-            statuses.markEnded(sid)
+        var contacts: [(execution: SID, contact: ExecutionContact)] = []
+        // Only an Execution body's top-level date is its execution's (a Step's is the step's).
+        if forward.route.resource == .execution, let sid = forward.route.execution {
+            if statuses.learn(sid, created: facts.created, contact: facts.contact) {
+                contacts.append((sid, facts.contact))
+            }
+            if facts.status == "ended" { statuses.markEnded(sid) }
         }
-        for item in facts.items where item.status == "ended" {
-            if let sid = SID(item.sid, prefix: "FN") { statuses.markEnded(sid) }
+        for item in facts.items {
+            guard let sid = SID(item.sid, prefix: "FN") else { continue }
+            if statuses.learn(sid, created: item.created, contact: item.contact) {
+                contacts.append((sid, item.contact))
+            }
+            if item.status == "ended" { statuses.markEnded(sid) }
         }
-        return Lesson(account: account, proof: .verified(account: account))
+        return Lesson(account: account, proof: .verified(account: account), contacts: contacts)
     }
 }

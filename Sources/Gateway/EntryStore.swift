@@ -1,6 +1,7 @@
 import Cache
 import Compression
 import Fleet
+import Foundation
 import HTTP
 import Locking
 import Studio
@@ -27,9 +28,19 @@ final class EntryStore: FirstLevel, Sendable {
     /// entries many: 80 bytes an entry otherwise). Bounded: past it, names are simply not shared.
     private let accountNames = Locked<Set<String>>([])
 
-    init(cache: ResponseCache, policy: CachePolicy, forms: EntryForms) {
+    /// Monotonic seconds, as every entry's times.
+    private let clock: @Sendable () -> Double
+    /// Wall-clock seconds since 1970: executions' `date_created` is wall time.
+    private let wallClock: @Sendable () -> Double
+
+    init(
+        cache: ResponseCache, policy: CachePolicy, forms: EntryForms, clock: @escaping @Sendable () -> Double,
+        wallClock: @escaping @Sendable () -> Double
+    ) {
         self.cache = cache
         self.forms = forms
+        self.clock = clock
+        self.wallClock = wallClock
         statuses = ExecutionStatusBook()
         policyState = Locked(policy)
     }
@@ -49,19 +60,29 @@ final class EntryStore: FirstLevel, Sendable {
         engagementView wantsEngagement: Bool = false, now: Double
     ) -> (entry: CachedResponse, bodies: FreshBodies) {
         let bodyStatus = route.resource == .execution ? answer.facts?.status : nil
-        let lifetime = policy.lifetime(
+        let policy = self.policy
+        var lifetime = policy.lifetime(
             route: route, status: answer.status, endedBeforeRequest: endedBeforeRequest, bodyStatus: bodyStatus,
             now: now)
+        // Every entry under an execution (its fetch and its children alike) follows its bound.
+        let retainUntil = policy.retainUntil(
+            created: route.execution.flatMap(statuses.created), now: now, wallNow: wallClock())
+        if retainUntil <= now { lifetime = .notCached }  // Twilio has deleted it: passed through only
         var bodies = FreshBodies(execution: answer.body)
         let account = shared(account)
-        var entry = Self.entry(from: answer, account: account, now: now, lifetime: lifetime)
+        var entry = Self.entry(
+            from: answer, account: account, now: now, lifetime: lifetime, retainUntil: max(now, retainUntil))
         if wantsEngagement {
             let engagement = forms.engagementBody(from: answer.body)
             entry = entry.withEngagementView(Zlib.compress(engagement, format: .gzip, level: 6))
             bodies.engagement = engagement
         }
-        if lifetime != .notCached, let key = CacheKey(account: account, route: route, query: query) {
-            cache.put(key, entry)
+        if let key = CacheKey(account: account, route: route, query: query) {
+            if lifetime != .notCached {
+                cache.put(key, entry)
+            } else if retainUntil <= now {
+                cache.remove(key)  // an older copy is past retention too
+            }
         }
         return (entry, bodies)
     }
@@ -73,6 +94,7 @@ final class EntryStore: FirstLevel, Sendable {
     /// An entry known to be good from elsewhere (another pod, a snapshot): an ended execution's
     /// entry marks the execution ended, as its fetch here would have.
     func adopt(_ key: CacheKey, _ entry: CachedResponse) {
+        guard retains(entry) else { return }
         cache.put(key, entry)
         if entry.isPermanent, let execution = key.group.execution { statuses.markEnded(execution) }
     }
@@ -82,8 +104,24 @@ final class EntryStore: FirstLevel, Sendable {
         for (key, entry) in entries { adopt(key, entry) }
     }
 
-    /// What a snapshot writes: the entries that cannot change.
-    func permanentEntries() -> [(CacheKey, CachedResponse)] { entries { _, entry in entry.isPermanent } }
+    /// What a snapshot writes: the entries that cannot change, while their data may still live.
+    func permanentEntries() -> [(CacheKey, CachedResponse)] {
+        let now = clock()
+        return entries { _, entry in entry.isPermanent && !entry.isPastRetention(now: now) }
+    }
+
+    /// Whether an entry from elsewhere may be kept here: within its retention bound, and within
+    /// this pod's (an entry made before a restart or by a pod with a longer setting gets no longer).
+    private func retains(_ entry: CachedResponse) -> Bool {
+        let now = clock()
+        let policy = self.policy
+        return !entry.isPastRetention(now: now) && (policy.retention == 0 || entry.storedAt + policy.retention > now)
+    }
+
+    /// An entry met past its retention bound (a hit that came too late) goes at once.
+    func dropPastRetention(_ key: CacheKey, _ entry: CachedResponse) {
+        cache.remove(key, ifHolding: entry)
+    }
 
     func entries(in scope: PurgeScope) -> [(CacheKey, CachedResponse)] { entries { key, _ in scope.matches(key) } }
 
@@ -95,8 +133,29 @@ final class EntryStore: FirstLevel, Sendable {
     /// An operator's purge; returns how many entries went. An execution belongs to one account:
     /// its status is forgotten unless the purge was narrowed to another account and found nothing.
     func purge(_ scope: PurgeScope) -> Int {
+        if let contact = scope.contact {
+            return purge(executions: statuses.executions(of: contact))
+        }
         let purged = cache.removeAll { key, _ in scope.matches(key) }
         if let execution = scope.execution, scope.account == nil || purged > 0 { statuses.forget(execution) }
+        return purged
+    }
+
+    /// Drops every entry past its retention bound (a periodic sweep: an entry nobody asks for
+    /// again is not kept past it either); returns how many went.
+    @discardableResult
+    func sweepPastRetention() -> Int {
+        let now = clock()
+        return cache.removeAll { _, entry in entry.isPastRetention(now: now) }
+    }
+
+    /// An erasure: everything under these executions goes, and what the book knew of them.
+    func purge(executions: [SID]) -> Int {
+        var purged = 0
+        for execution in executions {
+            purged += cache.removeGroup(CacheGroup(execution))
+            statuses.forget(execution)
+        }
         return purged
     }
 
@@ -121,7 +180,8 @@ final class EntryStore: FirstLevel, Sendable {
     }
 
     private static func entry(
-        from answer: UpstreamAnswer, account: String, now: Double, lifetime: CachePolicy.Lifetime
+        from answer: UpstreamAnswer, account: String, now: Double, lifetime: CachePolicy.Lifetime,
+        retainUntil: Double
     ) -> CachedResponse {
         let expiresAt: Double?
         switch lifetime {
@@ -139,7 +199,7 @@ final class EntryStore: FirstLevel, Sendable {
             requestID: answer.headers["Twilio-Request-Id"],
             gzipBody: permanent ? Zlib.compress(body, format: .gzip, level: 6) : nil,
             identityBody: permanent ? nil : body, identityLength: body.count, account: account, storedAt: now,
-            expiresAt: expiresAt)
+            expiresAt: expiresAt, retainUntil: retainUntil)
     }
 
     /// Studio's usual content type as a literal, so a hundred thousand entries share one string.

@@ -56,6 +56,13 @@ extension Gateway {
         case .revoked(let family)?: fleet?.revokeProof(forward.credential, family: family, on: loop)
         case nil: break
         }
+        if let fleet, !lesson.contacts.isEmpty {
+            let retention = store.policy.retention
+            let milliseconds = retention > 0 ? Int(retention * 1000) : Fleet.permanentMilliseconds
+            for (execution, contact) in lesson.contacts {
+                fleet.indexContact(contact, execution: execution, milliseconds: milliseconds, on: loop)
+            }
+        }
         return lesson.account
     }
 }

@@ -19,6 +19,8 @@ public final class Gateway: HTTPHandler {
     let draining = DrainingFlag()
     /// Monotonic seconds; injectable so tests can move time.
     let clock: @Sendable () -> Double
+    /// Seconds since 1970 (Studio's dates, the snapshot's and the fleet's times).
+    let wallClock: @Sendable () -> Double
     let planner: RequestPlanner
     let credentials: CredentialBook
     let store: EntryStore
@@ -39,8 +41,6 @@ public final class Gateway: HTTPHandler {
     let engagements = EngagementCallers()
     /// Request rate and hit ratio every 10 s, for the status page's chart.
     let history: RateHistory
-    /// Epoch seconds; injectable like `clock`.
-    let wallClock: @Sendable () -> Double
 
     public convenience init(
         config: GatewayConfig, logger: Logger? = nil, connections: ConnectionGauge? = nil,
@@ -72,7 +72,9 @@ public final class Gateway: HTTPHandler {
                 fromOrigins: [config.effectivePublicURL], toOrigin: config.effectivePublicURL, engagementView: true))
         store = EntryStore(
             cache: ResponseCache(budgetBytes: config.cacheSize),
-            policy: CachePolicy(activeTTL: config.activeTTL, staleIfError: config.staleIfError), forms: forms)
+            policy: CachePolicy(
+                activeTTL: config.activeTTL, staleIfError: config.staleIfError, retention: config.retention),
+            forms: forms, clock: clock, wallClock: wallClock)
         self.upstream = upstream ?? Self.libcurl(config, telemetry: telemetry, clock: clock)
         fleet = Self.fleet(
             config, firstLevel: store, credentials: credentials, clock: clock, wallClock: wallClock, logger: self.logger
@@ -94,7 +96,8 @@ public final class Gateway: HTTPHandler {
 
     /// SIGHUP: the reloadable settings (TTLs, log level) from a re-read configuration.
     public func reload(_ updated: GatewayConfig) {
-        store.policy = CachePolicy(activeTTL: updated.activeTTL, staleIfError: updated.staleIfError)
+        store.policy = CachePolicy(
+            activeTTL: updated.activeTTL, staleIfError: updated.staleIfError, retention: updated.retention)
         logger.notice(
             "configuration reloaded: active_ttl=\(updated.activeTTL) stale_if_error=\(updated.staleIfError)"
                 + " log_level=\(updated.logLevel)")
@@ -106,6 +109,23 @@ public final class Gateway: HTTPHandler {
     public func serve(on loops: [EventLoop]) {
         fleet?.start(on: loops)
         if let first = loops.first { history.sample(on: first, telemetry: telemetry, clock: clock) }
+        sweepPastRetention(on: loops.first)
+    }
+
+    /// Once a minute, on one loop, what has outlived its retention bound leaves memory even if
+    /// nobody asks for it again (a hit drops it at once).
+    private func sweepPastRetention(on loop: EventLoop?) {
+        guard let loop, config.retention > 0 else { return }
+        let store = self.store
+        let clock = self.clock
+        loop.execute {
+            var last = clock()
+            loop.addTicker {
+                guard clock() - last >= 60 else { return }
+                last = clock()
+                store.sweepPastRetention()
+            }
+        }
     }
 
     /// The process is ending: the fleet's subscription and its loop stop.
@@ -172,6 +192,7 @@ public final class Gateway: HTTPHandler {
             exchange.counters.add(.hits)
             return finish(exchange, reply(held, .hit, now: now, forward: forward), .hit)
         }
+        let stale = held.flatMap { dropIfPastRetention($0, forward: forward, now: now) }
         exchange.counters.add(.misses)
         // Callers verified for this account and kind of resource share a miss; unverified ones
         // only with the same credential.
@@ -179,7 +200,7 @@ public final class Gateway: HTTPHandler {
             (account.map { "account:" + $0 } ?? "credential:\(forward.credential)") + " "
             + forward.route.upstreamPath + CacheKey.canonicalQuery(forward.query)
         let membership = coalescer.join(key) { [self] coalesced in
-            deliver(coalesced, to: exchange, forward: forward, account: account, stale: held)
+            deliver(coalesced, to: exchange, forward: forward, account: account, stale: stale)
         }
         // A client that goes away stops waiting; when nobody waits any more, the call is cancelled.
         exchange.client.onClientGone { [self] in
@@ -187,6 +208,16 @@ public final class Gateway: HTTPHandler {
         }
         guard membership.isLeader else { return exchange.counters.add(.coalescedWaits) }
         lead(forward, coalescing: key, account: account, on: exchange.client.loop)
+    }
+
+    /// `entry`, unless it is past its retention bound: then it is dropped (Twilio has deleted its
+    /// data: neither a hit nor stale).
+    private func dropIfPastRetention(_ entry: CachedResponse, forward: Forward, now: Double) -> CachedResponse? {
+        guard entry.isPastRetention(now: now) else { return entry }
+        if let key = CacheKey(account: entry.account, route: forward.route, query: forward.query) {
+            store.dropPastRetention(key, entry)
+        }
+        return nil
     }
 
     /// The leader's miss: one upstream call (through the fleet for a verified caller), whose

@@ -11,6 +11,9 @@ public struct GatewayConfig: Sendable, Equatable {
     public var activeTTL: Double = 2
     /// Seconds an expired entry may still be served (X-Cache: STALE) when the upstream fails.
     public var staleIfError: Double = 60
+    /// Seconds after an execution's `date_created` past which none of its data is answered, kept,
+    /// snapshotted or shared (Studio's own retention: 30 days); 0 = no limit.
+    public var retention: Double = 30 * 86_400
     /// Byte budget over everything the cache stores.
     public var cacheSize = 256 * 1024 * 1024
     /// Seconds a credential stays verified for its account after an upstream 2xx.

@@ -1,5 +1,6 @@
 import Cache
 import Foundation
+import Sealing
 
 /// `--state-dir`: ended entries (immutable) are snapshotted and restored across restarts.
 /// Restored entries still need a verified credential for a hit, as always.
@@ -27,18 +28,38 @@ extension Gateway {
             logger.log(.error, "snapshot \(path) not restored: \(error)")
             return nil
         }
-        let (entries, report) = SnapshotFile.decode(bytes, now: clock())
+        let (entries, report) = SnapshotFile.decode(
+            bytes, now: clock(), wallNow: wallClock(), sealing: snapshotSealing)
         store.restore(entries)
-        let level: Logger.Level = report.corrupt > 0 || report.truncated || report.unreadableHeader ? .warn : .info
+        if report.sealedWithoutKey {
+            logger.log(.warn, "snapshot \(path) is sealed and no --data-key is set: nothing restored (it is replaced)")
+            return report
+        }
+        let level: Logger.Level =
+            report.corrupt > 0 || report.unopened > 0 || report.truncated || report.unreadableHeader ? .warn : .info
         logger.log(
             level,
             "snapshot \(path): restored \(report.loaded) entries, skipped \(report.corrupt) corrupt records"
+                + ", \(report.expired) past retention"
+                + (report.unopened > 0
+                    ? ", \(report.unopened) records no data key of this gateway opens (sealed with a key it no"
+                        + " longer has, or changed): skipped" : "")
                 + (report.truncated ? ", file truncated" : "")
                 + (report.unreadableHeader ? ", unreadable header (ignored)" : ""))
         return report
     }
 
-    /// Writes every immutable entry; returns how many (0 if the write failed).
+    /// With `--data-key`, every record is sealed (the first key seals, every key opens).
+    var snapshotSealing: SnapshotFile.Sealing? {
+        guard let sealer = config.dataKey.flatMap({ try? DataKeys(parsing: $0) }).map(Sealer.init(keys:)) else {
+            return nil
+        }
+        return SnapshotFile.Sealing(
+            seal: { plaintext, place in sealer.seal(plaintext, place: place) },
+            open: { sealed, place in sealer.open(sealed, place: place) })
+    }
+
+    /// Writes every immutable entry within its retention bound; returns how many (0 if the write failed).
     @discardableResult
     public func writeSnapshot() -> Int {
         guard let path = snapshotPath else { return 0 }
@@ -47,7 +68,8 @@ extension Gateway {
             try FileManager.default.createDirectory(
                 atPath: config.stateDir!, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700])
-            try SnapshotFile.write(SnapshotFile.encode(entries), to: path)
+            try SnapshotFile.write(
+                SnapshotFile.encode(entries, now: clock(), wallNow: wallClock(), sealing: snapshotSealing), to: path)
             logger.log(.debug, "snapshot \(path): wrote \(entries.count) entries")
         } catch {
             logger.log(.error, "snapshot \(path) failed: \(error)")

@@ -157,6 +157,10 @@ final class Telemetry: Sendable {
             "studiogate_upstream_writes_not_resent_total", "counter",
             "Writes answered 502 because their connection failed after they may have been sent.",
             [sample("studiogate_upstream_writes_not_resent_total", load(links.writesNotResent))])
+        family(
+            "studiogate_upstream_header_values_dropped_total", "counter",
+            "Header values from the upstream not passed on: control or non-ASCII bytes, a malformed request id.",
+            [sample("studiogate_upstream_header_values_dropped_total", load(links.upstreamFieldsDropped))])
         if let fleet = gauges.fleet {
             let redis = fleet.client.stats
             family(

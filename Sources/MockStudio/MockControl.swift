@@ -12,6 +12,8 @@ import Studio
 ///   `DELETE /__mock/faults`
 /// - `POST /__mock/executions/{FN}/end` — the execution ends (as if the flow finished)
 /// - `POST /__mock/executions/{FN}/context` — body is the new raw context JSON
+/// - `POST /__mock/executions/{FN}/date_created` — body is the new creation time, `2019-05-11T12:00:00Z`
+///   (retention tests: an execution created a chosen time ago)
 /// - `POST /__mock/seed` JSON `{"count": N, "context_bytes": B, "status": "ended"|"active", "realistic": true}` — N
 ///   more executions in flow A with contexts of about B bytes (default 1024); SIDs are `FN` + (0x100000 + i) in hex.
 ///   Without `realistic`, a context is `{"n": i, "pad": "xxx…"}` (gzips to almost nothing); with it, one shaped like a
@@ -106,6 +108,16 @@ extension MockStudio {
                     state.executions[sid]?.context = String(decoding: request.body, as: UTF8.self)
                 }
                 state.executions[sid]?.dateUpdated = Date()
+                return true
+            }
+            return found ? ok() : missing
+        case ("POST", 3, "executions", let sid, "date_created"):
+            guard let created = MockDate.parse(String(decoding: request.body, as: UTF8.self)) else {
+                return Self.error(.badRequest("date_created must look like 2019-05-11T12:00:00Z"))
+            }
+            let found = state.withLock { state -> Bool in
+                guard state.executions[sid] != nil else { return false }
+                state.executions[sid]?.dateCreated = created
                 return true
             }
             return found ? ok() : missing

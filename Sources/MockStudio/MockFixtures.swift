@@ -35,7 +35,9 @@ public enum MockFixtures {
         state.flows[flowA] = MockFlow(sid: flowA, account: accountA, friendlyName: "Order status")
         state.flows[flowB] = MockFlow(sid: flowB, account: accountB, friendlyName: "Appointment reminders")
 
-        let base = Date(timeIntervalSince1970: 1_793_534_400)  // 2026-11-01T12:00:00Z
+        // A day before the fixtures are made (whole seconds, as Studio writes them): well within
+        // the gateway's retention (30 days), whatever day the tests run.
+        let base = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 86_400).rounded(.down))
         var executions: [MockExecution] = []
         for index in 0..<executionsPerFlowA {
             let sid: String

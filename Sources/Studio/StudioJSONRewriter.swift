@@ -28,6 +28,8 @@ public enum StudioJSONRewriter {
 private struct FactsGatherer {
     var account: String?
     var status: String?
+    var created: Int64?
+    var contact = ExecutionContact()
     /// Which top-level array the scanner is in (`executions`, `steps` or another).
     var list: String?
     var item = ExecutionFacts.Item(sid: "")
@@ -40,6 +42,9 @@ private struct FactsGatherer {
             switch key {
             case "account_sid": account = value
             case "status": status = value
+            case "date_created": created = StudioDate.seconds(value)
+            case "contact_sid": contact.sid = value
+            case "contact_channel_address": contact.address = value
             default: break
             }
             return
@@ -48,6 +53,9 @@ private struct FactsGatherer {
         case ("executions", "sid"): item.sid = value
         case ("executions", "status"): item.status = value
         case ("executions", "account_sid"): item.account = value
+        case ("executions", "date_created"): item.created = StudioDate.seconds(value)
+        case ("executions", "contact_sid"): item.contact.sid = value
+        case ("executions", "contact_channel_address"): item.contact.address = value
         case ("steps", "account_sid"): stepAccounts.insert(value)
         default: break
         }
@@ -61,7 +69,7 @@ private struct FactsGatherer {
     /// Top-level `account_sid`, or the one every execution of a page shares (a mixed page cannot
     /// be attributed to one account), or the one every step shares.
     var result: ExecutionFacts {
-        var facts = ExecutionFacts(account: account, status: status, items: items)
+        var facts = ExecutionFacts(account: account, status: status, created: created, contact: contact, items: items)
         let accounts = Set(items.compactMap(\.account))
         if facts.account == nil, accounts.count == 1 { facts.account = accounts.first }
         if accounts.count > 1 { facts.account = nil }
@@ -195,7 +203,8 @@ private struct Scanner {
             case "url": return .url
             case "links": return .links
             case "meta": return .meta
-            case "account_sid", "status": return .fact(key: key, inItem: false)
+            case "account_sid", "status", "date_created", "contact_sid", "contact_channel_address":
+                return .fact(key: key, inItem: false)
             default:
                 guard peekIsArray() else { return .opaque }
                 facts.list = key
@@ -205,7 +214,8 @@ private struct Scanner {
             switch key {
             case "url": return .url
             case "links": return .links
-            case "sid", "status", "account_sid": return .fact(key: key, inItem: true)
+            case "sid", "status", "account_sid", "date_created", "contact_sid", "contact_channel_address":
+                return .fact(key: key, inItem: true)
             default: return .opaque
             }
         case .links:

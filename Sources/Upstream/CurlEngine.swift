@@ -121,6 +121,9 @@ final class CurlEngine: LoopLocal {
                 newConnections: ccurl_easy_info_long(handle, CURLINFO_NUM_CONNECTS),
                 tlsHandshake: ccurl_easy_info_offset(handle, CURLINFO_APPCONNECT_TIME_T) > 0,
                 httpVersion: Self.majorVersion(ccurl_easy_info_long(handle, CURLINFO_HTTP_VERSION)))
+            if transfer.droppedFields > 0 {
+                stats.upstreamFieldsDropped.wrappingAdd(transfer.droppedFields, ordering: .relaxed)
+            }
             if code == CURLE_ABORTED_BY_CALLBACK, transfer.isWrite {
                 stats.writesNotResent.wrappingAdd(1, ordering: .relaxed)
             }

@@ -18,6 +18,8 @@ final class CurlTransfer {
     private var contentEncoding: String? = nil
     private var body: [UInt8] = []
     private var bodyTooLarge = false
+    /// Kept fields whose value `UpstreamFieldRule` refused (counted in /metrics when the call ends).
+    private(set) var droppedFields = 0
     /// Requests curl started on a connection for this call: a write may start only one.
     private var attempts = 0
 
@@ -129,10 +131,16 @@ final class CurlTransfer {
         var valueEnd = line.count
         while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
         while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        let value = { String(decoding: UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]), as: UTF8.self) }
+        let bytes = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+        let value = { String(decoding: bytes, as: UTF8.self) }
         if Self.nameMatches(name, "content-encoding") {
             contentEncoding = value().lowercased()
         } else if let kept = Self.returnedHeaders.first(where: { Self.nameMatches(name, $0) }) {
+            // Checked on the bytes: decoding first would turn invalid UTF-8 into U+FFFD.
+            guard UpstreamFieldRule.keeps(kept, value: bytes) else {
+                droppedFields += 1
+                return
+            }
             headers.add(kept, value())
         }
     }

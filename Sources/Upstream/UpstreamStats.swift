@@ -12,6 +12,9 @@ public final class UpstreamStats: Sendable {
     public let writesNotResent = Atomic<Int>(0)
     /// Attempts after the first (a 429 or a failure to connect, backed off and sent again).
     public let retries = Atomic<Int>(0)
+    /// Header values from the upstream dropped as unsafe to pass on (control or non-ASCII bytes,
+    /// a request id that is not an `RQ` SID).
+    public let upstreamFieldsDropped = Atomic<Int>(0)
 
     public init() {}
 

@@ -44,10 +44,10 @@ final class EngagementCallersTests: XCTestCase {
         XCTAssertEqual(first["user_agent"] as? String, "twilio-python/9.13.0")
         XCTAssertEqual(first["route"] as? String, "v1_engagement")
         XCTAssertEqual(first["requests"] as? Int, 2)
-        // InProcessGateway's wall clock is 1_800_000_000 + its time, which starts at 1_000.
-        XCTAssertEqual(first["first_seen_unix"] as? Double, 1_800_001_000)
-        XCTAssertEqual(first["last_seen_unix"] as? Double, 1_800_001_030)
-        XCTAssertEqual(first["first_seen"] as? String, Logger.timestamp(epochSeconds: 1_800_001_000))
+        // InProcessGateway's wall clock moves with its time; the two requests were 30 s apart.
+        let firstSeen = try XCTUnwrap(first["first_seen_unix"] as? Double)
+        XCTAssertEqual(first["last_seen_unix"] as? Double, firstSeen + 30)
+        XCTAssertEqual(first["first_seen"] as? String, Logger.timestamp(epochSeconds: firstSeen))
         XCTAssertEqual(callers.first?["caller"] as? String, S.accountB, "most recently seen first")
         XCTAssertEqual((json["requests_by_route"] as? [String: Int])?["v1_engagement"], 3)
         XCTAssertEqual(json["callers_dropped"] as? Int, 0)

@@ -1,5 +1,6 @@
 import Dispatch
 import EventLoop
+import Foundation
 import HTTP
 import Locking
 import XCTest
@@ -23,9 +24,12 @@ final class InProcessGateway {
         configure(&config)
         group = try EventLoopGroup(threads: loops)
         let time = self.time
+        // The wall clock moves with the test's clock from the real time of day, so the mock's
+        // fixtures (created a day ago) are within retention, as they are end to end.
+        let wallStart = Date().timeIntervalSince1970.rounded(.down) - time.withLock { $0 }
         gateway = Gateway(
             config: config, logger: Logger(level: .warn), connections: nil, clock: { time.withLock { $0 } },
-            wallClock: { 1_800_000_000 + time.withLock { $0 } }, upstream: upstream)
+            wallClock: { wallStart + time.withLock { $0 } }, upstream: upstream)
         gateway.serve(on: group.loops)
     }
 

@@ -141,7 +141,18 @@ struct MockControl {
     func totalCount() throws -> Int { try call("GET", "/__mock/requests").json?["count"] as? Int ?? -1 }
 
     func fault(_ json: String) throws { try call("POST", "/__mock/faults", body: json) }
+
+    /// Makes the mock's execution `sid` created `secondsAgo` seconds ago (whole seconds, as Studio writes them).
+    func setCreated(_ sid: String, secondsAgo: Double) throws {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        let text = formatter.string(from: Date().addingTimeInterval(-secondsAgo))
+        let answer = try call("POST", "/__mock/executions/\(sid)/date_created", body: text)
+        guard answer.status == 200 else { throw MockControlRefused(status: answer.status) }
+    }
 }
+
+struct MockControlRefused: Error { let status: Int }
 
 extension RunningBinary {
     /// The process's resident memory (VmRSS) in KiB.

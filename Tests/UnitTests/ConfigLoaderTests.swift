@@ -127,18 +127,53 @@ final class ConfigLoaderTests: XCTestCase {
     func testErrorsNameTheFlagTheVariableOrTheKeyAndFile() {
         XCTAssertEqual(
             message(["--config", "/etc/sg.json"], file: #"{"active_ttl":"abc"}"#),
-            "'active_ttl' in /etc/sg.json: expected a number of seconds, got 'abc'")
+            "'active_ttl' in /etc/sg.json: \(Self.durationError), got 'abc'")
         XCTAssertEqual(
             message(["--config", "/etc/sg.json"], file: #"{"log_level": true}"#),
             "'log_level' in /etc/sg.json: expected a string or a number, got JSON true")
         XCTAssertEqual(
             message([], env: ["STUDIOGATE_ACTIVE_TTL": "abc"]),
-            "environment variable STUDIOGATE_ACTIVE_TTL: expected a number of seconds, got 'abc'")
-        XCTAssertEqual(message(["--active-ttl=abc"]), "--active-ttl: expected a number of seconds, got 'abc'")
+            "environment variable STUDIOGATE_ACTIVE_TTL: \(Self.durationError), got 'abc'")
+        XCTAssertEqual(message(["--active-ttl=abc"]), "--active-ttl: \(Self.durationError), got 'abc'")
         XCTAssertEqual(
             message([], env: ["STUDIOGATE_CONFIG": "/nope.json"]),
             "cannot read the config file /nope.json (from environment variable STUDIOGATE_CONFIG)")
         XCTAssertFalse(message(["--config", "f"], file: #"{"upstream": "ftp://x"}"#).contains("--upstream"))
+    }
+
+    static let durationError =
+        "expected a duration: seconds or a number with ms, s, m, h or d (250ms, 2s, 5m, 12h, 30d)"
+
+    /// Issue 27: every time setting takes seconds or one suffixed duration, from flags, env and file alike.
+    func testEveryTimeSettingTakesSecondsOrASuffixedDuration() throws {
+        for (text, seconds) in [
+            ("15", 15.0), ("0.5", 0.5), ("250ms", 0.25), ("2s", 2), ("5m", 300), ("12h", 43_200),
+            ("30d", 2_592_000), ("1.5h", 5400),
+        ] {
+            XCTAssertEqual(try load(["--active-ttl=\(text)"]).activeTTL, seconds, text)
+            XCTAssertEqual(try load([], env: ["STUDIOGATE_RETENTION": text]).retention, seconds, text)
+        }
+        let config = try load(
+            [
+                "--auth-ttl=5m", "--stale-if-error=1h", "--upstream-timeout=250ms", "--header-timeout=2s",
+                "--idle-timeout=1m", "--drain-timeout=0s", "--snapshot-interval=30s",
+            ])
+        XCTAssertEqual(config.authTTL, 300)
+        XCTAssertEqual(config.staleIfError, 3600)
+        XCTAssertEqual(config.upstreamTimeout, 0.25)
+        XCTAssertEqual(config.headerTimeout, 2)
+        XCTAssertEqual(config.idleTimeout, 60)
+        XCTAssertEqual(config.drainTimeout, 0)
+        XCTAssertEqual(config.snapshotInterval, 30)
+        XCTAssertEqual(try load(["--config", "f"], file: #"{"retention": "1m"}"#).retention, 60)
+        XCTAssertEqual(try load(["--config", "f"], file: #"{"retention": 90}"#).retention, 90)
+        for bad in ["abc", "5 m", "5min", "-2s", "1e3s", "s", "ms", "2w", "inf", "nans", "", "2S"] {
+            XCTAssertEqual(message(["--retention=\(bad)"]), "--retention: \(Self.durationError), got '\(bad)'", bad)
+        }
+        XCTAssertEqual(
+            message(["--upstream-timeout=0s"]), "--upstream-timeout: \(Self.durationError) above 0, got '0s'")
+        XCTAssertEqual(try load([]).retention, 30 * 86_400)
+        XCTAssertEqual(try load(["--retention=0"]).retention, 0)
     }
 
     /// Item 11: one boolean rule for flags, env and file; anything else is an error.
