@@ -92,13 +92,20 @@ final class EndToEndFleetTLSTests: XCTestCase {
     }
 
     /// The pod stores an entry after answering; waits (boundedly) until it has landed.
+    /// The entry and its credential's proof (written on another pipelined connection, so either
+    /// may land first).
     private func awaitSharedEntry(_ path: String) throws {
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
-            let keys = String(decoding: try redisCLI(["--raw", "KEYS", "test:*:e:*"]), as: UTF8.self)
-            if keys.split(separator: "\n").contains(where: { $0.hasSuffix(":" + path) }) { return }
+            let keys = String(decoding: try redisCLI(["--raw", "KEYS", "test:*"]), as: UTF8.self).split(separator: "\n")
+            if keys.contains(where: { $0.contains(":e:") && $0.hasSuffix(":" + path) })
+                && keys.contains(where: { $0.contains("{p:") })
+            {
+                return
+            }
             Thread.sleep(forTimeInterval: 0.01)
         }
+        XCTFail("the entry of \(path) and a proof were not in Redis within 5 s")
     }
 
     /// redis-cli over TLS with the client certificate.
