@@ -62,8 +62,10 @@ case "$verb" in
     ;;
   test)
     setup test
-    # The SDK tests run from a venv (PyPI), made here so the test run itself needs no network.
+    # The SDK tests run from venvs (PyPI), made here so the test run itself needs no network.
     bash Tests/python/setup-venv.sh >/dev/null
+    # twilio-python 6.63, the last SDK with the v1 Engagement API (EngagementSDK6Tests).
+    bash Tests/python/setup-venv-sdk6.sh >/dev/null
     run swift test "$@"
     ;;
   setup)
