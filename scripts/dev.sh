@@ -11,8 +11,11 @@ export PATH="$PATH:/opt/swift/usr/bin"
 
 # The one list of the system packages the project uses (.ci/run installs through this script too).
 # Build: CZlib, COpenSSL (TLS, sealing) and CCurl (the upstream engine) link the system libraries;
-# libcurl needs CA certificates for Twilio's HTTPS.
-demo_packages=(zlib1g-dev libssl-dev libcurl4-openssl-dev ca-certificates)
+# libcurl needs CA certificates for Twilio's HTTPS. A toolchain unpacked from swift.org's tarball
+# brings no linker, C runtime or pkg-config: without binutils, gcc (its crtbegin.o and libgcc) and
+# libc6-dev not even Package.swift links; without pkg-config the system libraries' flags are guessed
+# (found by a clean debootstrapped bookworm with only /opt/swift and its shared libraries).
+demo_packages=(binutils gcc libc6-dev pkg-config zlib1g-dev libssl-dev libcurl4-openssl-dev ca-certificates)
 # Tests: openssl + nginx for the HTTPS upstream tests (throwaway CA, nginx terminating TLS with
 # HTTP/2); redis-server, which the Redis tests start on a loopback port; python3-venv for the twilio
 # SDK tests; curl runs the README's and the demo banner's commands; chromium renders the admin
@@ -62,8 +65,10 @@ case "$verb" in
     ;;
   test)
     setup test
-    # The SDK tests run from a venv (PyPI), made here so the test run itself needs no network.
+    # The SDK tests run from venvs (PyPI), made here so the test run itself needs no network.
     bash Tests/python/setup-venv.sh >/dev/null
+    # twilio-python 6.63, the last SDK with the v1 Engagement API (EngagementSDK6Tests).
+    bash Tests/python/setup-venv-sdk6.sh >/dev/null
     run swift test "$@"
     ;;
   setup)

@@ -37,18 +37,24 @@ final class PythonSDKTests: XCTestCase {
     }
 
     func venvPython(_ package: URL) throws -> URL {
-        let python = package.appendingPathComponent(".build/sdk-venv/bin/python")
+        try Self.venvPython(package, venv: ".build/sdk-venv", setup: "Tests/python/setup-venv.sh")
+    }
+
+    /// The python of `venv`, made by the `setup` script when missing. In CI the venv must come out
+    /// of it (scripts/dev.sh test makes both); elsewhere a venv PyPI cannot be reached for skips.
+    static func venvPython(_ package: URL, venv: String, setup script: String) throws -> URL {
+        let python = package.appendingPathComponent(venv + "/bin/python")
         if FileManager.default.isExecutableFile(atPath: python.path) { return python }
         let inCI = ProcessInfo.processInfo.environment["CI"] != nil
         let setup = Process()
         setup.executableURL = URL(fileURLWithPath: "/bin/bash")
-        setup.arguments = [package.appendingPathComponent("Tests/python/setup-venv.sh").path]
+        setup.arguments = [package.appendingPathComponent(script).path]
         setup.standardOutput = FileHandle.nullDevice
         try setup.run()
         setup.waitUntilExit()
         if setup.terminationStatus != 0 || !FileManager.default.isExecutableFile(atPath: python.path) {
-            if inCI { XCTFail("CI must provide the SDK venv (.ci/run runs Tests/python/setup-venv.sh)") }
-            throw XCTSkip("could not create the SDK venv (is PyPI reachable?)")
+            if inCI { XCTFail("CI must provide \(venv) (.ci/run's scripts/dev.sh test runs \(script))") }
+            throw XCTSkip("could not create \(venv) (is PyPI reachable?)")
         }
         return python
     }
