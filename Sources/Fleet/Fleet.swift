@@ -43,6 +43,8 @@ public final class Fleet: Sendable {
     let instance = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     /// The subscription to other pods' notices runs on a loop of its own.
     private let listener: EventLoopGroup?
+    /// The flow and account index members this pod wrote lately (not written again per share).
+    let recentIndexes = RecentIndexes()
     private let subscription = Locked<RedisSubscription?>(nil)
 
     /// Permanent (ended) entries still expire in Redis: Studio keeps execution data for 30 days.
@@ -145,17 +147,21 @@ public final class Fleet: Sendable {
         client.set(redisKey, value(encoded, for: redisKey), expireMilliseconds: lifetime, on: loop) { _ in }
         index(redisKey, in: keys.group(key.group), on: loop)
         if let flow = key.flowSID?.value {
-            index(key.group.description, in: keys.flowGroups(flow), on: loop)
-            index(flow, in: keys.accountFlows(key.account), on: loop)
+            let flowGroups = keys.flowGroups(flow)
+            let accountFlows = keys.accountFlows(key.account)
+            if recentIndexes.needsAdding(key.group.description, to: flowGroups, now: now) {
+                index(key.group.description, in: flowGroups, on: loop)
+            }
+            if recentIndexes.needsAdding(flow, to: accountFlows, now: now) { index(flow, in: accountFlows, on: loop) }
         }
     }
 
-    /// `SADD set member` and keeps the set as long as the longest entry it can list.
+    /// `SADD set member` and keeps the set as long as the longest entry it can list (and the
+    /// cross-slot indexes, written again only every `RecentIndexes.refresh`, that much longer).
     private func index(_ member: String, in set: String, on loop: EventLoop) {
+        let lifetime = Self.permanentMilliseconds + Int(RecentIndexes.refresh * 1000)
         client.send(RedisCommand(["SADD", .string(set), .string(member)]), on: loop) { _ in }
-        client.send(RedisCommand(["PEXPIRE", .string(set), .string(String(Self.permanentMilliseconds))]), on: loop) {
-            _ in
-        }
+        client.send(RedisCommand(["PEXPIRE", .string(set), .string(String(lifetime))]), on: loop) { _ in }
     }
 
     // MARK: leases
@@ -238,6 +244,7 @@ public final class Fleet: Sendable {
         _ scope: PurgeScope, knownExecutions: [SID] = [], on loop: EventLoop, _ done: @escaping (Int) -> Void
     ) {
         if let contact = scope.contact { return purgeContact(contact, known: knownExecutions, on: loop, done) }
+        recentIndexes.forgetAll()  // a purge may have deleted indexes this pod thinks are there
         deleteCopies(scope, on: loop) { [self] removed in
             publish(.purge(scope), on: loop)
             done(removed)
@@ -399,7 +406,9 @@ public final class Fleet: Sendable {
         case .dropGroup(let invalidation): firstLevel.drop(invalidation)
         case .forgetCredential(let credential, nil): credentials.forget(credential)
         case .forgetCredential(let credential, let family?): credentials.forget(credential, family: family)
-        case .purge(let scope): _ = firstLevel.purge(scope)
+        case .purge(let scope):
+            recentIndexes.forgetAll()
+            _ = firstLevel.purge(scope)
         // Writes elsewhere may have gone unheard: keep only what cannot have changed.
         case .missedNotices: firstLevel.dropShortLived()
         }
