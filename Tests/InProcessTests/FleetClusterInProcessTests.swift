@@ -59,7 +59,6 @@ final class FleetClusterInProcessTests: XCTestCase {
         let fleet = try InProcessFleet(cluster: cluster)
         let (a, b) = (fleet.pods[0], fleet.pods[1])
         answerEverything(fleet)
-        let started = Date()
         for node in 0..<3 {
             let sid = execution(onNode: node, of: cluster)
             XCTAssertEqual(try a.send(.get, S.path(sid), auth: S.authA).headers["X-Cache"], "MISS")
@@ -79,7 +78,6 @@ final class FleetClusterInProcessTests: XCTestCase {
             XCTAssertEqual(load(stats.errors), 0)
             XCTAssertEqual(pod.gateway.fleet?.client.isCluster, true)
         }
-        print("three nodes shared in \(Date().timeIntervalSince(started)) s")
     }
 
     /// The slot of one execution's entries moves from node 2 to node 0 in the real cluster's steps
