@@ -7,10 +7,13 @@ import XCTest
 @testable import Redis
 
 /// Pods of one fleet in process: `InProcessGateway`s (scripted upstreams, the test's clock) sharing
-/// one `RedisMemoryServer`. The fleet's cases run here in milliseconds; the real redis-server tests
-/// keep what only a real server shows.
+/// one `RedisMemoryServer`, or the nodes of a `RedisMemoryCluster` (pod `i` seeded with node
+/// `i` modulo their number). The fleet's cases run here in milliseconds; the real redis-server
+/// tests keep what only a real server shows.
 final class InProcessFleet {
+    /// The single node; in a cluster, node 0 (read the cluster instead: keys live on every node).
     let redis: RedisMemoryServer
+    let cluster: RedisMemoryCluster?
     let pods: [InProcessGateway]
 
     convenience init(
@@ -21,15 +24,32 @@ final class InProcessFleet {
     }
 
     /// `each` configures pod `index` (0-based), e.g. each its own `publicURL`.
-    init(pods count: Int = 2, redis: RedisMemoryServer = RedisMemoryServer(), each: (Int, inout GatewayConfig) -> Void)
-        throws
-    {
+    convenience init(
+        pods count: Int = 2, redis: RedisMemoryServer = RedisMemoryServer(), each: (Int, inout GatewayConfig) -> Void
+    ) throws {
+        try self.init(pods: count, redis: redis, cluster: nil, each: each)
+    }
+
+    /// Pods over `cluster`, pod `i` seeded with node `i` modulo the nodes: each pod finds the
+    /// cluster itself (it is ready once its slot map is known).
+    convenience init(
+        pods count: Int = 2, cluster: RedisMemoryCluster, each: (Int, inout GatewayConfig) -> Void = { _, _ in }
+    ) throws {
+        try self.init(pods: count, redis: cluster.nodes[0], cluster: cluster, each: each)
+    }
+
+    private init(
+        pods count: Int, redis: RedisMemoryServer, cluster: RedisMemoryCluster?,
+        each: (Int, inout GatewayConfig) -> Void
+    ) throws {
         self.redis = redis
+        self.cluster = cluster
         var pods: [InProcessGateway] = []
         for index in 0..<count {
+            let seed = cluster.map { $0.nodes[index % $0.nodes.count] } ?? redis
             pods.append(
                 try InProcessGateway { config in
-                    config.redis = "redis://127.0.0.1:\(redis.port)"
+                    config.redis = "redis://127.0.0.1:\(seed.port)"
                     // A loaded test machine answers in more than the product's 5 ms now and then.
                     config.redisCommandTimeoutMilliseconds = 500
                     config.dataKey = InProcessFleet.dataKey
@@ -37,22 +57,35 @@ final class InProcessFleet {
                 })
         }
         self.pods = pods
-        for pod in pods { try pod.waitForFleetSubscription(on: redis) }
+        for (index, pod) in pods.enumerated() {
+            guard let cluster else {
+                try pod.waitForFleetSubscription(on: redis)
+                continue
+            }
+            try pod.waitForFleetSubscription(on: cluster.nodes[index % cluster.nodes.count])
+            let client = try XCTUnwrap(pod.gateway.fleet?.client)
+            try waitUntil("pod \(index) learnt the slot map") { client.slotMap?.ownedSlotCount == HashSlot.count }
+        }
     }
 
     /// The fleet's data key unless a test says otherwise (sealed values, shared proofs).
     static let dataKey = String(repeating: "5a", count: 32)
 
-    deinit { redis.stop() }
+    deinit {
+        if let cluster { cluster.stop() } else { redis.stop() }
+    }
 
     /// Moves every pod's clock (their entries' lifetimes are on it).
     func advance(_ seconds: Double) { for pod in pods { pod.advance(seconds) } }
 
+    /// Every key in Redis (on every running node of a cluster), sorted.
+    var allKeys: [String] { cluster?.keys() ?? redis.keys() }
+
     /// Redis keys of the fleet's entries (`…:e:…`), sorted.
-    var entryKeys: [String] { redis.keys().filter { $0.contains("}:e:") } }
+    var entryKeys: [String] { allKeys.filter { $0.contains("}:e:") } }
 
     /// Redis keys of the fleet's credential proofs.
-    var proofKeys: [String] { redis.keys().filter { $0.contains("{p:") } }
+    var proofKeys: [String] { allKeys.filter { $0.contains("{p:") } }
 
     /// Waits until `entries` entries and at least one proof are in Redis: a pod writes its proof
     /// and its entry on different pipelined connections, so either may land first.

@@ -17,6 +17,12 @@ import Redis
 /// `RedisFakeServer`; each connection waits in poll() on its socket and a pipe that publishers
 /// write to, with a short timeout so `pause` and `stop` reach it promptly. Keys and channels are
 /// text (UTF-8), as the gateway's are. Its threads keep it alive until `stop`, so tests call it.
+///
+/// Alone it is a single node: CLUSTER and ASKING answer `ERR This instance has cluster support
+/// disabled`, as Redis 7 without `cluster-enabled` does. As a node of a `RedisMemoryCluster` it
+/// answers CLUSTER SHARDS and SLOTS with the whole layout, refuses a key of a slot it does not own
+/// (MOVED), sends a key missing from a slot it is migrating to the importing node (ASK), which
+/// takes it only right after ASKING; pub/sub messages reach every node's subscribers.
 final class RedisMemoryServer: Sendable {
     /// A clock tests move by hand, to pass a TTL without sleeping.
     struct ManualClock: Sendable {
@@ -65,6 +71,10 @@ final class RedisMemoryServer: Sendable {
         let id: Int
         var database = 0
         var authenticated: Bool
+        /// Set by ASKING, for the next command only (cluster mode).
+        var asking = false
+        /// Messages published here, for the other nodes of the cluster once the lock is released.
+        var published: [(channel: String, message: [UInt8])] = []
     }
 
     let port: UInt16
@@ -73,6 +83,8 @@ final class RedisMemoryServer: Sendable {
     private let clock: @Sendable () -> Int64
     private let state = Locked(State())
     private let threads = Locked(0)
+    /// Which node of which cluster this is; nil for a single node.
+    private let node: RedisMemoryCluster.Node?
 
     static let databaseCount = 16
 
@@ -80,9 +92,14 @@ final class RedisMemoryServer: Sendable {
 
     /// `password`: what AUTH must give (`requirepass`), for the default user. `clock`: the time in
     /// milliseconds that expiry is measured on.
-    init(password: String? = nil, clock: @escaping @Sendable () -> Int64 = RedisMemoryServer.monotonicMilliseconds) {
+    /// `node`: set by `RedisMemoryCluster` for its nodes.
+    init(
+        password: String? = nil, clock: @escaping @Sendable () -> Int64 = RedisMemoryServer.monotonicMilliseconds,
+        node: RedisMemoryCluster.Node? = nil
+    ) {
         self.password = password
         self.clock = clock
+        self.node = node
         let (fd, port) = LoopbackPort.bind()
         listenFD = fd
         self.port = port
@@ -272,6 +289,14 @@ final class RedisMemoryServer: Sendable {
                 }
                 state.peers[id]?.outbox.append(contentsOf: reply)
             }
+            // Other nodes' locks are taken only with this one released: two nodes publishing at
+            // once must not wait for each other.
+            if let node, !session.published.isEmpty {
+                for (channel, message) in session.published {
+                    node.board.deliver(message, on: channel, from: node.index)
+                }
+            }
+            session.published = []
         }
     }
 
@@ -349,6 +374,18 @@ final class RedisMemoryServer: Sendable {
             return true
         }
         let database = session.database
+        let asking = session.asking
+        if name != "ASKING" { session.asking = false }
+        if let node,
+            let refusal = node.refusal(
+                for: arguments, name: name, asking: asking,
+                exists: { key in
+                    Self.live(key, database, &state, now) != nil
+                })
+        {
+            answer(.error(refusal))
+            return true
+        }
 
         switch name {
         case "PING":
@@ -375,6 +412,10 @@ final class RedisMemoryServer: Sendable {
             }
             guard index >= 0, index < Int64(Self.databaseCount) else {
                 answer(.error("ERR DB index is out of range"))
+                return true
+            }
+            guard node == nil || index == 0 else {
+                answer(.error("ERR SELECT is not allowed in cluster mode"))
                 return true
             }
             session.database = Int(index)
@@ -452,14 +493,22 @@ final class RedisMemoryServer: Sendable {
             RESPEncoder.append(
                 .array([.bulkString(Array("message".utf8)), .bulkString(arguments[1]), .bulkString(arguments[2])]),
                 to: &message)
-            var receivers: Int64 = 0
-            for (id, peer) in state.peers where peer.channels.contains(channel) {
-                state.peers[id]?.outbox.append(contentsOf: message)
-                var byte: UInt8 = 1
-                _ = write(peer.wake, &byte, 1)  // a full pipe has woken its reader already
-                receivers += 1
+            // A cluster's node counts its own receivers; the bus carries the message to the others.
+            if node != nil { session.published.append((channel, message)) }
+            answer(.integer(Self.deliver(message, on: channel, &state)))
+        case "CLUSTER":
+            guard let node else {
+                answer(.error("ERR This instance has cluster support disabled"))
+                return true
             }
-            answer(.integer(receivers))
+            answer(node.board.answer(cluster: arguments.dropFirst().map { String(decoding: $0, as: UTF8.self) }))
+        case "ASKING":
+            guard node != nil else {
+                answer(.error("ERR This instance has cluster support disabled"))
+                return true
+            }
+            session.asking = true
+            answer(.simpleString("OK"))
         case "SUBSCRIBE":
             for index in 1..<arguments.count {
                 state.peers[session.id]?.channels.insert(text(index))
@@ -488,7 +537,45 @@ final class RedisMemoryServer: Sendable {
     private static let arity: [String: Int] = [
         "PING": -1, "QUIT": -1, "AUTH": -2, "SELECT": 2, "GET": 2, "SET": -3, "DEL": -2, "EXISTS": -2, "SADD": -3,
         "SMEMBERS": 2, "PEXPIRE": -3, "PTTL": 2, "KEYS": 2, "PUBLISH": 3, "SUBSCRIBE": -2, "UNSUBSCRIBE": -1,
+        "CLUSTER": -2, "ASKING": 1,
     ]
+
+    /// Queues `message` for this node's subscribers of `channel`; how many there are.
+    private static func deliver(_ message: [UInt8], on channel: String, _ state: inout State) -> Int64 {
+        var receivers: Int64 = 0
+        for (id, peer) in state.peers where peer.channels.contains(channel) {
+            state.peers[id]?.outbox.append(contentsOf: message)
+            var byte: UInt8 = 1
+            _ = write(peer.wake, &byte, 1)  // a full pipe has woken its reader already
+            receivers += 1
+        }
+        return receivers
+    }
+
+    /// A message another node of the cluster published (the cluster bus's work).
+    func deliver(_ message: [UInt8], on channel: String) {
+        state.withLock { state in _ = Self.deliver(message, on: channel, &state) }
+    }
+
+    /// The live keys of database 0 in `slot` (cluster mode has no other database).
+    func keys(inSlot slot: Int) -> [String] {
+        keys().filter { HashSlot.of($0) == slot }
+    }
+
+    /// Moves `keys` to `target` as MIGRATE does: each is in the target before it leaves here, with
+    /// its value and expiry, so a reader finds it in one place or the other, never in neither.
+    func move(_ keys: [String], to target: RedisMemoryServer) {
+        let now = clock()
+        let moving = state.withLock { state in
+            keys.compactMap { key in Self.live(key, 0, &state, now).map { (key, $0) } }
+        }
+        target.state.withLock { state in
+            for (key, entry) in moving { state.databases[0, default: [:]][key] = entry }
+        }
+        state.withLock { state in
+            for (key, _) in moving { state.databases[0]?[key] = nil }
+        }
+    }
 
     private static let wrongType = RESPValue.error("WRONGTYPE Operation against a key holding the wrong kind of value")
     private static let notAnInteger = RESPValue.error("ERR value is not an integer or out of range")
