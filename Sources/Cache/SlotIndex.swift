@@ -30,6 +30,12 @@ struct SlotIndex {
         count += 1
     }
 
+    /// Empties the table, keeping its places.
+    mutating func removeAll() {
+        for place in places.indices { places[place] = -1 }
+        count = 0
+    }
+
     /// Points `place` at another slot with the same hash (a group's new first node).
     mutating func update(at place: Int, to slot: Int) { places[place] = Int32(slot) }
 

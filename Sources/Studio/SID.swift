@@ -93,6 +93,21 @@ public struct SID: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The 16 bytes the digits spell, as two words (for tables keyed by SID that keep the prefix implied).
+    public var digitWords: (high: UInt64, low: UInt64) { (high, low) }
+
+    /// An execution's SID (`FN`) from the words `digitWords` gave.
+    public init(executionWords high: UInt64, _ low: UInt64) {
+        prefixBytes = Self.executionPrefix
+        self.high = high
+        self.low = low
+    }
+
+    /// Whether this is an execution's SID (`FN…`).
+    public var isExecution: Bool { prefixBytes == Self.executionPrefix }
+
+    @usableFromInline static let executionPrefix = UInt16(UInt8(ascii: "F")) | UInt16(UInt8(ascii: "N")) << 8
+
     /// The SID as a string (allocates: for keys, logs and paths off the hit path).
     public var value: String { withBytes { String(decoding: $0, as: UTF8.self) } }
     public var prefix: String { withBytes { String(decoding: $0[..<2], as: UTF8.self) } }
