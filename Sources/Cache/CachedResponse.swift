@@ -144,7 +144,8 @@ public final class CachedResponse: Sendable {
 
     /// Everything per entry besides the bytes counted above: the object, the node (its key
     /// inline) and its index slots, array headers, the allocator's rounding. Measured
-    /// (bench.py --only memory, 100k entries): RSS less the stored bodies was 382 B per entry with
-    /// padding contexts and 383 B with realistic ones, so `--cache-size` bounds real memory.
-    static let overhead = 384
+    /// (bench.py --only memory, 100k entries, with the retention bound): RSS less the stored
+    /// bodies was 401 B per entry with padding contexts and 395 B with realistic ones, so
+    /// `--cache-size` bounds real memory (docs/BENCHMARKS.md).
+    static let overhead = 397
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target for SECONDS: Tests/Fuzz/run.sh TARGET SECONDS
-# TARGET: http-parser | chunked | json-rewriter | engagement | request-target | resp-parser.
+# TARGET: http-parser | chunked | json-rewriter | engagement | request-target | resp-parser | upstream-field.
 # Crashes land in .build/fuzz/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +12,7 @@ case "$target" in
   json-rewriter) sources=(Sources/HTTP/*.swift Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/JSONRewriterFuzz.swift) ;;
   engagement) sources=(Sources/HTTP/*.swift Sources/Studio/*.swift Tests/Fuzz/FuzzSupport.swift Tests/Fuzz/EngagementFuzz.swift) ;;
   request-target) sources=(Sources/HTTP/*.swift Sources/Studio/*.swift Tests/Fuzz/RequestTargetFuzz.swift) ;;
+  upstream-field) sources=(Sources/HTTP/*.swift Tests/Fuzz/UpstreamFieldFuzz.swift) ;;
   resp-parser) sources=(Sources/Redis/RESP*.swift Sources/Redis/RedisCommand.swift Tests/Fuzz/RESPParserFuzz.swift) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
