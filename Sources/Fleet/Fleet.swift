@@ -50,6 +50,10 @@ public final class Fleet: Sendable {
     /// Permanent (ended) entries still expire in Redis: Studio keeps execution data for 30 days.
     public static let permanentMilliseconds = 30 * 24 * 3600 * 1000
     static let leaseMilliseconds = 5_000
+    /// The budget of what no request waits for (stores, index writes, deletions, notices): long
+    /// enough that a busy moment does not lose a revocation or a store; a lookup, a proof and a
+    /// lease (a request waits for them) keep the client's few milliseconds.
+    static let backgroundMilliseconds = 250
 
     /// Starts hearing the other pods at once: a write elsewhere must reach this pod's first level
     /// from its first request on.
@@ -118,7 +122,7 @@ public final class Fleet: Sendable {
                 entry.account == key.account
             else {
                 refused.wrappingAdd(1, ordering: .relaxed)
-                client.delete([redisKey], on: loop) { _ in }
+                client.delete([redisKey], on: loop, timeoutMilliseconds: Self.backgroundMilliseconds) { _ in }
                 return done(nil)
             }
             hits.wrappingAdd(1, ordering: .relaxed)
@@ -144,7 +148,10 @@ public final class Fleet: Sendable {
         guard lifetime > 0 else { return }
         let redisKey = keys.entry(key)
         let encoded = FleetEntryCodec.encode(form.toFleet(entry), monotonicNow: now, wallNow: wallClock())
-        client.set(redisKey, value(encoded, for: redisKey), expireMilliseconds: lifetime, on: loop) { _ in }
+        client.set(
+            redisKey, value(encoded, for: redisKey), expireMilliseconds: lifetime, on: loop,
+            timeoutMilliseconds: Self.backgroundMilliseconds
+        ) { _ in }
         index(redisKey, in: keys.group(key.group), on: loop)
         if let flow = key.flowSID?.value {
             let flowGroups = keys.flowGroups(flow)
@@ -160,8 +167,14 @@ public final class Fleet: Sendable {
     /// cross-slot indexes, written again only every `RecentIndexes.refresh`, that much longer).
     private func index(_ member: String, in set: String, on loop: EventLoop) {
         let lifetime = Self.permanentMilliseconds + Int(RecentIndexes.refresh * 1000)
-        client.send(RedisCommand(["SADD", .string(set), .string(member)]), on: loop) { _ in }
-        client.send(RedisCommand(["PEXPIRE", .string(set), .string(String(lifetime))]), on: loop) { _ in }
+        client.send(
+            RedisCommand(["SADD", .string(set), .string(member)]), on: loop,
+            timeoutMilliseconds: Self.backgroundMilliseconds
+        ) { _ in }
+        client.send(
+            RedisCommand(["PEXPIRE", .string(set), .string(String(lifetime))]), on: loop,
+            timeoutMilliseconds: Self.backgroundMilliseconds
+        ) { _ in }
     }
 
     // MARK: leases
@@ -175,7 +188,9 @@ public final class Fleet: Sendable {
         }
     }
 
-    func releaseLease(_ key: CacheKey, on loop: EventLoop) { client.delete([keys.lease(key)], on: loop) { _ in } }
+    func releaseLease(_ key: CacheKey, on loop: EventLoop) {
+        client.delete([keys.lease(key)], on: loop, timeoutMilliseconds: Self.backgroundMilliseconds) { _ in }
+    }
 
     // MARK: writes
 
@@ -210,18 +225,23 @@ public final class Fleet: Sendable {
             guard !doomed.isEmpty || account == nil else { return done(0) }
             // Every member shares the set's hash tag: one command, one slot.
             let command = doomed.count == members.count ? [set] + doomed : doomed
-            client.delete(command, on: loop) { result in
+            client.delete(command, on: loop, timeoutMilliseconds: Self.backgroundMilliseconds) { result in
                 guard case .success(let deleted) = result else { return done(0) }
                 done(max(0, deleted - (command.first == set ? 1 : 0)))
             }
             if doomed.count < members.count {
-                client.send(RedisCommand(["SREM", .string(set)] + doomed.map { .string($0) }), on: loop) { _ in }
+                client.send(
+                    RedisCommand(["SREM", .string(set)] + doomed.map { .string($0) }), on: loop,
+                    timeoutMilliseconds: Self.backgroundMilliseconds
+                ) { _ in }
             }
         }
     }
 
     private func members(of set: String, on loop: EventLoop, _ done: @escaping ([String]) -> Void) {
-        client.send(RedisCommand(["SMEMBERS", .string(set)]), on: loop) { result in
+        client.send(
+            RedisCommand(["SMEMBERS", .string(set)]), on: loop, timeoutMilliseconds: Self.backgroundMilliseconds
+        ) { result in
             var members: [String] = []
             if case .success(.array(let values?)) = result {
                 for case .bulkString(let member?) in values { members.append(String(decoding: member, as: UTF8.self)) }
@@ -269,7 +289,7 @@ public final class Fleet: Sendable {
         var found = Set(known)
         var remaining = indexes.count
         let purgeAll = { [self] in
-            client.delete(indexes, on: loop) { _ in }
+            client.delete(indexes, on: loop, timeoutMilliseconds: Self.backgroundMilliseconds) { _ in }
             Self.gather(Array(found), done) { execution, counted in
                 deleteGroup(CacheGroup(execution), account: nil, on: loop) { [self] deleted in
                     publish(.purge(PurgeScope(execution: execution, flow: nil, account: nil)!), on: loop)
@@ -293,8 +313,14 @@ public final class Fleet: Sendable {
         guard milliseconds > 0 else { return }
         for text in [contact.sid, contact.address].compactMap({ $0 }) {
             let index = keys.contact(text)
-            client.send(RedisCommand(["SADD", .string(index), .string(execution.value)]), on: loop) { _ in }
-            client.send(RedisCommand(["PEXPIRE", .string(index), .string(String(milliseconds))]), on: loop) { _ in }
+            client.send(
+                RedisCommand(["SADD", .string(index), .string(execution.value)]), on: loop,
+                timeoutMilliseconds: Self.backgroundMilliseconds
+            ) { _ in }
+            client.send(
+                RedisCommand(["PEXPIRE", .string(index), .string(String(milliseconds))]), on: loop,
+                timeoutMilliseconds: Self.backgroundMilliseconds
+            ) { _ in }
         }
     }
 
@@ -330,7 +356,10 @@ public final class Fleet: Sendable {
         let ttl = credentials.ttl
         guard ttl > 0, let sealer else { return }
         let key = keys.proof(credential, family: family, naming: sealer.keys.naming)
-        client.set(key, value(Array(account.utf8), for: key), expireMilliseconds: Int(ttl * 1000), on: loop) { _ in }
+        client.set(
+            key, value(Array(account.utf8), for: key), expireMilliseconds: Int(ttl * 1000), on: loop,
+            timeoutMilliseconds: Self.backgroundMilliseconds
+        ) { _ in }
     }
 
     /// The account another pod proved `credential` for, if any; kept in this pod's book too. Nil
@@ -346,7 +375,7 @@ public final class Fleet: Sendable {
                 SID(account, prefix: "AC") != nil
             else {
                 refused.wrappingAdd(1, ordering: .relaxed)
-                client.delete([key], on: loop) { _ in }
+                client.delete([key], on: loop, timeoutMilliseconds: Self.backgroundMilliseconds) { _ in }
                 return done(nil)
             }
             credentials.verify(credential, account: account, family: family, now: clock())
@@ -362,7 +391,7 @@ public final class Fleet: Sendable {
             let proofKeys = families.map { keys.proof(credential, family: $0, naming: sealer.keys.naming) }
             // Told after the proofs went (see `spread`): a pod that forgot first could find the
             // proof still there and learn it again.
-            return client.delete(proofKeys, on: loop) { [self] _ in
+            return client.delete(proofKeys, on: loop, timeoutMilliseconds: Self.backgroundMilliseconds) { [self] _ in
                 publish(.forgetCredential(credential, family: family), on: loop)
             }
         }
@@ -374,7 +403,7 @@ public final class Fleet: Sendable {
     private func publish(_ notice: FleetNotice, on loop: EventLoop) {
         let message = notice.message(from: instance)
         let payload = sealer?.seal(message, place: Array(keys.channel.utf8)) ?? message
-        client.publish(keys.channel, payload, on: loop) { _ in }
+        client.publish(keys.channel, payload, on: loop, timeoutMilliseconds: Self.backgroundMilliseconds) { _ in }
     }
 
     /// Hears other pods' writes, revocations and purges on the listener's loop. After a

@@ -145,6 +145,17 @@ extension ConfigLoader {
             config.redisPrefix = value
         },
         Setting(
+            name: "redis-timeout", placeholder: "DURATION",
+            help: "budget of a Redis command a request waits for (lookup, proof, lease); past it the fleet reads"
+                + " as a miss (default 5ms; more for a Redis across zones)"
+        ) { config, value throws(ConfigError) in
+            let budget = try seconds(value, allowZero: false)
+            guard budget >= 0.001, budget <= 10 else {
+                throw ConfigError("--redis-timeout: expected 1ms to 10s, got '\(value)'")
+            }
+            config.redisCommandTimeoutMilliseconds = Int((budget * 1000).rounded())
+        },
+        Setting(
             name: "data-key", placeholder: "HEX[,HEX…]",
             help: "seal what the fleet writes to Redis (AES-256-GCM) and share proofs: 64 hex digits (openssl rand"
                 + " -hex 32); comma-separated keys rotate (the first seals, all open); prefer env STUDIOGATE_DATA_KEY"

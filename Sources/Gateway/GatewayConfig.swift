@@ -53,9 +53,8 @@ public struct GatewayConfig: Sendable, Equatable {
     /// `--data-key`: one or more 64-hex-digit keys, comma-separated; the first seals what leaves
     /// memory, every one opens. A secret: never logged.
     public var dataKey: String? = nil
-    /// The Redis client's budget per command: not a setting (the default is what the fleet is
-    /// measured with); the in-process tests widen it for a loaded machine.
-    var redisCommandTimeoutMilliseconds = RedisClient.Options().commandTimeoutMilliseconds
+    /// `--redis-timeout`: the budget of a Redis command a request waits for, in ms.
+    public var redisCommandTimeoutMilliseconds = RedisClient.Options().commandTimeoutMilliseconds
     /// Start the embedded mock Studio and point the upstream at it.
     public var demo = false
 

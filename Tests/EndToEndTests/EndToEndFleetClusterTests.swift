@@ -62,7 +62,8 @@ final class EndToEndFleetClusterTests: XCTestCase {
             "studiogate",
             [
                 "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--threads", "2",
-                "--redis", "redis://127.0.0.1:\(seed)/0", "--redis-prefix", prefix, "--data-key", Self.dataKey,
+                "--redis", "redis://127.0.0.1:\(seed)/0", "--redis-timeout", EndToEndFleetTests.redisTimeout,
+                "--redis-prefix", prefix, "--data-key", Self.dataKey,
             ])
         gateways.append(gateway)
         return gateway

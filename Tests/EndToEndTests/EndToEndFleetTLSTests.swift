@@ -40,7 +40,8 @@ final class EndToEndFleetTLSTests: XCTestCase {
             "studiogate",
             [
                 "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:\(mock.port)", "--threads", "2",
-                "--redis", "rediss://127.0.0.1:\(redis.port)/0", "--redis-prefix", "test:", "--data-key",
+                "--redis", "rediss://127.0.0.1:\(redis.port)/0", "--redis-timeout", EndToEndFleetTests.redisTimeout,
+                "--redis-prefix", "test:", "--data-key",
                 String(repeating: "e4", count: 32),
                 "--redis-cert-file", certificates.client.certificate,
             ], environment: ["STUDIOGATE_REDIS_CA_FILE": caFile, "STUDIOGATE_REDIS_KEY_FILE": certificates.client.key])

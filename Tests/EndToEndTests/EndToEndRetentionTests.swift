@@ -34,7 +34,12 @@ final class EndToEndRetentionTests: XCTestCase {
             "--retention", "1m", "--state-dir", stateDirectory.path, "--snapshot-interval", "200ms",
             "--admin-listen", "127.0.0.1:0", "--admin-token", Self.adminToken, "--data-key", Self.dataKey,
         ]
-        if let redis { arguments += ["--redis", "redis://127.0.0.1:\(redis.port)/0", "--redis-prefix", "ret:"] }
+        if let redis {
+            arguments += [
+                "--redis", "redis://127.0.0.1:\(redis.port)/0", "--redis-timeout", EndToEndFleetTests.redisTimeout,
+                "--redis-prefix", "ret:",
+            ]
+        }
         let gateway = try RunningBinary("studiogate", arguments)
         gateways.append(gateway)
         return gateway
