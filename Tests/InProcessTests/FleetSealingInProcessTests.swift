@@ -100,8 +100,11 @@ final class FleetSealingInProcessTests: XCTestCase {
         // What the rotated pod writes is sealed with the new key.
         rotated.pods[0].upstream.answer { _ in S.ok(S.executionJSON(S.execution(24), status: "ended")) }
         _ = try rotated.pods[0].send(.get, S.path(S.execution(24)), auth: S.authA)
-        try waitUntil("the new entry is in Redis") { redis.keys().contains { $0.hasSuffix(S.execution(24)) } }
-        let value = try XCTUnwrap(redis.value(of: try XCTUnwrap(redis.keys().first { $0.hasSuffix(S.execution(24)) })))
+        // The entry's key (its lease's key ends the same way while the lease is held).
+        let isEntry = { (key: String) in key.contains("}:e:") && key.hasSuffix(S.execution(24)) }
+        try waitUntil("the new entry is in Redis") { redis.keys().contains(where: isEntry) }
+        let value = try XCTUnwrap(redis.value(of: try XCTUnwrap(redis.keys().first(where: isEntry))))
+        guard value.count >= 5 else { return XCTFail("not a sealed value: \(value.count) bytes") }
         XCTAssertEqual(Array(value[1..<5]), DataKey(try hexBytes(newKey)).fingerprint)
     }
 
