@@ -100,8 +100,10 @@ final class FleetSealingInProcessTests: XCTestCase {
         // What the rotated pod writes is sealed with the new key.
         rotated.pods[0].upstream.answer { _ in S.ok(S.executionJSON(S.execution(24), status: "ended")) }
         _ = try rotated.pods[0].send(.get, S.path(S.execution(24)), auth: S.authA)
-        try waitUntil("the new entry is in Redis") { redis.keys().contains { $0.hasSuffix(S.execution(24)) } }
-        let value = try XCTUnwrap(redis.value(of: try XCTUnwrap(redis.keys().first { $0.hasSuffix(S.execution(24)) })))
+        // The entry's key, not its fill lease's (`:l:`, one byte, there while the fill runs).
+        let isEntry = { (key: String) in key.contains(":e:") && key.hasSuffix(S.execution(24)) }
+        try waitUntil("the new entry is in Redis") { redis.keys().contains(where: isEntry) }
+        let value = try XCTUnwrap(redis.value(of: try XCTUnwrap(redis.keys().first(where: isEntry))))
         XCTAssertEqual(Array(value[1..<5]), DataKey(try hexBytes(newKey)).fingerprint)
     }
 
