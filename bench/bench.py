@@ -737,13 +737,13 @@ def memory(build, entries):
     return {kind: memory_kind(build, entries, kind) for kind in ("padding", "realistic")}
 
 
-def fetch_contexts(port, indices, deadline, results):
+def fetch_contexts(port, indices, deadline, results, passes=2):
     """One client of memory_kind: each Context of `indices` twice (a miss, then a hit), as a gzip
     client over one keep-alive connection, until `deadline`. Reports (requests, non-200 answers)."""
     os.sched_setaffinity(0, {int(core) for core in LOAD_CORES.split(",")})
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     requests, failed = 0, 0
-    for index in [*indices, *indices]:
+    for index in [*indices] * passes:
         if time.time() > deadline:
             break
         conn.request("GET", f"/v2/Flows/{FLOW}/Executions/{seeded(index)}/Context", headers={"Authorization": AUTH, "Accept-Encoding": "gzip"})
@@ -833,6 +833,77 @@ def memory_kind(build, entries, kind, sample=200):
         stack.stop()
 
 
+def snapshot_cost(build, entries):
+    """Issue 27: how long the `--state-dir` snapshot of `entries` ended Contexts takes to write
+    (on SIGTERM, the final write) and to restore (at start), sealed with `--data-key` and in clear.
+    Each variant fills a fresh gateway the way `memory` does (list pages teach it the executions
+    ended, then every Context once), stops it, then starts another on the same directory. The
+    times are the gateway's own (its log lines "wrote N entries (B bytes in T ms)" and
+    "restored N entries … (B bytes in T ms)")."""
+    return {variant: snapshot_variant(build, entries, variant == "sealed") for variant in ("clear", "sealed")}
+
+
+def snapshot_variant(build, entries, sealed):
+    seed = {"count": entries, "context_bytes": 1024, "status": "ended", "realistic": True}
+    mock_port = free_port()
+    mock = Proc([f"{build}/mock-studio", "--listen", f"127.0.0.1:{mock_port}", "--threads", "1"], LOAD_CORES)
+    state = tempfile.mkdtemp(prefix="studiogate-snapshot-")
+    logs = tempfile.mkdtemp(prefix="studiogate-snapshot-logs-")
+    args = ["--active-ttl", "0", "--cache-size", "1G", "--log-level", "debug", "--state-dir", os.path.join(state, "state"),
+            "--snapshot-interval", "1h"] + (["--data-key", "5e" * 32] if sealed else [])
+    def start(name):
+        port = free_port()
+        log = open(os.path.join(logs, name), "wb")
+        gateway = subprocess.Popen(["taskset", "-c", SERVER_CORES, f"{build}/studiogate", "--listen", f"127.0.0.1:{port}",
+                                    "--upstream", f"http://127.0.0.1:{mock_port}", "--threads", "1", *args],
+                                   stdout=log, stderr=subprocess.STDOUT)
+        wait_listening(port, 60)
+        return gateway, port
+    def logged(name, pattern, timeout=120):
+        # The listener is bound before the snapshot is restored: wait for the line.
+        deadline = time.time() + timeout
+        while not (match := re.search(pattern, open(os.path.join(logs, name)).read())) and time.time() < deadline:
+            time.sleep(0.05)
+        assert match, f"no line like {pattern} in {name}: {open(os.path.join(logs, name)).read()[-2000:]}"
+        return match
+    try:
+        wait_listening(mock_port)
+        mock_call(mock_port, "POST", "/__mock/seed", json.dumps(seed).encode())
+        first, port = start("first")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for page in range(entries // 1000 + 2):
+            conn.request("GET", f"/v2/Flows/{FLOW}/Executions?PageSize=1000&Page={page}", headers={"Authorization": AUTH})
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            if not body["meta"]["next_page_url"]:
+                break
+        conn.close()
+        queue = multiprocessing.Queue()
+        clients = [multiprocessing.Process(target=fetch_contexts, args=(port, range(k, entries, 4), time.time() + 600, queue, 1))
+                   for k in range(4)]
+        for client in clients:
+            client.start()
+        reports = [queue.get(timeout=660) for _ in clients]
+        for client in clients:
+            client.join(10)
+        metrics = fetch(port, "GET", "/metrics")[1].decode()
+        stored = int(re.search(r"^studiogate_cache_entries (\d+)", metrics, re.M).group(1))
+        first.send_signal(signal.SIGTERM)
+        first.wait(120)
+        wrote = logged("first", r"wrote (\d+) entries \((\d+) bytes in ([\d.]+) ms\)")
+        second, port = start("second")
+        restored = logged("second", r"restored (\d+) entries.*\((\d+) bytes in ([\d.]+) ms\)")
+        second.send_signal(signal.SIGKILL)
+        second.wait(10)
+        return {"entries": stored, "seeded": entries, "requests": sum(r[0] for r in reports), "non2xx": sum(r[1] for r in reports),
+                "written": int(wrote.group(1)), "file_bytes": int(wrote.group(2)), "write_ms": float(wrote.group(3)),
+                "restored": int(restored.group(1)), "restore_ms": float(restored.group(3))}
+    finally:
+        mock.stop()
+        shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(logs, ignore_errors=True)
+
+
 def cold_start(build, runs):
     times = []
     mock_port = free_port()
@@ -884,7 +955,7 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every scenario for about 2 s")
-    parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "fixed-load", "forward", "curl-ceiling", "fleet", "fleet-plain", "fleet-tls", "fleet-cluster", "fleet-sealing"], help="run one scenario and print it (no files written)")
+    parser.add_argument("--only", choices=["memory", "hit", "hit-floor", "fixed-load", "forward", "curl-ceiling", "fleet", "fleet-plain", "fleet-tls", "fleet-cluster", "fleet-sealing", "snapshot"], help="run one scenario and print it (no files written)")
     # One connection's round trips are bound by wake-ups, and this VM's vary a lot: more rounds help.
     parser.add_argument("--rounds", type=int, help="hit-floor, fixed-load: alternating rounds (default 3, 5)")
     parser.add_argument("--rates", help="fixed-load: comma-separated offered loads in req/s (default 10000,40000,70000)")
@@ -892,6 +963,9 @@ def main():
     args = parser.parse_args()
     if args.only == "memory":
         print(json.dumps(memory(args.build, 2000 if args.smoke else 100_000), indent=1))
+        return
+    if args.only == "snapshot":
+        print(json.dumps(snapshot_cost(args.build, 2000 if args.smoke else 100_000), indent=1))
         return
     if args.only == "forward":
         print(json.dumps(forward_path(args.build, 2 if args.smoke else 5, args.smoke), indent=1))
@@ -940,6 +1014,8 @@ def main():
     report["herd"] = herd(args.build, 100 if args.smoke else 1000)
     print("memory…", flush=True)
     report["memory"] = memory(args.build, 2000 if args.smoke else 100_000)
+    print("snapshot…", flush=True)
+    report["snapshot"] = snapshot_cost(args.build, 2000 if args.smoke else 100_000)
     print("cold start…", flush=True)
     report["cold_start_ms"] = cold_start(args.build, 2 if args.smoke else 10)
     os.makedirs(args.out, exist_ok=True)
@@ -956,6 +1032,8 @@ def main():
     assert all(report["fleet"][v]["latency_ms"]["second_level_hits"] > 0 for v in FLEET_VARIANTS), "fleet: no second-level hit"
     assert all(m["entries"] == m["seeded"] and m["non2xx"] == 0 and m["sample_hits"] == m["sample"] for m in report["memory"].values()), \
         "memory: not every context was cached and hit"
+    assert all(v["written"] == v["restored"] == v["entries"] == v["seeded"] for v in report["snapshot"].values()), \
+        "snapshot: not every entry was written and restored"
 
 
 if __name__ == "__main__":

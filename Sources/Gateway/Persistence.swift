@@ -1,4 +1,5 @@
 import Cache
+import EventLoop
 import Foundation
 import Sealing
 
@@ -28,9 +29,11 @@ extension Gateway {
             logger.log(.error, "snapshot \(path) not restored: \(error)")
             return nil
         }
+        let started = MonotonicClock.now()
         let (entries, report) = SnapshotFile.decode(
             bytes, now: clock(), wallNow: wallClock(), sealing: snapshotSealing)
         store.restore(entries)
+        let milliseconds = Double(MonotonicClock.now() - started) / 1e6
         if report.sealedWithoutKey {
             logger.log(.warn, "snapshot \(path) is sealed and no --data-key is set: nothing restored (it is replaced)")
             return report
@@ -45,7 +48,8 @@ extension Gateway {
                     ? ", \(report.unopened) records no data key of this gateway opens (sealed with a key it no"
                         + " longer has, or changed): skipped" : "")
                 + (report.truncated ? ", file truncated" : "")
-                + (report.unreadableHeader ? ", unreadable header (ignored)" : ""))
+                + (report.unreadableHeader ? ", unreadable header (ignored)" : "")
+                + " (\(bytes.count) bytes in \(Self.rounded(milliseconds)) ms)")
         return report
     }
 
@@ -63,18 +67,25 @@ extension Gateway {
     @discardableResult
     public func writeSnapshot() -> Int {
         guard let path = snapshotPath else { return 0 }
+        let started = MonotonicClock.now()
         let entries = store.permanentEntries()
         do {
             try FileManager.default.createDirectory(
                 atPath: config.stateDir!, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700])
-            try SnapshotFile.write(
-                SnapshotFile.encode(entries, now: clock(), wallNow: wallClock(), sealing: snapshotSealing), to: path)
-            logger.log(.debug, "snapshot \(path): wrote \(entries.count) entries")
+            let bytes = SnapshotFile.encode(entries, now: clock(), wallNow: wallClock(), sealing: snapshotSealing)
+            try SnapshotFile.write(bytes, to: path)
+            let milliseconds = Double(MonotonicClock.now() - started) / 1e6
+            logger.log(
+                .debug,
+                "snapshot \(path): wrote \(entries.count) entries (\(bytes.count) bytes in \(Self.rounded(milliseconds)) ms)"
+            )
         } catch {
             logger.log(.error, "snapshot \(path) failed: \(error)")
             return 0
         }
         return entries.count
     }
+
+    private static func rounded(_ milliseconds: Double) -> Double { (milliseconds * 10).rounded() / 10 }
 }
