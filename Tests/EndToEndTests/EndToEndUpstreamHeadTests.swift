@@ -63,19 +63,8 @@ final class RawHeadUpstream: @unchecked Sendable {
 
     init(answer: [UInt8]) throws {
         self.answer = answer
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        fd = listener
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard bound else { throw NSError(domain: "RawHeadUpstream", code: Int(errno)) }
-        port = UInt16(bigEndian: address.sin_port)
+        (fd, port) = LoopbackPort.bind(listening: true)
+        guard port != 0 else { throw NSError(domain: "RawHeadUpstream", code: Int(errno)) }
         Thread.detachNewThread { [self] in serve() }
     }
 
