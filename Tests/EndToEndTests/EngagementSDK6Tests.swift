@@ -20,24 +20,15 @@ final class EngagementSDK6Tests: XCTestCase {
         defer { harness.stop() }
         let admin = try XCTUnwrap(harness.gateway.adminPort)
 
-        let process = Process()
-        process.executableURL = python
-        process.arguments = [package.appendingPathComponent("Tests/python/engagements_sdk6.py").path]
-        process.currentDirectoryURL = package
-        var environment = ProcessInfo.processInfo.environment
-        environment["GATEWAY_URL"] = "http://127.0.0.1:\(harness.gateway.port)"
-        environment["ADMIN_URL"] = "http://127.0.0.1:\(admin)"
-        environment["ADMIN_TOKEN"] = Self.adminToken
-        environment["MOCK_FIXTURES"] = MockFixtures.json
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        print(text)
-        XCTAssertEqual(process.terminationStatus, 0, "engagements_sdk6.py failed:\n\(text)")
+        let (status, text) = try PythonSDKTests.run(
+            python, [package.appendingPathComponent("Tests/python/engagements_sdk6.py").path], in: package,
+            environment: [
+                "GATEWAY_URL": "http://127.0.0.1:\(harness.gateway.port)",
+                "ADMIN_URL": "http://127.0.0.1:\(admin)",
+                "ADMIN_TOKEN": Self.adminToken,
+                "MOCK_FIXTURES": MockFixtures.json,
+            ])
+        XCTAssertEqual(status, 0, "engagements_sdk6.py failed:\n\(text)")
         XCTAssertTrue(text.contains("engagement report matched every request sent"), text)
         XCTAssertTrue(text.contains("twilio-python/6.63."), text)
     }

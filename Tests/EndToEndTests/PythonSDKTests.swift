@@ -14,17 +14,29 @@ final class PythonSDKTests: XCTestCase {
         let harness = try GatewayHarness()
         defer { harness.stop() }
 
+        let (status, text) = try Self.run(
+            python, ["-m", "pytest", "Tests/python", "-q", "-s", "-p", "no:cacheprovider"], in: package,
+            environment: [
+                "GATEWAY_URL": "http://127.0.0.1:\(harness.gateway.port)",
+                "MOCK_URL": "http://127.0.0.1:\(harness.mock.port)",
+                // Vendored in the repository (Tests/python/openapi/README.md): a fresh clone needs nothing beside it.
+                "OPENAPI_DIR": package.appendingPathComponent("Tests/python/openapi").path,
+                "MOCK_FIXTURES": MockFixtures.json,
+            ])
+        XCTAssertEqual(status, 0, "pytest failed:\n\(text)")
+        XCTAssertTrue(text.contains("schema validations passed"), text)
+    }
+
+    /// Runs `python ARGUMENTS` in `directory` with `environment` added to this process's; its exit
+    /// status and its output (stdout and stderr, also printed).
+    static func run(_ python: URL, _ arguments: [String], in directory: URL, environment: [String: String]) throws
+        -> (status: Int32, text: String)
+    {
         let process = Process()
         process.executableURL = python
-        process.arguments = ["-m", "pytest", "Tests/python", "-q", "-s", "-p", "no:cacheprovider"]
-        process.currentDirectoryURL = package
-        var environment = ProcessInfo.processInfo.environment
-        environment["GATEWAY_URL"] = "http://127.0.0.1:\(harness.gateway.port)"
-        environment["MOCK_URL"] = "http://127.0.0.1:\(harness.mock.port)"
-        // Vendored in the repository (Tests/python/openapi/README.md): a fresh clone needs nothing beside it.
-        environment["OPENAPI_DIR"] = package.appendingPathComponent("Tests/python/openapi").path
-        environment["MOCK_FIXTURES"] = MockFixtures.json
-        process.environment = environment
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -32,8 +44,7 @@ final class PythonSDKTests: XCTestCase {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         print(text)
-        XCTAssertEqual(process.terminationStatus, 0, "pytest failed:\n\(text)")
-        XCTAssertTrue(text.contains("schema validations passed"), text)
+        return (process.terminationStatus, text)
     }
 
     func venvPython(_ package: URL) throws -> URL {
